@@ -1,0 +1,23 @@
+"""The Typer application and its command groups (commands are added by the modules in clinrl.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="clinrl",
+    help="Train LLMs into clinical reasoners with reinforcement learning: verifiable EHR tasks, physician "
+         "rubrics, SFT warm-up and GRPO on TRL, evaluation and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+data_app = typer.Typer(help="Inspect, generate and label task data.", no_args_is_help=True)
+synth_app = typer.Typer(help="Generate seeded, verifiable synthetic data for a task.", no_args_is_help=True)
+labels_app = typer.Typer(help="Compute prediction labels from raw records.", no_args_is_help=True)
+rationales_app = typer.Typer(help="Write teacher rationales for the SFT warm-up.", no_args_is_help=True)
+data_app.add_typer(synth_app, name="synth")
+data_app.add_typer(labels_app, name="labels")
+data_app.add_typer(rationales_app, name="rationales")
+app.add_typer(data_app, name="data")

@@ -1,0 +1,97 @@
+"""Task registry.
+
+Built-in tasks are listed by import path and imported only when asked for, so ``clinrl tasks``
+stays fast and a task's heavy dependencies load only when that task is used. Third-party packages
+register tasks through the ``clinrl.tasks`` entry-point group::
+
+    [project.entry-points."clinrl.tasks"]
+    my_task = "my_package.my_module:MyTask"
+
+or at run time with the :func:`register_task` decorator.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Callable
+
+from clinrl.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clinrl.tasks.base import Task
+
+ENTRY_POINT_GROUP = "clinrl.tasks"
+
+#: name -> "module:Class" of the tasks that ship with clinrl.
+BUILTIN_TASKS: dict[str, str] = {
+    "medcalc": "clinrl.tasks.medcalc:MedCalcTask",
+}
+
+_registered: dict[str, type["Task"]] = {}
+
+
+def register_task(name: str | None = None) -> Callable[[type["Task"]], type["Task"]]:
+    """Class decorator that registers a task under ``name`` (default: the class's ``name``)."""
+
+    def decorator(cls: type["Task"]) -> type["Task"]:
+        key = name or getattr(cls, "name", None)
+        if not key:
+            raise ConfigError(f"{cls.__name__} has no task name")
+        _registered[key] = cls
+        return cls
+
+    return decorator
+
+
+def _load_path(path: str) -> type["Task"]:
+    module_name, _, attr = path.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _entry_point_tasks() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def task_names() -> list[str]:
+    """Names of every task that can be loaded: built-in, registered and entry points."""
+    names = set(BUILTIN_TASKS) | set(_registered) | set(_entry_point_tasks())
+    return sorted(names)
+
+
+def get_task_class(name: str) -> type["Task"]:
+    if name in _registered:
+        return _registered[name]
+    if name in BUILTIN_TASKS:
+        cls = _load_path(BUILTIN_TASKS[name])
+        _registered.setdefault(name, cls)
+        return cls
+    eps = _entry_point_tasks()
+    if name in eps:
+        cls = eps[name].load()
+        _registered.setdefault(name, cls)
+        return cls
+    raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(task_names()) or '(none)'}")
+
+
+def get_task(name: str, **options: Any) -> "Task":
+    """Instantiate a registered task: ``get_task("medcalc", labels="official")``."""
+    return get_task_class(name)(**options)
+
+
+def list_tasks() -> list[dict[str, str]]:
+    """One line per task: name, version and the card's one-line summary."""
+    rows = []
+    for name in task_names():
+        try:
+            cls = get_task_class(name)
+            card = getattr(cls, "card", None)
+            rows.append({
+                "name": name,
+                "version": str(getattr(cls, "version", "")),
+                "summary": card.summary if card else "",
+            })
+        except Exception as exc:  # a broken third-party task must not hide the others
+            rows.append({"name": name, "version": "?", "summary": f"(failed to load: {exc})"})
+    return rows

@@ -1,0 +1,5 @@
+"""MedCalc-Bench task (see ``task.py``) and its official scoring rules (``scoring.py``)."""
+
+from clinrl.tasks.medcalc.task import MedCalcTask
+
+__all__ = ["MedCalcTask"]

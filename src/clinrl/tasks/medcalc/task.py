@@ -1,0 +1,186 @@
+"""The MedCalc-Bench task: compute a medical value or score from a patient note."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Mapping
+
+from clinrl.data.tables import read_rows
+from clinrl.errors import ConfigError, DataError
+from clinrl.registry import register_task
+from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.medcalc import prompts
+from clinrl.tasks.medcalc.scoring import check_value, locate_official_answer, output_kind, parse_ground_truth
+from clinrl.types import Sample, Score
+
+HUB_ID = "ncbi/MedCalc-Bench-v1.0"
+CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
+# The train split spells two categories differently from the test split.
+CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
+
+REQUIRED_COLUMNS = (
+    "Row Number", "Calculator ID", "Category", "Patient Note", "Question",
+    "Ground Truth Answer", "Lower Limit", "Upper Limit",
+)
+OPTIONAL_COLUMNS = (
+    "Calculator Name", "Output Type", "Note ID", "Note Type", "Relevant Entities", "Ground Truth Explanation",
+)
+PROMPT_STYLES = ("ehrmind", "zero_shot")
+
+
+def normalise_category(value: str) -> str | None:
+    text = str(value).strip().lower()
+    text = CATEGORY_ALIASES.get(text, text)
+    return text if text in CATEGORIES else None
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@register_task("medcalc")
+class MedCalcTask(Task):
+    name = "medcalc"
+    version = "1"
+    answer_keys = ("answer",)
+    target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
+    card = TaskCard(
+        summary="MedCalc-Bench: 55 medical calculators over patient notes, official scoring (dates exact, "
+                "integers rounded, decimals within ±5%).",
+        source=f"hub {HUB_ID} (train / test), or a local CSV / parquet / JSONL with the 14 official columns",
+        licence="CC-BY-SA 4.0 (MedCalc-Bench); notes from PMC-Patients",
+        splits="test: 1,047 rows (v1.0); train: ~10k rows on the hub — never train on test",
+        scoring="13/68 same date; 69 exact (weeks, days); integer calculators round(x)==gt; others lower<=x<=upper",
+        categories=CATEGORIES,
+    )
+
+    def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, **kwargs: Any) -> None:
+        if prompt_style not in PROMPT_STYLES:
+            raise ConfigError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
+        # The zero-shot prompt asks for MedCalc-Bench's own JSON reply, which only the official
+        # extraction reads.
+        default_contract = "official" if prompt_style == "zero_shot" else "ehrmind"
+        super().__init__(contract=contract or default_contract, **kwargs)
+        self.prompt_style = prompt_style
+
+    # -- loading --------------------------------------------------------------------------------
+    def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
+             seed: int = 0) -> list[Sample]:
+        src = source or HUB_ID
+        samples: list[Sample] = []
+        for row_number, row in read_rows(src, split=split):
+            if limit is not None and len(samples) >= limit:
+                break
+            samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
+        return samples
+
+    def sample_from_row(self, row: Mapping[str, Any], *, source: str, row_number: int, split: str) -> Sample:
+        """Validate one MedCalc-Bench row and turn it into a Sample (errors name file, row, field)."""
+        return _sample_from_row(self, row, source=source, row_number=row_number, split=split)
+
+    def build_prompt(self, note: str, question: str, calculator_id: int) -> tuple[list[dict[str, str]], str]:
+        if self.prompt_style == "zero_shot":
+            return prompts.zero_shot_messages(note, question)
+        return prompts.ehrmind_messages(note, question, output_kind(calculator_id))
+
+    # -- scoring --------------------------------------------------------------------------------
+    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
+        calculator_id = int(target["calculator_id"])
+        correct, extracted = check_value(calculator_id, answer["answer"], dict(target))
+        if extracted is None:
+            return AnswerCheck(False, None, f"answer {str(answer['answer'])[:80]!r} is not one readable "
+                                             f"{output_kind(calculator_id)} value")
+        verdict = "correct" if correct else f"wrong (ground truth {target['ground_truth']})"
+        return AnswerCheck(correct, extracted, verdict)
+
+    def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
+        located = locate_official_answer(completion)
+        if located is None:
+            return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
+                         explanation='no "answer": … found')
+        calculator_id = int(target["calculator_id"])
+        correct, extracted = check_value(calculator_id, located, dict(target), lenient=True)
+        return Score(value=self.scheme.value(True, correct), format_ok=True, answer=extracted, correct=correct,
+                     explanation="correct" if correct else f"wrong (ground truth {target['ground_truth']})")
+
+    def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
+        calculator_id = int(target["calculator_id"])
+        kind = output_kind(calculator_id)
+        gt = parse_ground_truth(calculator_id, str(target["ground_truth"]))
+        if kind == "date":
+            return {"answer": gt.strftime("%m/%d/%Y")}
+        if kind == "gestational_age":
+            return {"answer": [f"{gt[0]} weeks", f"{gt[1]} days"]}
+        return {"answer": gt}
+
+    def group_keys(self, sample: Sample) -> dict[str, str]:
+        keys = super().group_keys(sample)
+        name = sample.metadata.get("calculator_name") or ""
+        keys["calculator"] = f"{sample.target['calculator_id']}: {name}".strip().rstrip(":")
+        return keys
+
+
+def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, row_number: int,
+                     split: str) -> Sample:
+    """Validate one MedCalc-Bench row and turn it into a Sample (errors name file, row, field)."""
+    for column in REQUIRED_COLUMNS:
+        if column not in row:
+            raise DataError(f"missing column (expected the official MedCalc-Bench columns: "
+                            f"{', '.join(REQUIRED_COLUMNS)})", source=source, row=row_number, field=column)
+        if _is_blank(row[column]):
+            raise DataError("empty value", source=source, row=row_number, field=column)
+    try:
+        calculator_id = int(str(row["Calculator ID"]).strip())
+    except ValueError as exc:
+        raise DataError(f"not an integer: {row['Calculator ID']!r}", source=source, row=row_number,
+                        field="Calculator ID") from exc
+    category = normalise_category(row["Category"])
+    if category is None:
+        raise DataError(f"unknown category {row['Category']!r}; expected one of {', '.join(CATEGORIES)}",
+                        source=source, row=row_number, field="Category")
+    ground_truth = str(row["Ground Truth Answer"]).strip()
+    try:
+        parse_ground_truth(calculator_id, ground_truth)
+    except ValueError as exc:
+        raise DataError(str(exc), source=source, row=row_number, field="Ground Truth Answer") from exc
+    lower, upper = str(row["Lower Limit"]).strip(), str(row["Upper Limit"]).strip()
+    if output_kind(calculator_id) == "decimal":
+        for field, value in (("Lower Limit", lower), ("Upper Limit", upper)):
+            try:
+                float(value)
+            except ValueError as exc:
+                raise DataError(f"not a number: {value!r}", source=source, row=row_number, field=field) from exc
+    entities: Any = row.get("Relevant Entities")
+    if isinstance(entities, str) and entities.strip():
+        try:
+            entities = ast.literal_eval(entities)  # a Python literal, never eval()
+        except (ValueError, SyntaxError) as exc:
+            raise DataError(f"not a Python literal dict ({exc.__class__.__name__})", source=source,
+                            row=row_number, field="Relevant Entities") from exc
+    if entities is not None and not isinstance(entities, (dict, str)):
+        raise DataError("not a dict", source=source, row=row_number, field="Relevant Entities")
+
+    note, question = str(row["Patient Note"]), str(row["Question"])
+    messages, prefill = self.build_prompt(note, question, calculator_id)
+    target = {
+        "calculator_id": calculator_id,
+        "ground_truth": ground_truth,
+        "lower_limit": lower,
+        "upper_limit": upper,
+    }
+    metadata = {
+        "source": source,
+        "split": split,
+        "row_number": int(str(row["Row Number"]).strip()),
+        "category": category,
+        "calculator_name": str(row.get("Calculator Name") or ""),
+        "output_type": str(row.get("Output Type") or ""),
+        "note_id": str(row.get("Note ID") or ""),
+        "note_type": str(row.get("Note Type") or ""),
+        "relevant_entities": entities if isinstance(entities, dict) else None,
+        "explanation": str(row.get("Ground Truth Explanation") or ""),
+        "patient_note": note,
+        "question": question,
+    }
+    return Sample(id=str(metadata["row_number"]), prompt=messages, target=target, metadata=metadata,
+                  prefill=prefill)

@@ -1,0 +1,37 @@
+"""Shared fixtures.
+
+Conformance tests read the real benchmark files from ``../shared/data`` (override with
+``CLINRL_SHARED_DATA``). They skip with a reason when the folder is absent, except in CI where
+``CLINRL_REQUIRE_SHARED_DATA=1`` turns a missing folder into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("CLINRL_SHARED_DATA") or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        if os.environ.get("CLINRL_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"shared data folder {path} is missing but CLINRL_REQUIRE_SHARED_DATA=1")
+        pytest.skip(f"benchmark data not found at {path} (set CLINRL_SHARED_DATA to run conformance tests)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def medcalc_test_csv(shared_data: Path) -> Path:
+    path = shared_data / "medcalc-bench" / "test_data.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return path
