@@ -35,3 +35,7 @@ def medcalc_test_csv(shared_data: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found")
     return path
+
+
+# The local OpenAI-compatible test server, available to every test as the `fake_llm` fixture.
+from fake_llm import FakeLLMServer, FakeReply, fake_llm  # noqa: E402,F401
