@@ -28,6 +28,7 @@ import re
 MAX_NUMBER_TEXT = 200
 
 _NUMBER = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+"
+_PLAIN_DECIMAL_RE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _NUMBER_RE = re.compile(rf"^\s*({_NUMBER})(.*)$", re.DOTALL)
 _OUT_OF_RE = re.compile(r"^\s*(\d+)\s+out\s+of\s+(\d+)\s*(?:points?)?\s*\.?\s*$", re.IGNORECASE)
 # Fixed numbers that belong to units, removed before checking that the unit has no other number.
@@ -105,6 +106,8 @@ def parse_number(value: object, *, percent_as_fraction: bool = False) -> float |
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if len(text) <= MAX_NUMBER_TEXT and _PLAIN_DECIMAL_RE.fullmatch(text):  # the common case, without the unit machinery
+        return _finite(float(text))
     if not text or len(text) > MAX_NUMBER_TEXT or not text.isascii():
         # non-ASCII digits (Arabic-Indic, full-width, superscripts) are never read as numbers,
         # but a unit such as "µmol/L" or "m²" may be non-ASCII: allow those characters only.

@@ -65,6 +65,8 @@ class Task(ABC):
     optional_answer_keys: ClassVar[tuple[str, ...]] = ()
     #: target fields that travel as dataset columns into reward functions
     target_fields: ClassVar[tuple[str, ...]] = ()
+    #: False for tasks graded without the <think>/<answer> contract (e.g. rubric-graded answers)
+    uses_answer_contract: ClassVar[bool] = True
 
     def __init__(self, *, scheme: RewardScheme | None = None, contract: str = "ehrmind") -> None:
         if contract not in CONTRACTS:

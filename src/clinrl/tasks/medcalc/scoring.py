@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import re
+from functools import lru_cache
 from typing import Any
 
 from clinrl.rewards.numbers import last_number_lenient, parse_number, safe_arithmetic
@@ -105,6 +106,7 @@ def parse_gestational_age(value: Any, *, lenient: bool = False) -> tuple[int, in
     return None
 
 
+@lru_cache(maxsize=65536)
 def parse_ground_truth(calculator_id: int, ground_truth: str) -> Any:
     """The row's ground truth as a comparable value (date, (weeks, days), int or float)."""
     kind = output_kind(calculator_id)
@@ -130,7 +132,7 @@ def parse_ground_truth(calculator_id: int, ground_truth: str) -> Any:
 def check_value(calculator_id: int, answer: Any, target: dict[str, Any], *, lenient: bool = False) -> tuple[bool, Any]:
     """Return ``(correct, extracted)`` for an answer value. ``extracted`` is ``None`` if unreadable."""
     kind = output_kind(calculator_id)
-    gt = parse_ground_truth(calculator_id, target["ground_truth"])
+    gt = parse_ground_truth(calculator_id, str(target["ground_truth"]))
     if kind == "date":
         got = parse_date(answer, lenient=lenient)
         return (got is not None and got == gt, got.strftime("%m/%d/%Y") if got else None)

@@ -1,0 +1,86 @@
+"""`clinrl tasks`, `clinrl data show` and `clinrl score` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from clinrl.cli import app
+
+runner = CliRunner()
+
+DECIMAL = {"calculator_id": 2, "ground_truth": "25.238", "lower_limit": "23.9761", "upper_limit": "26.4999"}
+
+
+def _completion(value):
+    return "<think>w</think><answer>" + json.dumps({"answer": value}) + "</answer>"
+
+
+def test_tasks_lists_medcalc():
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0, result.output
+    assert "medcalc" in result.output
+
+
+def test_score_with_row_carried_targets(tmp_path):
+    rows = [
+        {"id": "a", "completion": _completion(25.2), **DECIMAL, "category": "lab"},
+        {"id": "b", "completion": _completion(40), **DECIMAL, "category": "lab"},
+        {"id": "c", "completion": "no contract here", **DECIMAL, "category": "lab"},
+    ]
+    comp = tmp_path / "completions.jsonl"
+    comp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "scored.jsonl"
+    result = runner.invoke(app, ["score", "medcalc", "--completions", str(comp), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in scored] == ["a", "b", "c"]
+    assert [r["correct"] for r in scored] == [True, False, False]
+    assert [r["format_ok"] for r in scored] == [True, True, False]
+    assert [r["reward"] for r in scored] == [1.1, 0.0, -2.0]
+    assert scored[0]["answer"] == pytest.approx(25.2) and scored[0]["calculator_id"] == 2
+    assert "accuracy" in result.output and "33.3%" in result.output
+
+
+def test_score_official_contract(tmp_path):
+    comp = tmp_path / "c.jsonl"
+    comp.write_text(json.dumps({"id": "x", "completion": '{"answer": "25.0 mL/min"}', **DECIMAL}) + "\n")
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["score", "medcalc", "-c", str(comp), "-o", str(out), "--contract", "official"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["correct"] is True
+
+
+@pytest.mark.conformance
+def test_score_with_source(tmp_path, medcalc_test_csv):
+    comp = tmp_path / "c.jsonl"
+    comp.write_text(json.dumps({"id": "1", "completion": _completion(25.238)}) + "\n"
+                    + json.dumps({"id": "2", "completion": _completion(-1)}) + "\n")
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["score", "medcalc", "-c", str(comp), "-o", str(out), "-s", str(medcalc_test_csv)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["correct"] for line in out.read_text().splitlines()] == [True, False]
+
+
+@pytest.mark.conformance
+def test_data_show(medcalc_test_csv):
+    result = runner.invoke(app, ["data", "show", "medcalc", "--source", str(medcalc_test_csv), "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert "pre-fill" in result.output and "2 sample(s) shown" in result.output
+
+
+def test_bad_completions_file_is_a_clear_error(tmp_path):
+    comp = tmp_path / "c.jsonl"
+    comp.write_text(json.dumps({"id": "a", "completion": "x", "calculator_id": 2}) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", "from clinrl.cli import main; main()", "score", "medcalc", "-c", str(comp),
+         "-o", str(tmp_path / "o.jsonl")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "row 1" in proc.stderr and "ground_truth" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,118 @@
+"""The strict EHRMIND output contract parser, including adversarial completions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clinrl.rewards.contract import EHRMIND_PREFILL, parse_contract, wrap_contract
+
+KEYS = ("answer",)
+
+
+def ok(text, keys=KEYS, **kw):
+    return parse_contract(text, keys, **kw)
+
+
+@pytest.mark.parametrize("text", [
+    "<think>reasoning</think><answer>{\"answer\": 5}</answer>",
+    "<think>reasoning</think>\n\n<answer>\n{\"answer\": 5}\n</answer>\n",
+    "reasoning continues after the pre-fill</think><answer>{\"answer\": 5}</answer>",  # pre-filled
+    "Let me solve this step by step.\n<think>r</think><answer>{\"answer\": 5}</answer>",  # preamble
+    "<think>r</think><answer>{\"answer\": 5}</answer><|eot_id|>",
+    "<think>r</think><answer>{\"answer\": 5}</answer><|im_end|>\n",
+    "<think>r</think><answer>{\"answer\": \"5 mL/min\"}</answer></s>",
+])
+def test_valid_completions(text):
+    result = ok(text)
+    assert result.ok, result.error
+    assert "answer" in result.answer
+
+
+def test_prefill_roundtrip():
+    completion = wrap_contract({"answer": 12.5}, "BMI = 80 / 1.8^2")
+    assert ok(completion).ok
+    assert ok(EHRMIND_PREFILL + completion).ok  # the full assistant turn is valid too
+    assert ok(completion, allow_prefill=False).ok is False
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("{\"answer\": 5}", "think"),
+    ("<think>a</think>", "answer"),
+    ("<think>a</think><answer>{\"answer\": 5}</answer><answer>{\"answer\": 6}</answer>", "answer"),
+    ("<think>a</think><think>b</think><answer>{\"answer\": 5}</answer>", "think"),
+    ("<think>a</think>The answer is 5.<answer>{\"answer\": 5}</answer>", "between"),
+    ("<think>a</think><answer>{\"answer\": 5}</answer> so the answer is 6", "after"),
+    ("<think>a</think><answer>5</answer>", "JSON object"),
+    ("<think>a</think><answer>[5]</answer>", "JSON object"),
+    ("<think>a</think><answer>{\"answer\": 5, \"answer\": 6}</answer>", "duplicate"),
+    ("<think>a</think><answer>{\"answer\": NaN}</answer>", "JSON"),
+    ("<think>a</think><answer>{\"answer\": Infinity}</answer>", "JSON"),
+    ("<think>a</think><answer>{\"result\": 5}</answer>", "lacks"),
+    ("<think>a</think><answer>{\"answer\": 5, \"note\": 1}</answer>", "unexpected"),
+    ("<think>a</think><answer>{'answer': 5}</answer>", "JSON"),
+    ("<think>a <answer>{\"answer\": 1}</answer></think><answer>{\"answer\": 5}</answer>", "answer"),
+    ("</think><think>a<answer>{\"answer\": 5}</answer>", "think"),
+    ("<answer>{\"answer\": 5}</answer><think>a</think>", "between"),
+    ("<think>a</think><answer>{\"answer\": 5}", "answer"),
+    ("", "think"),
+])
+def test_malformed_completions(text, reason):
+    result = ok(text)
+    assert not result.ok
+    assert reason.lower() in result.error.lower() or result.error
+
+
+def test_non_string_completion():
+    assert not parse_contract(None, KEYS).ok  # type: ignore[arg-type]
+
+
+def test_optional_keys():
+    text = "<think>a</think><answer>{\"prediction\": \"eligible\", \"idx\": 2, \"confidence\": 0.9}</answer>"
+    assert not parse_contract(text, ("prediction", "idx")).ok
+    assert parse_contract(text, ("prediction", "idx"), optional_keys=("confidence",)).ok
+
+
+def test_huge_answer_rejected_quickly():
+    body = "{\"answer\": \"" + "9" * 100_000 + "\"}"
+    text = f"<think>a</think><answer>{body}</answer>"
+    assert not ok(text).ok
+
+
+def test_one_megabyte_completion_is_fast():
+    filler = ("The creatinine is 1.2 mg/dL and <b>weight</b> 70 kg. " * 20_000)[:1_000_000]
+    for text in (
+        f"<think>{filler}</think><answer>{{\"answer\": 5}}</answer>",
+        f"{filler}</think><answer>{{\"answer\": 5}}</answer>",
+        f"<think>{filler}",
+        "<think>" * 100_000 + "</think>" * 100_000,
+    ):
+        start = time.perf_counter()
+        parse_contract(text, KEYS)
+        assert time.perf_counter() - start < 0.25
+
+
+def test_deeply_nested_json_does_not_crash():
+    body = "{\"answer\": " + "[" * 2000 + "]" * 2000 + "}"
+    result = ok(f"<think>a</think><answer>{body}</answer>")
+    # either rejected as too deep or parsed (the task's checker then rejects a list value)
+    assert result.ok is False or isinstance(result.answer["answer"], list)
+
+
+@pytest.mark.parametrize("text", [
+    # escaped duplicate key: "\u0061nswer" decodes to "answer"
+    "<think>a</think><answer>{\"answer\": 1, \"\\u0061nswer\": 2}</answer>",
+    # a stray closing answer tag inside the think block (4 "<" in total)
+    "a</answer></think><answer>{\"answer\": 5}</answer>",
+    # an answer tag inside the JSON string
+    "</think><answer>{\"answer\": \"<answer>\"}</answer>",
+    "<think>a</think><answer>{\"answer\": \"</answer>\"}</answer>",
+])
+def test_fast_path_keeps_every_rule(text):
+    assert not ok(text).ok
+
+
+def test_stray_angle_bracket_in_reasoning_is_fine():
+    assert ok("<think>creatinine < 1.2 and age > 60</think><answer>{\"answer\": 5}</answer>").ok
+    assert ok("creatinine < 1.2</think><answer>{\"answer\": 5}</answer>").ok
