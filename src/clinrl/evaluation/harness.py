@@ -1,0 +1,264 @@
+"""``run_eval``: generate, score, aggregate and log one evaluation; resume an interrupted one.
+
+The eval log (``OUT/eval_log.json``, format version :data:`LOG_VERSION`) is one JSON object:
+
+* ``spec`` — task (+ version, contract), backend and model, decoding (n, temperature, top-p,
+  max new tokens), seed, the evaluated sample ids, package versions, git revision, command, time;
+* ``status`` — ``"partial"`` while running (rewritten after every chunk), ``"complete"`` at the end;
+* ``metrics`` — the task's own metrics on the first completion per sample (Wilson intervals) plus
+  :func:`clinrl.evaluation.metrics.summarize` (bootstrap intervals, pass@k, Reliable pass@k,
+  format-valid / truncation rates, mean completion length, unscored counts);
+* ``records`` — one per sample: id, category, groups, the rendered prompt, pre-fill, target and its
+  completions (text, tokens, truncation, error, extracted answer, correct, reward, explanation).
+
+Running again with the same ``out_dir`` and the same spec keeps the finished records and generates only
+the rest; a different spec raises (never mixes two evaluations in one log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from clinrl.errors import ConfigError, DataError
+from clinrl.evaluation.backends import Backend, Generation
+from clinrl.evaluation.metrics import summarize
+from clinrl.tasks.base import Task
+from clinrl.types import Sample, Score
+
+LOG_VERSION = 1
+LOG_NAME = "eval_log.json"
+#: spec fields that must match for a log to be resumed
+RESUME_KEYS = ("task", "task_version", "contract", "backend", "model", "decoding", "seed")
+PACKAGES = ("clinrl", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "httpx")
+
+
+@dataclass
+class EvalResult:
+    """What ``run_eval`` returns: the metrics dict, the per-sample records, the spec and the log path."""
+
+    metrics: dict[str, Any]
+    records: list[dict[str, Any]]
+    spec: dict[str, Any] = field(default_factory=dict)
+    log_path: Path | None = None
+    n_resumed: int = 0
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def git_revision() -> str | None:
+    """The clinrl source tree's commit (``+dirty`` when it has changes); None outside a checkout."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def jsonable(value: Any) -> Any:
+    """Dates → ISO text, tuples → lists, anything else unknown → str (answers may be dates / tuples)."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def build_spec(task: Task, samples: Sequence[Sample], backend: Backend, *, n_samples: int, temperature: float,
+               top_p: float, max_new_tokens: int, seed: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    described = backend.describe()
+    spec = {
+        "task": task.name,
+        "task_version": task.version,
+        "contract": task.contract,
+        "backend": described.get("backend", backend.name),
+        "model": described.get("model"),
+        "backend_options": described,
+        "decoding": {"n_samples": n_samples, "temperature": temperature, "top_p": top_p,
+                     "max_new_tokens": max_new_tokens},
+        "seed": seed,
+        "n_samples_evaluated": len(samples),
+        "sample_ids": [s.id for s in samples],
+        "packages": package_versions(),
+        "git_revision": git_revision(),
+        "command": " ".join(sys.argv),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if extra:
+        spec.update(extra)
+    return spec
+
+
+def read_log(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read an eval log (a file or a directory holding ``eval_log.json``) and check its version."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / LOG_NAME
+    try:
+        log = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataError("no eval log here (run `clinrl eval --out DIR` first)", source=str(p)) from exc
+    except ValueError as exc:
+        raise DataError(f"not valid JSON ({exc})", source=str(p)) from exc
+    if not isinstance(log, dict) or "records" not in log or "spec" not in log:
+        raise DataError("not a clinrl eval log (needs 'spec' and 'records')", source=str(p))
+    if log.get("version", 0) > LOG_VERSION:
+        raise DataError(f"eval log format {log.get('version')} is newer than this clinrl reads ({LOG_VERSION})",
+                        source=str(p))
+    return log
+
+
+def _write_log(path: Path, log: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(log, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: an interrupted write never leaves a broken log
+
+
+def _resumable(path: Path, spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {}
+    old = read_log(path)
+    mismatched = [k for k in RESUME_KEYS if old["spec"].get(k) != spec.get(k)]
+    if mismatched:
+        raise ConfigError(f"{path} holds a different evaluation ({', '.join(mismatched)} differ); choose another "
+                          "--out directory or delete the log to start over")
+    n = spec["decoding"]["n_samples"]
+    return {str(r["id"]): r for r in old["records"] if len(r.get("completions") or []) == n}
+
+
+def score_generation(task: Task, sample: Sample, gen: Generation) -> dict[str, Any]:
+    """One completion's entry in a record. A failed generation is unscored, never wrong."""
+    score = Score.unscored(f"generation failed: {gen.error}") if gen.error else task.score_sample(gen.text, sample)
+    return {
+        "text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
+        "answer": jsonable(score.answer), "correct": score.correct, "format_ok": score.format_ok,
+        "reward": score.value, "explanation": score.explanation,
+    }
+
+
+def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generation]) -> dict[str, Any]:
+    return {
+        "id": sample.id,
+        "category": sample.category,
+        "groups": task.group_keys(sample),
+        "prompt": prompt,
+        "prefill": sample.prefill,
+        "target": jsonable(sample.target),
+        "completions": [score_generation(task, sample, g) for g in gens],
+    }
+
+
+def record_score(completion: dict[str, Any]) -> Score:
+    return Score(value=completion.get("reward"), format_ok=completion.get("format_ok"),
+                 answer=completion.get("answer"), correct=completion.get("correct"),
+                 explanation=completion.get("explanation") or "")
+
+
+def compute_metrics(task: Task, samples: Sequence[Sample], records: Sequence[dict[str, Any]], *,
+                    seed: int = 0) -> dict[str, Any]:
+    """The task's own metrics on each sample's first completion, plus the harness summary."""
+    firsts = [record_score(r["completions"][0]) for r in records]
+    metrics = task.metrics(list(samples), firsts)
+    n_choices = getattr(task, "answer_space_size", None)
+    metrics.update(summarize(records, n_choices=n_choices if isinstance(n_choices, int) else None, seed=seed))
+    return metrics
+
+
+def _chunk_size(backend: Backend) -> int:
+    size = getattr(backend, "batch_size", None)
+    return max(8, 2 * size) if isinstance(size, int) else 32
+
+
+def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_samples: int = 1,
+             temperature: float = 0.0, top_p: float = 1.0, max_new_tokens: int = 256, seed: int = 0,
+             out_dir: str | os.PathLike[str] | None = None, progress: bool = True, resume: bool = True,
+             chunk_size: int | None = None, extra_spec: dict[str, Any] | None = None) -> EvalResult:
+    """Evaluate ``backend`` on ``samples`` of ``task``.
+
+    Args:
+        n_samples: completions per sample (pass@k needs > 1 and ``temperature`` > 0).
+        temperature / top_p / max_new_tokens: decoding; 0 = greedy (the default for held-out accuracy).
+        seed: sampling seed (batch ``b`` uses ``seed + b``).
+        out_dir: write ``eval_log.json`` there after every chunk, and resume from it.
+        resume: reuse finished records of a matching log in ``out_dir`` (False: start over).
+        chunk_size: samples generated between two log writes (default: twice the batch size, ≥ 8).
+        extra_spec: fields added to the spec (e.g. ``{"stage": "sft", "source": ..., "split": ...}``).
+    """
+    ids = [s.id for s in samples]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ConfigError(f"sample ids must be unique; repeated: {', '.join(dupes)}")
+    spec = build_spec(task, samples, backend, n_samples=n_samples, temperature=temperature, top_p=top_p,
+                      max_new_tokens=max_new_tokens, seed=seed, extra=extra_spec)
+    log_path = None
+    done: dict[str, dict[str, Any]] = {}
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        log_path = Path(out_dir) / LOG_NAME
+        if resume:
+            done = _resumable(log_path, spec)
+        elif log_path.exists():
+            log_path.unlink()
+    done = {i: r for i, r in done.items() if i in set(ids)}
+    pending = [s for s in samples if s.id not in done]
+    records_by_id = dict(done)
+    size = chunk_size or _chunk_size(backend)
+
+    def write(status: str, metrics: dict[str, Any] | None = None) -> None:
+        if log_path is None:
+            return
+        records = [records_by_id[i] for i in ids if i in records_by_id]
+        _write_log(log_path, {"version": LOG_VERSION, "status": status, "spec": spec, "metrics": metrics or {},
+                              "records": records})
+
+    bar = None
+    if progress and pending:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeRemainingColumn(), transient=False)
+        bar.start()
+        bar_id = bar.add_task(f"eval {task.name}", total=len(ids), completed=len(done))
+    try:
+        for start in range(0, len(pending), size):
+            chunk = pending[start:start + size]
+            prompts = [backend.render(s) for s in chunk]
+            gens = backend.generate(prompts, n=n_samples, temperature=temperature, top_p=top_p,
+                                    max_new_tokens=max_new_tokens, seed=seed + start)
+            for sample, prompt, per in zip(chunk, prompts, gens):
+                records_by_id[sample.id] = make_record(task, sample, prompt, per)
+            write("partial")
+            if bar is not None:
+                bar.advance(bar_id, len(chunk))
+    finally:
+        if bar is not None:
+            bar.stop()
+    records = [records_by_id[i] for i in ids]
+    metrics = compute_metrics(task, samples, records, seed=seed)
+    write("complete", metrics)
+    return EvalResult(metrics=metrics, records=records, spec=spec, log_path=log_path, n_resumed=len(done))

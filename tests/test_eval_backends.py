@@ -1,0 +1,167 @@
+"""Generation backends: HF batching on the embedded tiny model, OOM back-off, the OpenAI-compatible
+backend against a local test server (including a failing one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinrl.errors import ConfigError
+from clinrl.evaluation.backends import HFBackend, OpenAIBackend
+from clinrl.evaluation.harness import run_eval
+from clinrl.registry import get_task
+from clinrl.types import Sample
+
+pytest.importorskip("torch")
+from fake_llm import FakeReply  # noqa: E402  (the fake_llm fixture comes from conftest)
+
+PROMPTS = ["<|im_start|>user\nthe creatinine is 1.2<|im_end|>\n<|im_start|>assistant\n",
+           "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+           "<|im_start|>user\nweight 70 kg, age 54, compute the clearance please<|im_end|>\n<|im_start|>assistant\n"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    models = pytest.importorskip("clinrl.models")
+    return models.load_model_and_tokenizer("tiny")
+
+
+def test_hf_batched_greedy_matches_one_by_one(tiny):
+    model, tok = tiny
+    batched = HFBackend(model, tok, batch_size=3).generate(PROMPTS, max_new_tokens=12)
+    single = HFBackend(model, tok, batch_size=1).generate(PROMPTS, max_new_tokens=12)
+    assert [g[0].text for g in batched] == [g[0].text for g in single]
+    for per in batched:
+        assert len(per) == 1 and 1 <= per[0].n_tokens <= 12 and per[0].error is None
+        assert per[0].truncated == (per[0].n_tokens == 12)
+    assert tok.padding_side == "left"
+
+
+def test_hf_sampling_n_per_prompt_and_seed(tiny):
+    model, tok = tiny
+    backend = HFBackend(model, tok, batch_size=4)
+    a = backend.generate(PROMPTS, n=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=7)
+    b = backend.generate(PROMPTS, n=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=7)
+    assert [len(x) for x in a] == [3, 3, 3]
+    assert [[g.text for g in x] for x in a] == [[g.text for g in x] for x in b]
+    assert len({g.text for x in a for g in x}) > 1  # sampling actually samples
+
+
+def test_hf_auto_batch_size_backs_off_on_oom(tiny):
+    model, tok = tiny
+
+    class OOMAbove2:
+        def __init__(self, inner):
+            self.inner, self.sizes = inner, []
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def eval(self):
+            return self
+
+        def generate(self, input_ids, **kwargs):
+            self.sizes.append(input_ids.shape[0])
+            if input_ids.shape[0] > 2:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+            return self.inner.generate(input_ids=input_ids, **kwargs)
+
+    wrapped = OOMAbove2(model)
+    backend = HFBackend(wrapped, tok, batch_size="auto", max_batch_size=8)
+    out = backend.generate(PROMPTS * 2, max_new_tokens=4)
+    assert len(out) == 6 and all(len(x) == 1 for x in out)
+    assert backend.batch_size == 2 and backend.oom_backoffs == 2
+    assert wrapped.sizes[:3] == [6, 4, 2]  # 8 (all six rows) -> 4 -> 2
+
+
+def test_hf_other_errors_propagate(tiny):
+    model, tok = tiny
+
+    class Broken:
+        device = model.device
+
+        def eval(self):
+            return self
+
+        def generate(self, **kwargs):
+            raise ValueError("a real bug")
+
+    with pytest.raises(ValueError):
+        HFBackend(Broken(), tok).generate(PROMPTS, max_new_tokens=2)
+
+
+def test_decoding_validation(tiny):
+    model, tok = tiny
+    backend = HFBackend(model, tok)
+    with pytest.raises(ConfigError, match="temperature"):
+        backend.generate(PROMPTS, n=2, temperature=0.0)
+    with pytest.raises(ConfigError, match="top_p"):
+        backend.generate(PROMPTS, top_p=0)
+    with pytest.raises(ConfigError):
+        HFBackend(model, tok, batch_size=0)
+
+
+def test_run_eval_with_tiny_model_renders_prefill(tiny, tmp_path):
+    model, tok = tiny
+    task = get_task("medcalc")
+    sample = Sample(id="1", prompt=[{"role": "user", "content": "Compute the score."}],
+                    target={"calculator_id": 4, "ground_truth": "3", "lower_limit": "3", "upper_limit": "3"},
+                    metadata={"category": "risk"}, prefill="Let me solve this step by step.\n<think>")
+    result = run_eval(task, [sample], HFBackend(model, tok), max_new_tokens=6, out_dir=tmp_path, progress=False)
+    rec = result.records[0]
+    assert rec["prompt"].endswith("<think>") and "<|im_start|>assistant" in rec["prompt"]
+    comp = rec["completions"][0]
+    assert comp["format_ok"] is False and comp["correct"] is False and comp["truncated"] is True
+
+
+# -- OpenAI-compatible backend -------------------------------------------------------------------
+def _samples(n):
+    return [Sample(id=str(i), prompt=[{"role": "user", "content": f"case {i}"}],
+                   target={"calculator_id": 4, "ground_truth": "2", "lower_limit": "2", "upper_limit": "2"},
+                   metadata={"category": "risk"}) for i in range(n)]
+
+
+def _client(fake_llm, **kw):
+    from clinrl.llm import ChatClient
+
+    return ChatClient(base_url=fake_llm.base_url, model="m", max_retries=1, backoff=0, **kw)
+
+
+def test_openai_backend_scores_replies(fake_llm):
+    fake_llm.reply = lambda req: "<think>2 points</think><answer>{\"answer\": 2}</answer>"
+    backend = OpenAIBackend(_client(fake_llm))
+    result = run_eval(get_task("medcalc"), _samples(3), backend, n_samples=2, temperature=0.5, progress=False)
+    assert result.metrics["accuracy"]["value"] == 1.0 and result.metrics["n_completions"] == 6
+    seeds = sorted(r["seed"] for r in fake_llm.requests)
+    assert seeds == [0, 0, 0, 1, 1, 1]  # one request per draw, each with its own seed
+    assert fake_llm.requests[0]["messages"] == [{"role": "user", "content": "case 0"}]
+    assert fake_llm.requests[0]["max_tokens"] == 256
+
+
+@pytest.mark.parametrize("failure", ["http500", "invalid_json", "timeout"])
+def test_openai_backend_failures_are_unscored_not_wrong(fake_llm, failure):
+    good = "<think>x</think><answer>{\"answer\": 2}</answer>"
+
+    def reply(req):
+        if req["messages"][0]["content"] != "case 1":
+            return good
+        if failure == "http500":
+            return FakeReply(status=500, body='{"error": "boom"}')
+        if failure == "invalid_json":
+            return FakeReply(body="{this is not json")
+        return FakeReply(content=good, delay=1.5)
+
+    fake_llm.reply = reply
+    backend = OpenAIBackend(_client(fake_llm, timeout=0.5))
+    result = run_eval(get_task("medcalc"), _samples(3), backend, progress=False)
+    m = result.metrics
+    assert m["n_unscored"] == 1 and m["n_generation_errors"] == 1
+    assert m["accuracy"] == pytest.approx({**m["accuracy"], "value": 1.0, "n": 2})
+    failed = result.records[1]["completions"][0]
+    assert failed["correct"] is None and failed["reward"] is None and failed["error"]
+
+
+def test_openai_backend_needs_a_configured_endpoint(monkeypatch):
+    for var in ("CLINRL_LLM_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigError, match="endpoint"):
+        OpenAIBackend(model="x")
