@@ -133,8 +133,9 @@ def test_openai_backend_scores_replies(fake_llm):
     assert result.metrics["accuracy"]["value"] == 1.0 and result.metrics["n_completions"] == 6
     seeds = sorted(r["seed"] for r in fake_llm.requests)
     assert seeds == [0, 0, 0, 1, 1, 1]  # one request per draw, each with its own seed
-    assert fake_llm.requests[0]["messages"] == [{"role": "user", "content": "case 0"}]
-    assert fake_llm.requests[0]["max_tokens"] == 256
+    sent = sorted(r["messages"][0]["content"] for r in fake_llm.requests)
+    assert sent == ["case 0", "case 0", "case 1", "case 1", "case 2", "case 2"]
+    assert all(len(r["messages"]) == 1 and r["max_tokens"] == 256 for r in fake_llm.requests)
 
 
 @pytest.mark.parametrize("failure", ["http500", "invalid_json", "timeout"])
