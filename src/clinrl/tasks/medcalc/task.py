@@ -26,6 +26,7 @@ OPTIONAL_COLUMNS = (
     "Calculator Name", "Output Type", "Note ID", "Note Type", "Relevant Entities", "Ground Truth Explanation",
 )
 PROMPT_STYLES = ("ehrmind", "zero_shot")
+LABEL_MODES = ("official", "recomputed")
 
 
 def normalise_category(value: str) -> str | None:
@@ -47,14 +48,23 @@ class MedCalcTask(Task):
     card = TaskCard(
         summary="MedCalc-Bench: 55 medical calculators over patient notes, official scoring (dates exact, "
                 "integers rounded, decimals within ±5%).",
-        source=f"hub {HUB_ID} (train / test), or a local CSV / parquet / JSONL with the 14 official columns",
+        source=f"hub {HUB_ID} (train / test), a local CSV / parquet / JSONL with the 14 official columns, or "
+               "'synthetic[:calculators=6,5,39;n=1000;seed=0;difficulty=mixed]' (clinrl's seeded generator; "
+               "the split shifts the seed so train/validation/test never share a row)",
         licence="CC-BY-SA 4.0 (MedCalc-Bench); notes from PMC-Patients",
         splits="test: 1,047 rows (v1.0); train: ~10k rows on the hub — never train on test",
         scoring="13/68 same date; 69 exact (weeks, days); integer calculators round(x)==gt; others lower<=x<=upper",
         categories=CATEGORIES,
+        extra={"labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
+                         "ground truth on the rows where they disagree with it; ±5% bounds for decimals, exact "
+                         "otherwise; metadata['label_changed'] marks those rows)"},
     )
 
-    def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
+                 **kwargs: Any) -> None:
+        if labels not in LABEL_MODES:
+            raise ConfigError(f"unknown labels {labels!r}; choose one of {', '.join(LABEL_MODES)}")
+        self.labels = labels
         if prompt_style not in PROMPT_STYLES:
             raise ConfigError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         # The zero-shot prompt asks for MedCalc-Bench's own JSON reply, which only the official
@@ -67,12 +77,44 @@ class MedCalcTask(Task):
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
         src = source or HUB_ID
+        from clinrl.data.medcalc_synth import is_synthetic_source
+
+        if is_synthetic_source(src):
+            return self._load_synthetic(src, split, limit=limit, seed=seed)
         samples: list[Sample] = []
         for row_number, row in read_rows(src, split=split):
             if limit is not None and len(samples) >= limit:
                 break
             samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
+        return self._relabel(samples) if self.labels == "recomputed" else samples
+
+    def _load_synthetic(self, source: str, split: str, *, limit: int | None, seed: int) -> list[Sample]:
+        """Rows from clinrl's generator (labels come from the calculators: both label modes agree)."""
+        from clinrl.data.medcalc_synth import synthetic_rows_for_split
+
+        options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
+        samples = []
+        for i, row in enumerate(rows, start=1):
+            sample = self.sample_from_row(row, source=source, row_number=i, split=split)
+            sample.metadata.update({"synthetic": True, "seed": options["seed"], "difficulty": options["difficulty"],
+                                    "note_type": row["Note Type"]})
+            samples.append(sample)
         return samples
+
+    def _relabel(self, samples: list[Sample]) -> list[Sample]:
+        """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree."""
+        from clinrl.data.medcalc_labels import recompute
+
+        out = []
+        for sample in samples:
+            calc = recompute(int(sample.target["calculator_id"]), sample.metadata.get("relevant_entities"),
+                             sample.target)
+            meta = dict(sample.metadata, official_target=dict(sample.target), label_changed=calc.agrees is False,
+                        recomputed_error=calc.error or None)
+            target = calc.target if calc.agrees is False else sample.target
+            out.append(Sample(id=sample.id, prompt=sample.prompt, target=target, metadata=meta,
+                              prefill=sample.prefill))
+        return out
 
     def sample_from_row(self, row: Mapping[str, Any], *, source: str, row_number: int, split: str) -> Sample:
         """Validate one MedCalc-Bench row and turn it into a Sample (errors name file, row, field)."""
