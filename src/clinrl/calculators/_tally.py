@@ -1,0 +1,77 @@
+"""Point-tally helpers shared by the risk / severity / diagnosis score calculators.
+
+A clinical score is a sum of criteria. :class:`Tally` records, for each criterion, the patient's finding,
+the points it earns and the running total, and turns that record into the plain-English explanation every
+score calculator returns: one line per criterion, then the total. :func:`flag` and :func:`optional` build
+the two field shapes almost every score uses (a yes/no criterion that is absent unless stated, and a
+measurement that is normal unless given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clinrl.calculators.base import Field, fmt
+
+ABSENT_CONVENTION = ("A criterion the note does not mention is taken as absent (a measurement not given is "
+                     "taken as normal), the convention of MedCalc-Bench.")
+
+
+def flag(name: str, help: str, *entity_keys: str) -> Field:
+    """A yes/no criterion; not given = absent (False)."""
+    return Field(name, "bool", required=False, default=False, help=help, entity_keys=entity_keys)
+
+
+def optional(name: str, unit: str, help: str, *entity_keys: str, analyte: str | None = None,
+             minimum: float | None = 0, maximum: float | None = None) -> Field:
+    """A measurement that may be missing (None = not measured, scored as normal)."""
+    return Field(name, "quantity", unit, required=False, default=None, help=help, analyte=analyte,
+                 minimum=minimum, maximum=maximum, entity_keys=entity_keys)
+
+
+def present(value: bool | None) -> str:
+    """How a yes/no finding reads in an explanation."""
+    return "present" if value else "absent or not mentioned"
+
+
+def band(value: float, table: list[tuple[float | None, float | None, int]]) -> int:
+    """Points for ``value`` from ``[(low, high, points), ...]`` meaning ``low <= value < high``.
+
+    ``None`` is an open end; the first matching row wins, so tables list their bands in order.
+    """
+    for low, high, points in table:
+        if (low is None or value >= low) and (high is None or value < high):
+            return points
+    raise ValueError(f"value {value} falls in no band of {table}")  # every table is closed by construction
+
+
+@dataclass
+class Tally:
+    """Running total of a point score, one explanation line per criterion."""
+
+    score_name: str
+    total: float = 0
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, criterion: str, finding: str, points: float, why: str = "") -> float:
+        """Add ``points`` for ``criterion`` given the patient's ``finding``; returns the points."""
+        before = self.total
+        self.total = before + points
+        reason = f" ({why})" if why else ""
+        if points:
+            op = "+" if points > 0 else "-"
+            self.lines.append(f"- {criterion}: {finding}{reason} -> {fmt(points)} point(s); "
+                              f"total {fmt(before)} {op} {fmt(abs(points))} = {fmt(self.total)}.")
+        else:
+            self.lines.append(f"- {criterion}: {finding}{reason} -> 0 points; total stays {fmt(self.total)}.")
+        return points
+
+    def note(self, text: str) -> None:
+        """A line explaining a derived value (a unit conversion, a mean arterial pressure, ...)."""
+        self.lines.append(f"  {text}")
+
+    def explanation(self, intro: str, result: str | None = None) -> str:
+        """The whole explanation: what the score sums, each criterion, then the result."""
+        body = "\n".join(self.lines)
+        result = result or f"the patient's {self.score_name} is {fmt(self.total)}"
+        return f"{intro} {ABSENT_CONVENTION}\nStart at 0.\n{body}\nHence {result}."
