@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "clinrl.tasks"
 #: name -> "module:Class" of the tasks that ship with clinrl.
 BUILTIN_TASKS: dict[str, str] = {
     "medcalc": "clinrl.tasks.medcalc:MedCalcTask",
+    "trials": "clinrl.tasks.trials:TrialMatchingTask",
 }
 
 _registered: dict[str, type["Task"]] = {}
