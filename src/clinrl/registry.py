@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "clinrl.tasks"
 BUILTIN_TASKS: dict[str, str] = {
     "medcalc": "clinrl.tasks.medcalc:MedCalcTask",
     "trials": "clinrl.tasks.trials:TrialMatchingTask",
+    "ehr": "clinrl.tasks.ehr:EHRDiagnosisTask",
 }
 
 _registered: dict[str, type["Task"]] = {}

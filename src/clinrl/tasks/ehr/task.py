@@ -1,0 +1,256 @@
+"""The ``ehr`` task: predict an EHRSHOT-style outcome from a MEDS timeline.
+
+Each sample is one (subject, prediction time) label from :mod:`clinrl.tasks.ehr.labelers`; its
+prompt is the subject's timeline up to the prediction time (:mod:`clinrl.tasks.ehr.serialize`) and
+a yes/no question. The answer follows EHRMIND's EHRSHOT contract
+``<answer>{"prediction": "<task id>", "label": 0|1}</answer>``.
+
+Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
+
+* ``labeling_task``: an EHRSHOT id (``new_hypertension`` … ``guo_los``), several joined by commas, or
+  ``all``. Default ``new_hypertension`` (the most common new diagnosis, ~10 % positive on the
+  synthetic cohort).
+* ``sections`` / ``token_budget``: what the timeline shows and its length limit (serialize.py).
+* ``balance``: keep every positive and as many seeded-random negatives per labeling task (for
+  training on rare outcomes; evaluation should use the natural rate, the default).
+* ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
+  ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from clinrl.data.meds import MedsDataset, normalise_split, read_meds
+from clinrl.errors import ConfigError, DataError
+from clinrl.registry import register_task
+from clinrl.rewards.contract import EHRMIND_PREFILL
+from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.ehr.labelers import LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label
+from clinrl.tasks.ehr.metrics import classification_metrics
+from clinrl.tasks.ehr.serialize import (DEFAULT_SECTIONS, DEFAULT_TOKEN_BUDGET, SerializeConfig, serialize_timeline,
+                                        tokenizer_counter)
+from clinrl.types import Sample, Score
+
+SYNTHETIC = "synthetic"
+DEFAULT_LABELING_TASK = "new_hypertension"
+
+SYSTEM_PROMPT = (
+    "You are a clinical prediction assistant. You read a patient's electronic health record timeline and "
+    "predict a future outcome. Reason step by step inside <think> </think> tags about the patient's risk "
+    "factors and history, then give only the final prediction inside <answer> </answer> tags as a JSON "
+    "object {\"prediction\": \"<task id>\", \"label\": 0 or 1}."
+)
+
+
+@lru_cache(maxsize=4)
+def _synthetic(n_subjects: int, seed: int) -> MedsDataset:
+    from clinrl.data.meds_synth import generate_cohort
+
+    return generate_cohort(n_subjects, seed)
+
+
+@lru_cache(maxsize=4)
+def _read(path: str, mtime: float) -> MedsDataset:
+    return read_meds(path)
+
+
+def _normalise_name(text: str) -> str:
+    return "_".join(text.strip().lower().replace("-", " ").split())
+
+
+def parse_labeling_tasks(value: str | Sequence[str]) -> tuple[str, ...]:
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip() for n in names if n.strip()]
+    if names == ["all"]:
+        return tuple(LABELING_TASKS)
+    for n in names:
+        if n not in LABELING_TASKS:
+            raise ConfigError(f"unknown labeling task {n!r}; choose from {', '.join(LABELING_TASKS)} or 'all'")
+    if not names:
+        raise ConfigError("no labeling task given")
+    return tuple(dict.fromkeys(names))
+
+
+@register_task("ehr")
+class EHRDiagnosisTask(Task):
+    name = "ehr"
+    version = "1"
+    answer_keys = ("prediction", "label")
+    target_fields = ("label", "labeling_task")
+    card = TaskCard(
+        summary="EHR outcome prediction from MEDS timelines with EHRSHOT labelers (new diagnoses, long stay, "
+                "30-day readmission); balanced accuracy, AUROC/AUPRC from votes.",
+        source="'synthetic' (seeded MEDS cohort, the default) or a local MEDS directory / near-MEDS parquet "
+               "file (e.g. the MIMIC-IV demo in MEDS form)",
+        licence="synthetic cohort: CC0; MIMIC-IV demo: ODbL 1.0; EHRSHOT itself needs a data-use agreement",
+        splits="MEDS subject splits train / tuning / held_out ('test' = held_out, 'validation' = tuning); "
+               "datasets without subject_splits.parquet get a stable hash split (80/10/10)",
+        scoring='answer {"prediction": task id, "label": 0|1}; correct iff the label matches and the prediction '
+                "names the labeling task; metrics: balanced accuracy (EHRMIND), sensitivity, specificity, "
+                "AUROC/AUPRC when several completions per sample give vote scores",
+        categories=tuple(LABELING_TASKS),
+    )
+
+    def __init__(self, *, labeling_task: str | Sequence[str] = DEFAULT_LABELING_TASK,
+                 sections: Sequence[str] | str = DEFAULT_SECTIONS, token_budget: int = DEFAULT_TOKEN_BUDGET,
+                 balance: bool = False, synthetic_subjects: int = 300, synthetic_seed: int = 0,
+                 anchor: str | None = None, tokenizer: Any = None, visits: VisitCodes | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.labeling_tasks: tuple[LabelingTask, ...] = tuple(
+            get_labeling_task(n, anchor=anchor if LABELING_TASKS[n].kind == "readmission" else None)
+            for n in parse_labeling_tasks(labeling_task))
+        if isinstance(sections, str):
+            sections = tuple(s.strip() for s in sections.split(",") if s.strip())
+        self.serialize_config = SerializeConfig(sections=tuple(sections), token_budget=int(token_budget))
+        self.balance = bool(balance)
+        self.synthetic_subjects, self.synthetic_seed = int(synthetic_subjects), int(synthetic_seed)
+        self.count_tokens = tokenizer_counter(tokenizer) if tokenizer is not None else None
+        self.visits = visits or VisitCodes()
+        self.label_reports: dict[str, dict[str, Any]] = {}
+
+    # -- loading --------------------------------------------------------------------------------
+    def dataset(self, source: str | None) -> MedsDataset:
+        src = source or SYNTHETIC
+        if src == SYNTHETIC:
+            return _synthetic(self.synthetic_subjects, self.synthetic_seed)
+        path = Path(src)
+        if not path.exists():
+            raise DataError("no such MEDS directory or parquet file (the ehr task reads local MEDS data or "
+                            "'synthetic')", source=src)
+        return _read(str(path.resolve()), path.stat().st_mtime)
+
+    def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
+             seed: int = 0) -> list[Sample]:
+        dataset = self.dataset(source)
+        wanted = normalise_split(split)
+        subjects = None if wanted == "all" else set(dataset.subjects_in(wanted))
+        rng = random.Random(seed)
+        candidates: list[tuple[str, int, Any, bool]] = []
+        for task in self.labeling_tasks:
+            labels, report = label(dataset, task, visits=self.visits)
+            self.label_reports[task.name] = report.to_dict()
+            rows = [(task.name, s, t, bool(y)) for s, t, y in labels.iter_rows()
+                    if subjects is None or s in subjects]
+            if self.balance:
+                positives = [r for r in rows if r[3]]
+                negatives = [r for r in rows if not r[3]]
+                rows = positives + rng.sample(negatives, min(len(negatives), len(positives)))
+                rows.sort(key=lambda r: (r[1], r[2]))
+            candidates.extend(rows)
+        rng.shuffle(candidates)
+        if limit is not None:
+            candidates = candidates[:limit]
+        by_subject = _subject_frames(dataset)
+        descriptions = dataset.descriptions()
+        return [self._sample(dataset, by_subject, descriptions, c, split=wanted, seed=seed) for c in candidates]
+
+    def _sample(self, dataset: MedsDataset, by_subject: dict[int, Any], descriptions: dict[str, str],
+                candidate: tuple[str, int, Any, bool], *, split: str, seed: int) -> Sample:
+        task_name, subject, prediction_time, positive = candidate
+        task = next(t for t in self.labeling_tasks if t.name == task_name)
+        timeline = serialize_timeline(by_subject[subject], prediction_time, config=self.serialize_config,
+                                      descriptions=descriptions, count_tokens=self.count_tokens)
+        user = (f"{timeline.text}\n\nTask ({task.name}): {task.question}\n"
+                f"Answer 1 for yes or 0 for no. Show your reasoning in <think> </think> tags and return the "
+                f"final answer in <answer> </answer> tags as JSON {{\"prediction\": \"{task.name}\", "
+                f"\"label\": 0 or 1}}.")
+        when = prediction_time.isoformat(timespec="minutes")
+        return Sample(
+            id=f"{task.name}:{subject}@{when}",
+            prompt=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
+            target={"label": int(positive), "labeling_task": task.name},
+            metadata={"source": dataset.source, "split": split, "category": task.name, "subject_id": int(subject),
+                      "prediction_time": when, "seed": seed, "timeline_tokens": timeline.n_tokens,
+                      "timeline_entries": timeline.n_entries, "timeline_omitted": timeline.n_omitted},
+            prefill=EHRMIND_PREFILL,
+        )
+
+    # -- scoring --------------------------------------------------------------------------------
+    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
+        expected = str(target["labeling_task"])
+        gold = int(target["label"])
+        label_value, prediction = answer["label"], answer["prediction"]
+        if isinstance(label_value, bool) or not isinstance(label_value, int) or label_value not in (0, 1):
+            return AnswerCheck(False, None, f"label must be the integer 0 or 1, got {str(label_value)[:40]!r}")
+        if not isinstance(prediction, str) or not self._names_task(prediction, expected):
+            return AnswerCheck(False, None, f"prediction {str(prediction)[:60]!r} does not name the task "
+                                            f"{expected!r}")
+        if label_value == gold:
+            return AnswerCheck(True, label_value, "correct")
+        return AnswerCheck(False, label_value, f"wrong (gold label {gold})")
+
+    @staticmethod
+    def _names_task(prediction: str, expected: str) -> bool:
+        said = _normalise_name(prediction)
+        task = LABELING_TASKS.get(expected)
+        accepted = {expected, expected.split("_", 1)[-1]}
+        if task is not None:
+            accepted.add(_normalise_name(task.condition))
+        return said in accepted
+
+    def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
+        return {"prediction": str(target["labeling_task"]), "label": int(target["label"])}
+
+    # -- metrics --------------------------------------------------------------------------------
+    def group_keys(self, sample: Sample) -> dict[str, str]:
+        return {"labeling_task": str(sample.target["labeling_task"]),
+                "gold": "positive" if int(sample.target["label"]) else "negative"}
+
+    def metrics(self, samples: Sequence[Sample], scores: Sequence[Score]) -> dict[str, Any]:
+        """Base accuracy metrics plus balanced accuracy per labeling task.
+
+        A sample id that appears several times (several sampled completions) turns its readable
+        labels into a vote score, and AUROC / AUPRC are added.
+        """
+        out = super().metrics(samples, scores)
+        grouped: dict[str, list[tuple[Sample, Score]]] = defaultdict(list)
+        for sample, score in zip(samples, scores):
+            if score.value is not None or score.format_ok is False:
+                grouped[sample.id].append((sample, score))
+        with_votes = any(len(v) > 1 for v in grouped.values())
+        out["classification"] = self._classification(list(grouped.values()), with_votes)
+        out["per_task"] = {
+            name: self._classification([v for v in grouped.values() if v[0][0].target["labeling_task"] == name],
+                                       with_votes)
+            for name in sorted({s.target["labeling_task"] for s in samples})
+        }
+        return out
+
+    def vote_metrics(self, samples: Sequence[Sample], scores: Sequence[Sequence[Score]]) -> dict[str, Any]:
+        """Metrics from several completions per sample (``scores[i]`` are sample ``i``'s completions)."""
+        flat_samples = [s for s, group in zip(samples, scores) for _ in group]
+        return self.metrics(flat_samples, [sc for group in scores for sc in group])
+
+    @staticmethod
+    def _classification(groups: list[list[tuple[Sample, Score]]], with_votes: bool) -> dict[str, Any]:
+        labels, predictions, vote_scores = [], [], []
+        for group in groups:
+            gold = int(group[0][0].target["label"])
+            votes = [sc.answer for _, sc in group if sc.answer in (0, 1) and not isinstance(sc.answer, bool)]
+            for _, sc in group:
+                labels.append(gold)
+                predictions.append(sc.answer if sc.answer in (0, 1) and not isinstance(sc.answer, bool) else None)
+            vote_scores.append(sum(votes) / len(votes) if votes else 0.5)
+        result = classification_metrics(labels, predictions)
+        if with_votes and groups:
+            golds = [int(g[0][0].target["label"]) for g in groups]
+            result.update({k: v for k, v in classification_metrics(golds, [None] * len(golds), vote_scores).items()
+                           if k in ("auroc", "auprc")})
+            result["n_voted_samples"] = len(groups)
+        return result
+
+
+def _subject_frames(dataset: MedsDataset) -> dict[int, Any]:
+    """subject id → that subject's events, computed once per dataset."""
+    cached = getattr(dataset, "_by_subject", None)
+    if cached is None:
+        parts = dataset.events.partition_by("subject_id", as_dict=True, maintain_order=True)
+        cached = {int(k[0] if isinstance(k, tuple) else k): v for k, v in parts.items()}
+        dataset._by_subject = cached  # type: ignore[attr-defined]
+    return cached
