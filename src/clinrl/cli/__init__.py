@@ -14,6 +14,7 @@ from clinrl.cli.app import app
 #: modules that register commands on the groups in clinrl.cli.app, in --help order
 COMMAND_MODULES = (
     "clinrl.cli.core",
+    "clinrl.cli.calc",
 )
 
 

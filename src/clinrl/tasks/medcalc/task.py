@@ -109,8 +109,10 @@ class MedCalcTask(Task):
         for sample in samples:
             calc = recompute(int(sample.target["calculator_id"]), sample.metadata.get("relevant_entities"),
                              sample.target)
-            meta = dict(sample.metadata, official_target=dict(sample.target), label_changed=calc.agrees is False,
-                        recomputed_error=calc.error or None)
+            changed = calc.agrees is False
+            meta = dict(sample.metadata, official_target=dict(sample.target), label_changed=changed,
+                        recomputed_error=calc.error or None,
+                        recomputed_explanation=calc.explanation if changed else None)
             target = calc.target if calc.agrees is False else sample.target
             out.append(Sample(id=sample.id, prompt=sample.prompt, target=target, metadata=meta,
                               prefill=sample.prefill))

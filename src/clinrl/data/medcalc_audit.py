@@ -1,0 +1,163 @@
+"""The MedCalc-Bench label audit: every row through clinrl's calculators, every disagreement explained.
+
+For each row the calculator's answer is scored against the row's official target with the
+benchmark's own rule (:mod:`clinrl.data.medcalc_labels`). A disagreement's cause comes from
+``clinrl.calculators.known_defects`` (documented dataset defects, with evidence) when it recognises
+the row; otherwise it is reported as ``clinrl difference: …`` with both answers, so nothing is hidden.
+The same comparison drives the MedCalc task's ``labels="recomputed"`` mode.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from clinrl.data.medcalc_labels import recompute
+from clinrl.types import Sample
+
+AUDIT_COLUMNS = ("row_number", "calculator_id", "calculator_name", "status", "official_answer", "official_lower",
+                 "official_upper", "clinrl_answer", "cause")
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    row_number: int
+    calculator_id: int
+    calculator_name: str
+    status: str  # agree | disagree | error
+    official_answer: str
+    official_lower: str
+    official_upper: str
+    clinrl_answer: str
+    cause: str = ""
+
+
+def _defect_lookup() -> Callable[..., str | None]:
+    """The calculator library's explanation of a disagreement, when it has one."""
+    try:
+        from clinrl.calculators import known_defects
+    except ImportError:
+        return lambda *args, **kwargs: None
+    explain = getattr(known_defects, "explain", None)
+    if callable(explain):
+        return explain
+    return lambda *args, **kwargs: None
+
+
+def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
+    """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
+    explain = _defect_lookup()
+    items = list(samples)
+    if progress:
+        from rich.progress import track
+
+        iterator: Iterable[Sample] = track(items, description="auditing MedCalc rows")
+    else:
+        iterator = items
+    rows = []
+    for sample in iterator:
+        target = sample.target
+        cid = int(target["calculator_id"])
+        entities = sample.metadata.get("relevant_entities")
+        calc = recompute(cid, entities, target)
+        if calc.agrees is None:
+            status, cause = "error", calc.error
+        elif calc.agrees:
+            status, cause = "agree", ""
+        else:
+            status = "disagree"
+            cause = explain(cid, entities=entities, official=target["ground_truth"], computed=calc.answer,
+                            row_number=sample.metadata.get("row_number")) or (
+                f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's entities, "
+                f"the dataset says {target['ground_truth']}")
+        rows.append(AuditRow(
+            row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
+            calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
+            official_answer=str(target["ground_truth"]), official_lower=str(target["lower_limit"]),
+            official_upper=str(target["upper_limit"]), clinrl_answer=_text(calc.answer), cause=cause))
+    return rows
+
+
+def _text(answer: Any) -> str:
+    if answer is None:
+        return ""
+    if isinstance(answer, (list, tuple)):
+        return ", ".join(map(str, answer))
+    return str(answer)
+
+
+def summarise(rows: list[AuditRow]) -> dict[int, dict[str, Any]]:
+    per: dict[int, dict[str, Any]] = defaultdict(lambda: {"name": "", "n": 0, "agree": 0, "disagree": 0, "error": 0})
+    for row in rows:
+        entry = per[row.calculator_id]
+        entry["name"] = row.calculator_name
+        entry["n"] += 1
+        entry[row.status] += 1
+    return {cid: per[cid] for cid in sorted(per)}
+
+
+def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tuple[Path, Path]:
+    """``medcalc_label_audit.csv`` (every row) and ``medcalc_label_audit.md`` (summary) in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / "medcalc_label_audit.csv", out / "medcalc_label_audit.md"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in sorted(rows, key=lambda r: r.row_number):
+            writer.writerow(asdict(row))
+    md_path.write_text(render_markdown(rows, source=source), encoding="utf-8")
+    return csv_path, md_path
+
+
+def render_markdown(rows: list[AuditRow], *, source: str) -> str:
+    summary = summarise(rows)
+    n = len(rows)
+    agree = sum(r.status == "agree" for r in rows)
+    errors = sum(r.status == "error" for r in rows)
+    documented = sum(r.status == "disagree" and not r.cause.startswith("clinrl difference") for r in rows)
+    unexplained = sum(r.status == "disagree" and r.cause.startswith("clinrl difference") for r in rows)
+    lines = [
+        "# MedCalc-Bench label audit",
+        "",
+        "Generated by `clinrl calc audit` (do not edit by hand): every row's `Relevant Entities` through "
+        "clinrl's calculators, scored against the row's official answer with the benchmark's own rule "
+        "(dates and gestational age exact, integers rounded, decimals inside the row's ±5 % bounds).",
+        "",
+        f"Source: `{Path(source).name}` — {n} rows. Agreement: **{agree}/{n}** "
+        f"({100.0 * agree / n if n else 0:.1f} %). Disagreements: {documented} documented dataset defects, "
+        f"{unexplained} clinrl differences; {errors} rows the calculators could not compute.",
+        "",
+        "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
+        "rows listed here. Every row is in `medcalc_label_audit.csv`.",
+        "",
+        "## Per calculator",
+        "",
+        "| id | calculator | rows | agree | disagree | error | agreement |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for cid, e in summary.items():
+        lines.append(f"| {cid} | {e['name']} | {e['n']} | {e['agree']} | {e['disagree']} | {e['error']} | "
+                     f"{100.0 * e['agree'] / e['n']:.0f} % |")
+    lines += ["", "## Disagreements and errors by cause", ""]
+    by_cause: dict[tuple[int, str], list[AuditRow]] = defaultdict(list)
+    for row in rows:
+        if row.status != "agree":
+            key = row.cause if not row.cause.startswith("clinrl difference") else "clinrl difference"
+            by_cause[(row.calculator_id, f"{row.status}: {key}")].append(row)
+    if not by_cause:
+        lines.append("None.")
+    for (cid, cause), items in sorted(by_cause.items()):
+        lines.append(f"### {cid} {items[0].calculator_name} — {len(items)} row(s)")
+        lines.append("")
+        lines.append(f"Cause: {cause}")
+        lines.append("")
+        lines.append("| row | official | clinrl |")
+        lines.append("|---:|---|---|")
+        for row in sorted(items, key=lambda r: r.row_number):
+            lines.append(f"| {row.row_number} | {row.official_answer} | {row.clinrl_answer or '—'} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

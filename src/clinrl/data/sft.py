@@ -1,0 +1,174 @@
+"""SFT warm-up data (EHRMIND): step-by-step explanations inside ``<think>``, the answer JSON after it.
+
+EHRMIND's finding is that RL alone cannot inject *missing* knowledge; a light SFT warm-up on worked
+solutions first teaches the formulas and the output contract. For MedCalc the worked solution is the
+row's own ``Ground Truth Explanation`` (real rows) or the calculator's explanation (synthetic rows,
+and real rows whose label clinrl recomputed).
+
+Output format — one JSON object per line (``train.jsonl`` / ``val.jsonl``), read by the SFT trainer::
+
+    {
+      "id":            "123",                       # the sample id (row number or synthetic id)
+      "prompt":        [{"role": "system", "content": ...}, {"role": "user", "content": ...}],
+      "prefill":       "Let me solve this step by step.\\n<think>",   # start of the assistant turn
+      "completion":    "\\n<explanation>\\n</think>\\n<answer>{\\"answer\\": 22.857}</answer>",
+      "category":      "physical",                   # MedCalc category (lab, physical, date, ...)
+      "calculator_id": 6
+    }
+
+The assistant turn is ``prefill + completion``: render ``prompt`` with the chat template and the
+generation prompt (``clinrl.prompting.render_prompt(tokenizer, prompt, prefill=prefill)``), append
+``completion`` and train on the completion tokens only. Every completion is checked before it is
+written: scored by the task it must be contract-valid and correct (rows that are not are counted and
+reported, never written).
+
+Subset (EHRMIND): from ``N`` usable samples take ``budget = ⌊N·pct⌋`` spread evenly over the ``C``
+categories present (EHRMIND: 7, so ``⌊N·pct/7⌋`` each); a category smaller than its share is taken
+whole first and what it leaves over is shared by the others. Inside a category the choice is a seeded
+shuffle. ``val_fraction`` of each category's pick is held out (seeded) as the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from clinrl.errors import ConfigError
+from clinrl.rewards.contract import wrap_contract
+from clinrl.types import Sample
+
+SFT_FIELDS = ("id", "prompt", "prefill", "completion", "category", "calculator_id")
+
+
+@dataclass
+class SFTReport:
+    """What the builder did: counts per category and every sample it could not use, with the reason."""
+
+    n_input: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    quota: dict[str, int] = field(default_factory=dict)
+    available: dict[str, int] = field(default_factory=dict)
+    explanation_source: Counter = field(default_factory=Counter)
+    n_train: int = 0
+    n_val: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_input": self.n_input, "skipped": dict(self.skipped), "available": self.available,
+                "quota": self.quota, "explanation_source": dict(self.explanation_source),
+                "n_train": self.n_train, "n_val": self.n_val}
+
+
+def explanation_for(sample: Sample) -> tuple[str, str]:
+    """``(explanation, source)``: the recomputed explanation where clinrl changed the label, else the row's."""
+    meta = sample.metadata
+    if meta.get("label_changed") and meta.get("recomputed_explanation"):
+        return str(meta["recomputed_explanation"]), "calculator (recomputed label)"
+    text = str(meta.get("explanation") or "").strip()
+    return text, ("calculator (synthetic)" if meta.get("synthetic") else "dataset")
+
+
+def sft_example(sample: Sample, task: Any) -> dict[str, Any]:
+    """One SFT record; raises ``ValueError`` when the sample cannot give a correct, well-formed target."""
+    explanation, _ = explanation_for(sample)
+    if not explanation:
+        raise ValueError("no explanation")
+    completion = wrap_contract(task.oracle_answer(sample.target), f"\n{explanation}\n")
+    score = task.score(completion, sample.target, contract="ehrmind")
+    if not score.correct:
+        raise ValueError(f"target does not score correct ({score.explanation})")
+    return {
+        "id": sample.id,
+        "prompt": sample.prompt,
+        "prefill": sample.prefill,
+        "completion": completion,
+        "category": sample.category,
+        "calculator_id": sample.target.get("calculator_id"),
+    }
+
+
+def category_quotas(sizes: dict[str, int], budget: int) -> dict[str, int]:
+    """EHRMIND's balanced quota: an equal share per category, small categories taken whole first."""
+    quota: dict[str, int] = {}
+    pending = sorted(sizes, key=lambda c: (sizes[c], c))
+    remaining = budget
+    while pending:
+        share = remaining // len(pending)
+        small = [c for c in pending if sizes[c] <= share]
+        if not small:
+            for c in pending:
+                quota[c] = share
+            break
+        for c in small:
+            quota[c] = sizes[c]
+            remaining -= sizes[c]
+            pending.remove(c)
+    return {c: quota[c] for c in sorted(quota)}
+
+
+def build_sft_examples(samples: Iterable[Sample], *, pct: float = 0.2, seed: int = 0, val_fraction: float = 0.1,
+                       task: Any = None, report: SFTReport | None = None
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(train, val)`` SFT records from MedCalc samples (see the module docstring for the format).
+
+    Args:
+        samples: MedCalc samples (real rows carry their explanation in ``metadata["explanation"]``).
+        pct: fraction of the usable samples to keep (EHRMIND: 0.2); 1.0 keeps every sample.
+        seed: seeds the per-category shuffle and the validation hold-out.
+        val_fraction: fraction of each category's pick held out for validation.
+        task: the task that scores the targets (default: ``get_task("medcalc")``).
+        report: filled with counts (skipped samples and why, quotas, explanation sources).
+    """
+    if not 0 < pct <= 1:
+        raise ConfigError(f"pct must be in (0, 1], got {pct}")
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if task is None:
+        from clinrl.registry import get_task
+
+        task = get_task("medcalc")
+    report = report if report is not None else SFTReport()
+    by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sample in samples:
+        report.n_input += 1
+        try:
+            record = sft_example(sample, task)
+        except ValueError as exc:
+            report.skipped[str(exc).split(" (")[0]] += 1
+            continue
+        report.explanation_source[explanation_for(sample)[1]] += 1
+        by_category[str(sample.category)].append(record)
+    usable = sum(len(v) for v in by_category.values())
+    report.available = {c: len(v) for c, v in sorted(by_category.items())}
+    budget = usable if pct >= 1 else int(usable * pct)
+    report.quota = category_quotas(report.available, budget)
+    train: list[dict[str, Any]] = []
+    val: list[dict[str, Any]] = []
+    for category in sorted(by_category):
+        records = sorted(by_category[category], key=lambda r: _id_key(r["id"]))
+        rng = random.Random(f"{seed}:{category}")
+        rng.shuffle(records)
+        picked = records[:report.quota[category]]
+        n_val = int(round(len(picked) * val_fraction))
+        val.extend(picked[:n_val])
+        train.extend(picked[n_val:])
+    random.Random(seed).shuffle(train)
+    report.n_train, report.n_val = len(train), len(val)
+    return train, val
+
+
+def _id_key(value: Any) -> tuple[int, Any]:
+    text = str(value)
+    return (0, int(text)) if text.isdigit() else (1, text)
+
+
+def write_jsonl(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps({k: record[k] for k in SFT_FIELDS}, ensure_ascii=False) + "\n")
+    return out
