@@ -15,6 +15,7 @@ from clinrl.cli.app import app
 COMMAND_MODULES = (
     "clinrl.cli.core",
     "clinrl.cli.calc",
+    "clinrl.cli.ehr",
 )
 
 
