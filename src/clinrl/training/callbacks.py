@@ -1,0 +1,146 @@
+"""Held-out evaluation during training.
+
+A GRPO reward can rise while task accuracy falls (reward hacking, format-only gains, collapse).
+:class:`HeldoutEvalCallback` measures accuracy and format rate per task on held-out samples every N
+steps, greedily and independently of the training reward, through the evaluation harness
+(:func:`clinrl.evaluation.harness.run_eval`). Each result goes
+
+* into the trainer's ``log_history`` (so ``trainer_state.json`` has it next to the rewards), as
+  ``heldout/<task>/accuracy`` and ``heldout/<task>/format_valid``, and to the console;
+* as one line of ``RUN/heldout_eval.jsonl``: ``{"stage", "step", "task", "accuracy", "format_valid",
+  "accuracy_ci", "n", "n_unscored", "seconds"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from transformers import TrainerCallback
+
+from clinrl.tasks.base import Task
+from clinrl.types import Sample
+
+HELDOUT_LOG = "heldout_eval.jsonl"
+
+
+def _value(metric: Any) -> float | None:
+    value = metric.get("value") if isinstance(metric, dict) else metric
+    if isinstance(value, (int, float)) and value == value:  # NaN (no scored samples) → None
+        return float(value)
+    return None
+
+
+def _interval(metric: Any) -> list[float] | None:
+    if isinstance(metric, dict):
+        low, high = metric.get("low", metric.get("ci_low")), metric.get("high", metric.get("ci_high"))
+        if low is not None and high is not None:
+            return [low, high]
+    return None
+
+
+def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *,
+                     stage: str, step: int, max_new_tokens: int, batch_size: int | str = "auto",
+                     out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Greedy held-out accuracy and format rate per task; returns one row per task."""
+    import torch
+
+    from clinrl.evaluation.backends import HFBackend
+    from clinrl.evaluation.harness import run_eval
+
+    was_training = model.training
+    use_cache = getattr(model.config, "use_cache", True)
+    rng_state = torch.random.get_rng_state()  # evaluation must not shift the training RNG stream
+    model.config.use_cache = True
+    rows = []
+    try:
+        backend = HFBackend(model, tokenizer, batch_size=batch_size)
+        for task, samples in heldout:
+            if not samples:
+                continue
+            started = time.perf_counter()
+            task_dir = out_dir / task.name if out_dir is not None and len(heldout) > 1 else out_dir
+            result = run_eval(task, list(samples), backend, max_new_tokens=max_new_tokens, out_dir=task_dir,
+                              progress=progress, resume=False, extra_spec={"stage": stage, "step": step})
+            metrics = result.metrics
+            rows.append({
+                "stage": stage, "step": int(step), "task": task.name,
+                "accuracy": _value(metrics.get("accuracy")), "accuracy_ci": _interval(metrics.get("accuracy")),
+                "format_valid": _value(metrics.get("format_valid")),
+                "n": metrics.get("n", len(samples)), "n_unscored": metrics.get("n_unscored", 0),
+                "seconds": round(time.perf_counter() - started, 2),
+            })
+    finally:
+        torch.random.set_rng_state(rng_state)
+        model.config.use_cache = use_cache
+        model.train(was_training)
+    return rows
+
+
+def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
+    path = Path(run_dir) / HELDOUT_LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+
+
+def read_heldout(run_dir: Path) -> list[dict[str, Any]]:
+    """The held-out log, one row per (stage, step, task); a step re-run after a resume keeps its last row."""
+    path = Path(run_dir) / HELDOUT_LOG
+    if not path.exists():
+        return []
+    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[(row["stage"], int(row["step"]), row["task"])] = row
+    return list(rows.values())
+
+
+class HeldoutEvalCallback(TrainerCallback):
+    """Evaluate on held-out samples every ``every`` steps and at the end of training (world process 0)."""
+
+    def __init__(self, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, run_dir: Path,
+                 stage: str, every: int = 0, max_new_tokens: int = 128, batch_size: int | str = "auto",
+                 at_end: bool = True):
+        self.tokenizer = tokenizer
+        self.heldout = heldout
+        self.run_dir = Path(run_dir)
+        self.stage = stage
+        self.every = every
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.at_end = at_end
+        self.history: list[dict[str, Any]] = []
+        self._done_steps: set[int] = set()
+
+    def _run(self, state: Any, model: Any) -> None:
+        if not state.is_world_process_zero or state.global_step in self._done_steps:
+            return
+        self._done_steps.add(state.global_step)
+        model = getattr(model, "module", model)  # DDP wraps the model
+        rows = evaluate_heldout(model, self.tokenizer, self.heldout, stage=self.stage, step=state.global_step,
+                                max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        append_heldout(self.run_dir, rows)
+        self.history.extend(rows)
+        entry: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch}
+        for row in rows:
+            entry[f"heldout/{row['task']}/accuracy"] = row["accuracy"]
+            entry[f"heldout/{row['task']}/format_valid"] = row["format_valid"]
+        state.log_history.append(entry)
+        parts = [f"{r['task']} acc {r['accuracy'] if r['accuracy'] is not None else float('nan'):.3f} "
+                 f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}" for r in rows]
+        print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any):
+        if self.every and state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            self._run(state, model)
+        return control
+
+    def on_train_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any):
+        if self.at_end:
+            self._run(state, model)
+        return control

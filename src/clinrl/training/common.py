@@ -1,0 +1,120 @@
+"""What SFT and GRPO share: device settings, LoRA, checkpoints, the stage result."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinrl.errors import ConfigError
+from clinrl.training.config import LoraSettings, RunConfig
+
+#: written into a stage's final model directory once the stage has finished
+STAGE_DONE = "clinrl_stage_done.json"
+
+
+@dataclass
+class StageResult:
+    stage: str
+    model_dir: Path
+    global_step: int
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+    heldout: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    seconds_per_step: float | None = None
+    resumed_from: str | None = None
+    skipped: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def has_gpu() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def device_kwargs(config: RunConfig) -> dict[str, Any]:
+    """TrainingArguments fields for the device: CPU → fp32, no gradient checkpointing (GUIDE §4)."""
+    gpu = has_gpu()
+    use_cpu = (not gpu) if config.use_cpu is None else config.use_cpu
+    bf16 = config.bf16
+    if bf16 is None:
+        import torch
+
+        bf16 = bool(gpu and not use_cpu and torch.cuda.is_bf16_supported())
+    if bf16 and use_cpu:
+        raise ConfigError("bf16=true with use_cpu: bf16 is 2.6× slower than fp32 on CPU; set bf16: false")
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    kwargs: dict[str, Any] = {
+        "use_cpu": use_cpu,
+        "bf16": bf16,
+        "report_to": list(config.report_to) or "none",
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "dataloader_num_workers": config.dataloader_num_workers,
+        "save_strategy": "steps",
+        "logging_first_step": True,
+    }
+    if distributed and use_cpu:
+        kwargs["ddp_backend"] = "gloo"  # torchrun on CPU (GUIDE §4); NCCL on GPUs is the default
+    if config.gradient_checkpointing:
+        kwargs["activation_checkpointing"] = True
+    return kwargs
+
+
+def peft_config(lora: LoraSettings):
+    if not lora.enabled:
+        return None
+    from clinrl.errors import require
+
+    peft = require("peft", "train")
+    targets: Any = lora.target_modules
+    if targets == ["all-linear"]:
+        targets = "all-linear"
+    return peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                           task_type="CAUSAL_LM")
+
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    """The highest-step ``checkpoint-N`` that has a complete trainer state (a kill mid-save leaves none)."""
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for child in output_dir.iterdir():
+        match = _CHECKPOINT.match(child.name)
+        if match and (child / "trainer_state.json").is_file():
+            found.append((int(match.group(1)), child))
+    return max(found)[1] if found else None
+
+
+def finite_losses(log_history: list[dict[str, Any]]) -> bool:
+    losses = [row["loss"] for row in log_history if "loss" in row]
+    return bool(losses) and all(math.isfinite(float(v)) for v in losses)
+
+
+def save_final(trainer: Any, tokenizer: Any, directory: Path, *, merge_lora: bool) -> None:
+    """Save the stage's final model (LoRA merged into full weights, so the next stage loads plain weights)."""
+    import json
+
+    model = trainer.model
+    model = getattr(model, "module", model)
+    if merge_lora and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.use_cache = True
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    (directory / STAGE_DONE).write_text(json.dumps({"global_step": trainer.state.global_step}))
+
+
+def stage_done(directory: Path) -> bool:
+    return (directory / STAGE_DONE).is_file()

@@ -1,0 +1,125 @@
+"""GRPO on TRL's ``GRPOTrainer`` with the tasks' verifiable rewards.
+
+Prompts are rendered to text with :func:`clinrl.prompting.render_prompt`, so the assistant pre-fill
+(EHRMIND's ``"Let me solve this step by step.\\n<think>"``) is part of the prompt and the model only
+writes the continuation — which is what the contract parser expects. Rewards come from
+:class:`~clinrl.training.mixtures.MixtureReward` (one task or a mixture, dispatched per row).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from clinrl.errors import ConfigError, require
+from clinrl.training.callbacks import HeldoutEvalCallback
+from clinrl.training.common import (
+    StageResult, device_kwargs, latest_checkpoint, peft_config, save_final, stage_done,
+)
+from clinrl.training.config import RunConfig
+from clinrl.training.mixtures import Mixture, MixtureReward, grpo_rows
+
+
+def batch_layout(prompts_per_step: int, num_generations: int, per_device_completions: int,
+                 world_size: int) -> tuple[int, int]:
+    """(per-device micro-batch, gradient-accumulation steps) giving ``prompts × G`` completions per step."""
+    if min(prompts_per_step, num_generations, per_device_completions, world_size) < 1:
+        raise ConfigError("grpo.prompts_per_step, num_generations and per_device_completions must be ≥ 1")
+    if num_generations < 2:
+        raise ConfigError("grpo.num_generations must be ≥ 2: the group mean is the baseline")
+    total = prompts_per_step * num_generations
+    if total % world_size:
+        raise ConfigError(f"prompts_per_step × num_generations = {total} completions per step cannot be split "
+                          f"over {world_size} processes")
+    per_process = total // world_size
+    micro = min(per_device_completions, per_process)
+    while per_process % micro:
+        micro -= 1
+    return micro, per_process // micro
+
+
+def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None):
+    trl = require("trl", "train")
+    g = config.grpo
+    if g.use_vllm:
+        require("vllm", "vllm")
+    world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
+    micro, accumulation = batch_layout(g.prompts_per_step, g.num_generations, g.per_device_completions, world)
+    return trl.GRPOConfig(
+        output_dir=str(output_dir),
+        max_steps=g.max_steps,
+        learning_rate=g.learning_rate,
+        num_generations=g.num_generations,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=accumulation,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        top_k=0,
+        beta=g.beta,
+        loss_type=g.loss_type,
+        scale_rewards=g.scale_rewards,
+        num_iterations=g.num_iterations,
+        epsilon=g.epsilon,
+        mask_truncated_completions=g.mask_truncated_completions,
+        use_vllm=g.use_vllm,
+        vllm_mode=g.vllm_mode,
+        warmup_steps=g.warmup_ratio,
+        lr_scheduler_type=g.lr_scheduler_type,
+        logging_steps=g.logging_steps,
+        save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit,
+        log_completions=g.log_completions,
+        **device_kwargs(config),
+    )
+
+
+def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,
+             heldout: Sequence = (), callbacks: Sequence = (), reward_funcs: list[Any] | None = None) -> StageResult:
+    """Run GRPO from ``model_spec`` (usually the SFT stage's final model). A finished stage is not re-run."""
+    from datasets import Dataset
+
+    from clinrl.models import load_model_and_tokenizer
+
+    trl = require("trl", "train")
+    output_dir = Path(run_dir) / "grpo"
+    final_dir = output_dir / "final"
+    if stage_done(final_dir):
+        from clinrl.training.sft import _final_step
+
+        return StageResult("grpo", final_dir, _final_step(final_dir), skipped=True)
+    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
+    rows = grpo_rows(mixture, tokenizer)
+    rewards = MixtureReward(mixture.by_name())
+    all_callbacks = list(callbacks)
+    heldout_cb = None
+    if heldout and config.grpo.eval_every:
+        heldout_cb = HeldoutEvalCallback(tokenizer, heldout, run_dir=run_dir, stage="grpo",
+                                         every=config.grpo.eval_every, at_end=False,
+                                         max_new_tokens=config.eval.max_new_tokens)
+        all_callbacks.append(heldout_cb)
+    trainer = trl.GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs if reward_funcs is not None else rewards.functions(),
+        args=grpo_args(config, output_dir),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config(config.model.lora),
+        callbacks=all_callbacks,
+    )
+    checkpoint = latest_checkpoint(output_dir) if resume else None
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    if trainer.is_world_process_zero():
+        save_final(trainer, tokenizer, final_dir, merge_lora=True)
+    trainer.accelerator.wait_for_everyone()
+    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
+    notes = [f"grpo: {rewards.unscored} completion(s) could not be scored (left out of group baselines)"] \
+        if rewards.unscored else []
+    return StageResult("grpo", final_dir, trainer.state.global_step, list(trainer.state.log_history),
+                       heldout=list(heldout_cb.history) if heldout_cb else [], seconds=seconds,
+                       seconds_per_step=seconds / steps_run if steps_run else None,
+                       resumed_from=str(checkpoint) if checkpoint else None, notes=notes)

@@ -1,0 +1,185 @@
+"""Task mixtures: training rows from one or several tasks, and rewards dispatched per sample.
+
+EHRMIND studies cross-task generalisation by training on several tasks at once. A mixture is a list
+of :class:`~clinrl.training.config.TaskSettings` with sampling weights; every training row carries
+its ``task`` name and its JSON ``target``, so one pair of reward functions scores each completion
+with its own task's verifier. Held-out samples stay per task, so accuracy is reported per task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from clinrl.errors import ConfigError
+from clinrl.prompting import render_prompt
+from clinrl.registry import get_task
+from clinrl.rewards.contract import completion_text
+from clinrl.tasks.base import Task
+from clinrl.training.config import TaskSettings
+from clinrl.types import Sample
+
+
+@dataclass
+class TaskData:
+    """One task of a mixture with its loaded samples."""
+
+    settings: TaskSettings
+    task: Task
+    train: list[Sample]
+    heldout: list[Sample]
+    dropped_overlap: int = 0  # held-out samples removed because their prompt also appears in training
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+
+@dataclass
+class Mixture:
+    tasks: list[TaskData]
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def by_name(self) -> dict[str, Task]:
+        return {t.name: t.task for t in self.tasks}
+
+    def weights(self) -> list[float]:
+        total = sum(t.settings.weight for t in self.tasks)
+        return [t.settings.weight / total for t in self.tasks]
+
+
+def _prompt_key(sample: Sample) -> str:
+    text = json.dumps(sample.prompt, sort_keys=True) + sample.prefill
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
+    """Load training and held-out samples for each task; held-out prompts never appear in training."""
+    if not settings:
+        raise ConfigError("no tasks configured: add at least one entry under `tasks:`")
+    names = [s.name for s in settings]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"a task appears twice in the mixture: {names}")
+    out: list[TaskData] = []
+    notes: list[str] = []
+    for ts in settings:
+        if ts.weight <= 0:
+            raise ConfigError(f"tasks[{ts.name}].weight must be > 0, got {ts.weight}")
+        task = get_task(ts.name, **ts.options)
+        train = task.load(ts.source, ts.train_split, limit=ts.train_limit, seed=seed)
+        heldout_source = ts.heldout_source or ts.source
+        # The held-out generator gets its own seed stream so synthetic splits do not share items.
+        heldout = task.load(heldout_source, ts.heldout_split, limit=ts.heldout_limit, seed=seed + 1_000_003)
+        if not train:
+            raise ConfigError(f"task {ts.name!r}: source {ts.source!r} split {ts.train_split!r} gave no samples")
+        seen = {_prompt_key(s) for s in train}
+        kept = [s for s in heldout if _prompt_key(s) not in seen]
+        dropped = len(heldout) - len(kept)
+        if dropped:
+            notes.append(f"{ts.name}: {dropped} held-out sample(s) also in training were left out of held-out")
+        out.append(TaskData(ts, task, train, kept, dropped))
+    return Mixture(out, seed, notes)
+
+
+def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int, seed: int) -> list[tuple[int, int]]:
+    """``n_total`` (task index, row index) pairs: tasks drawn by weight, rows cycled in a seeded shuffle."""
+    rng = random.Random(seed)
+    orders = []
+    for size in sizes:
+        order = list(range(size))
+        rng.shuffle(order)
+        orders.append(order)
+    cursor = [0] * len(sizes)
+    picks: list[tuple[int, int]] = []
+    for _ in range(n_total):
+        t = rng.choices(range(len(sizes)), weights=weights)[0] if len(sizes) > 1 else 0
+        picks.append((t, orders[t][cursor[t] % sizes[t]]))
+        cursor[t] += 1
+    return picks
+
+
+def sft_target(task: Task, sample: Sample) -> str:
+    """The SFT completion: the sample's own reasoning (if any) in ``<think>``, then the gold answer.
+
+    A task data builder may store a ready target in ``metadata['sft_target']``; otherwise the
+    sample's explanation (MedCalc-Bench's step-by-step explanation) becomes the think block.
+    """
+    ready = sample.metadata.get("sft_target")
+    if isinstance(ready, str) and ready.strip():
+        return ready
+    think = str(sample.metadata.get("explanation") or "").strip()
+    return task.oracle_completion(sample, think=f" {think} " if think else " ")
+
+
+def _rows(mixture: Mixture, build) -> list[dict[str, Any]]:
+    per_task = [[build(t, s) for s in t.train] for t in mixture.tasks]
+    n_total = sum(len(rows) for rows in per_task)
+    picks = weighted_order([len(r) for r in per_task], mixture.weights(), n_total, mixture.seed)
+    return [per_task[t][i] for t, i in picks]
+
+
+def sft_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
+    """Prompt/completion rows for TRL's SFTTrainer: loss on the completion only, pre-fill in the prompt."""
+    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s), "completion": sft_target(t.task, s),
+                                        "task": t.name, "id": s.id})
+
+
+def grpo_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
+    """Prompt rows for TRL's GRPOTrainer: rendered text (so the pre-fill is respected), task, target."""
+    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s), "task": t.name, "id": s.id,
+                                        "target": json.dumps(s.target, sort_keys=True, default=str)})
+
+
+class MixtureReward:
+    """TRL reward functions that score each completion with its own row's task.
+
+    Two functions, ``format`` (malformed → scheme.malformed, else 0) and ``correct`` (correct →
+    scheme.correct, else scheme.wrong), whose sum is the task's reward scheme (−2 / 0 / 1.1), so TRL
+    logs format and correctness separately. A completion that cannot be scored gets ``None`` from
+    *both* functions, which TRL treats as unscorable (left out of the group baseline, zero advantage)
+    instead of the wrong-answer 0 a lone ``None`` would be summed into.
+    """
+
+    def __init__(self, tasks: dict[str, Task]):
+        self.tasks = tasks
+        self.unscored = 0
+
+    def _scores(self, completions: Sequence[Any], kwargs: dict[str, Any]):
+        names = kwargs.get("task")
+        targets = kwargs.get("target")
+        if names is None or targets is None:
+            raise ConfigError("mixture rewards need the dataset columns 'task' and 'target' "
+                              "(build rows with clinrl.training.mixtures.grpo_rows)")
+        out = []
+        for completion, name, target in zip(completions, names, targets):
+            task = self.tasks.get(name)
+            if task is None:
+                raise ConfigError(f"row of task {name!r} but the mixture has {', '.join(self.tasks)}")
+            target = json.loads(target) if isinstance(target, str) else target
+            out.append((task, task.score(completion_text(completion), target, contract="ehrmind")))
+        return out
+
+    def functions(self) -> list:
+        def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+            values: list[float | None] = []
+            for task, score in self._scores(completions, kwargs):
+                values.append(None if score.value is None else (0.0 if score.format_ok else task.scheme.malformed))
+            return values
+
+        def correct_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+            values: list[float | None] = []
+            for task, score in self._scores(completions, kwargs):
+                if score.value is None:
+                    self.unscored += 1
+                    values.append(None)
+                else:
+                    values.append(task.scheme.correct if score.correct else task.scheme.wrong)
+            return values
+
+        format_reward.__name__ = "format"
+        correct_reward.__name__ = "correct"
+        return [format_reward, correct_reward]

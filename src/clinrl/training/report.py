@@ -1,0 +1,81 @@
+"""The run's markdown report: held-out accuracy and format rate after each stage, curves, samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from clinrl.training.callbacks import read_heldout
+from clinrl.training.config import RunConfig
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _ci(row: dict[str, Any]) -> str:
+    ci = row.get("accuracy_ci")
+    return f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""
+
+
+def _samples(run_dir: Path, stage: str, limit: int = 3) -> list[str]:
+    out = []
+    for path in sorted((run_dir / "eval" / stage).rglob("eval_log.json"))[:1]:
+        log = json.loads(path.read_text())
+        for record in log.get("records", [])[:limit]:
+            completions = record.get("completions") or []
+            first = completions[0] if completions else {}
+            text = str(first.get("text", ""))[:400]
+            verdict = first.get("correct")
+            out.append(f"- `{record.get('id')}` (correct: {verdict}, gold {json.dumps(record.get('target'))[:120]}):"
+                       f"\n\n  ```\n  {text.replace(chr(10), chr(10) + '  ')}\n  ```")
+    return out
+
+
+def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
+    run_dir = Path(run_dir)
+    lines = [f"# clinrl run `{config.name}`", "",
+             f"Model `{config.model.spec}`, seed {config.seed}, tasks "
+             f"{', '.join(f'{t.name} (weight {t.weight:g}, source {t.source})' for t in config.tasks)}.", ""]
+    lines += ["## Held-out accuracy after each stage", "",
+              "Greedy decoding on held-out samples that never appear in training; accuracy with its Wilson 95% "
+              "interval; format = share of completions that follow the `<think>…</think><answer>{json}</answer>` "
+              "contract.", "", "| stage | task | n | accuracy | format valid | unscored |", "|---|---|---|---|---|---|"]
+    for stage, rows in result.evals.items():
+        for row in rows:
+            lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
+                         f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} |")
+    real = [s for s in result.evals if s.endswith("-real")]
+    if real:
+        lines += ["", f"Rows marked `-real` are real MedCalc-Bench rows from `{config.eval.real_source}`: a different "
+                      "distribution from the synthetic training notes (longer notes, all calculators); they are "
+                      "reported separately and are expected to be far lower for an embedded model."]
+    lines += ["", "## Training", "", "| stage | steps | seconds | s/step | first → last loss | first → last reward |",
+              "|---|---|---|---|---|---|"]
+    for name, stage in result.metrics.get("stages", {}).items():
+        sps = stage.get("seconds_per_step")
+        loss = f"{stage['first_loss']:.3f} → {stage['last_loss']:.3f}" if stage.get("first_loss") is not None else "—"
+        reward = (f"{stage['first_reward']:.3f} → {stage['last_reward']:.3f}"
+                  if stage.get("first_reward") is not None else "—")
+        skipped = " (finished earlier)" if stage.get("skipped_finished") else ""
+        lines.append(f"| {name}{skipped} | {stage['global_step']} | {stage['seconds']} | "
+                     f"{'—' if sps is None else f'{sps:.2f}'} | {loss} | {reward} |")
+    during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
+    if during:
+        lines += ["", "### Held-out accuracy during training", "", "| stage | step | task | accuracy | format valid |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['stage']} | {r['step']} | {r['task']} | {_pct(r.get('accuracy'))} | "
+                  f"{_pct(r.get('format_valid'))} |" for r in during]
+    last_stage = next((s for s in ("grpo", "sft", "base") if s in result.evals), None)
+    if last_stage:
+        samples = _samples(run_dir, last_stage)
+        if samples:
+            lines += ["", f"## Sample completions ({last_stage})", "", *samples]
+    if result.notes:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in result.notes]]
+    lines += ["", f"Total time {result.metrics.get('seconds')} s. Files: `config.yaml`, `run_info.json`, "
+                  "`heldout_eval.jsonl`, `metrics.json`, `sft/`, `grpo/`, `eval/<stage>/eval_log.json`.", ""]
+    path = run_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
