@@ -97,8 +97,8 @@ def _c_to_f(x: float) -> float:
     return x * 9.0 / 5.0 + 32.0
 
 
-MMOL = AltUnit("mmol/L", lambda x: x, 1)
-MEQ = AltUnit("mEq/L", lambda x: x, 1)
+MMOL = AltUnit("mmol/L", lambda x: x, 0)  # monovalent ions: 1 mEq = 1 mmol
+MMOL1 = AltUnit("mmol/L", lambda x: x, 1)
 
 QUANTITIES: tuple[Quantity, ...] = (
     Quantity("age", "age", "years", 18, 90, 0, group="demo"),
@@ -116,7 +116,7 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("O₂ saturation percentage", "oxygen saturation", "%", 85, 100, 0, group="vital"),
     Quantity("QT interval", "QT interval", "msec", 320, 480, 0, group="ecg"),
     Quantity("Sodium", "sodium", "mEq/L", 122, 156, 0, (MMOL,), spoken="mEq/L"),
-    Quantity("Potassium", "potassium", "mEq/L", 3.0, 6.2, 1, (MMOL,)),
+    Quantity("Potassium", "potassium", "mEq/L", 3.0, 6.2, 1, (MMOL1,)),
     Quantity("Chloride", "chloride", "mEq/L", 88, 118, 0, (MMOL,)),
     Quantity("Bicarbonate", "bicarbonate", "mEq/L", 8, 32, 0, (MMOL,)),
     Quantity("Blood Urea Nitrogen (BUN)", "blood urea nitrogen", "mg/dL", 6, 90, 0,
@@ -234,7 +234,7 @@ FLAG_PHRASES: dict[str, str] = {
     "Multiple trauma in the last month": "multiple trauma in the last month",
     "Myocardial infarction": "a prior myocardial infarction",
     "Neoplastic disease": "neoplastic disease",
-    "Nursing home resident": "residence in a nursing home",
+    "Nursing home resident": "nursing home residence",
     "obesity": "obesity",
     "On mechanical ventilation": "mechanical ventilation",
     "Other congenital or acquired thrombophilia": "another congenital or acquired thrombophilia",
@@ -416,7 +416,8 @@ def finding_sentence(f: Finding, subject: str, rng: random.Random, *, template: 
     spec = f.spec
     if isinstance(spec, Quantity):
         if template:
-            return f"{subject} has a {spec.label} of {f.text}."
+            article = "an" if spec.label[:1].lower() in "aeio" else "a"
+            return f"{subject} has {article} {spec.label} of {f.text}."
         return rng.choice((f"{_cap(spec.label)} was {f.text}.", f"{_cap(spec.label)}: {f.text}.",
                            f"{_cap(spec.label)} measured {f.text}."))
     if isinstance(spec, Count):
@@ -432,7 +433,7 @@ def finding_sentence(f: Finding, subject: str, rng: random.Random, *, template: 
         if template:
             return f"{subject} has {core}."
         return rng.choice((f"{subject} has {core}.", f"History is notable for {core}.",
-                           f"There is {core}.", f"{subject} is known to have {core}."))
+                           f"{subject} is known to have {core}."))
     if template:
         return f"{subject} does not have {core}."
     return rng.choice((f"There is no {_strip_article(core)}.", f"{subject} does not have {core}.",

@@ -154,7 +154,8 @@ def _random_date(rng: random.Random, first_year: int = 2000, last_year: int = 20
     return dt.date.fromordinal(rng.randint(start, dt.date(last_year, 12, 31).toordinal()))
 
 
-def _structured(cid: int, rng: random.Random, difficulty: str) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+def _structured(cid: int, rng: random.Random, difficulty: str, pronoun: str = "She"
+                ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
     """Entities, note sentences and question fields for the calculators whose inputs are not findings."""
     narrative = difficulty != "template"
     if cid in PREGNANCY_CALCULATORS:
@@ -176,7 +177,7 @@ def _structured(cid: int, rng: random.Random, difficulty: str) -> tuple[dict[str
         low, high, decimals = STEROIDS[source]
         dose = round(rng.uniform(low, high), decimals)
         text = fmt_number(dose, decimals)
-        sentence = (rng.choice((f"She has been taking {text} mg of {source} daily.",
+        sentence = (rng.choice((f"{pronoun} has been taking {text} mg of {source} daily.",
                                 f"The current regimen is {source} {text} mg."))
                     if narrative else f"Patient has taken {text} mg of {source}.")
         return ({"input steroid": [source, dose, "mg"], "target steroid": target}, [sentence],
@@ -203,14 +204,15 @@ STRUCTURED = frozenset({13, 24, 49, 68, 69})
 def _note(cid: int, rng: random.Random, difficulty: str) -> tuple[str, dict[str, Any], dict[str, str]]:
     """``(patient note, Relevant Entities, question fields)`` for one row."""
     if cid in STRUCTURED:
-        entities, body, qfields = _structured(cid, rng, difficulty)
+        sex = "Female" if cid in PREGNANCY_CALCULATORS else rng.choice(("Male", "Female"))
+        entities, body, qfields = _structured(cid, rng, difficulty, "He" if sex == "Male" else "She")
         findings: list[Finding] = []
     else:
         findings = _sample_findings(cid, rng, difficulty)
         entities, body, qfields = _entities(findings), [], {}
     by_key = {f.key: f for f in findings}
-    sex = by_key["sex"].value if "sex" in by_key else ("Female" if cid in PREGNANCY_CALCULATORS
-                                                        else rng.choice(("Male", "Female")))
+    if cid not in STRUCTURED:
+        sex = by_key["sex"].value if "sex" in by_key else rng.choice(("Male", "Female"))
     age_is_key = "age" in by_key
     age = int(by_key["age"].value[0]) if age_is_key else rng.randint(19, 44 if sex == "Female" else 85)
     weight = by_key.get("weight")
