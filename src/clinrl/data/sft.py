@@ -52,7 +52,7 @@ class SFTReport:
     skipped: Counter = field(default_factory=Counter)
     quota: dict[str, int] = field(default_factory=dict)
     available: dict[str, int] = field(default_factory=dict)
-    explanation_source: Counter = field(default_factory=Counter)
+    explanation_source: Counter = field(default_factory=Counter)  # of the examples written
     n_train: int = 0
     n_val: int = 0
 
@@ -132,6 +132,7 @@ def build_sft_examples(samples: Iterable[Sample], *, pct: float = 0.2, seed: int
         task = get_task("medcalc")
     report = report if report is not None else SFTReport()
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sources: dict[str, str] = {}
     for sample in samples:
         report.n_input += 1
         try:
@@ -139,7 +140,7 @@ def build_sft_examples(samples: Iterable[Sample], *, pct: float = 0.2, seed: int
         except ValueError as exc:
             report.skipped[str(exc).split(" (")[0]] += 1
             continue
-        report.explanation_source[explanation_for(sample)[1]] += 1
+        sources[str(record["id"])] = explanation_for(sample)[1]
         by_category[str(sample.category)].append(record)
     usable = sum(len(v) for v in by_category.values())
     report.available = {c: len(v) for c, v in sorted(by_category.items())}
@@ -157,6 +158,7 @@ def build_sft_examples(samples: Iterable[Sample], *, pct: float = 0.2, seed: int
         train.extend(picked[n_val:])
     random.Random(seed).shuffle(train)
     report.n_train, report.n_val = len(train), len(val)
+    report.explanation_source = Counter(sources[str(r["id"])] for r in train + val)
     return train, val
 
 
