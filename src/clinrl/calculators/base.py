@@ -366,7 +366,7 @@ class Calculator:
         for key, value in entities.items():
             f = by_key.get(entity_key(key))
             if f is not None:
-                inputs[f.name] = tuple(value) if isinstance(value, list) and len(value) == 2 else value
+                inputs[f.name] = entity_value(f, value)
         return inputs
 
     def unmatched_entities(self, entities: Mapping[str, Any]) -> list[str]:
@@ -417,6 +417,25 @@ class Calculator:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} slug={self.slug!r}>"
+
+
+# MedCalc-Bench writes cell counts with a bare volume as the unit ("µL" meaning per µL, "m^3" meaning
+# per mm^3 — its SIRS explanations compare "count per m^3" against 4,000-12,000).
+_BARE_COUNT_UNITS = {"ul": "/uL", "l": "/L", "m3": "/mm3", "mm3": "/mm3", "mcl": "/uL"}
+
+
+def entity_value(f: Field, value: Any) -> Any:
+    """One entity value as a field input: ``[value, unit]`` lists become ``(value, unit)``."""
+    if not (isinstance(value, list) and len(value) == 2):
+        return value
+    number, unit = value
+    if f.kind == "quantity" and isinstance(unit, str):
+        from clinrl.calculators.units import dimension
+
+        bare = re.sub(r"[\s^]", "", unit.casefold().replace("\u00b5", "u").replace("\u03bc", "u"))
+        if dimension(f.unit) == "count_conc" and bare in _BARE_COUNT_UNITS:
+            unit = _BARE_COUNT_UNITS[bare]
+    return (number, unit)
 
 
 def entity_key(key: str) -> str:

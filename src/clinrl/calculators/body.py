@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import math
 
-from clinrl.calculators.base import HEIGHT, SEX, WEIGHT, Calculator, Field, Values, fmt, register
+from clinrl.calculators.base import (
+    HEIGHT,
+    SEX,
+    WEIGHT,
+    Calculator,
+    CalculatorInputError,
+    Field,
+    Values,
+    fmt,
+    register,
+)
 
 CM_PER_INCH = 2.54
 DEVINE_REFERENCE = "Devine BJ. Gentamicin therapy. Drug Intell Clin Pharm. 1974;8:650-655."
@@ -54,8 +64,6 @@ class MeanArterialPressure(Calculator):
     )
 
     def formula(self, v: Values):
-        from clinrl.calculators.base import CalculatorInputError
-
         if v["dbp"] > v["sbp"]:
             raise CalculatorInputError(
                 f"diastolic pressure {fmt(v['dbp'])} mm Hg is above systolic {fmt(v['sbp'])} mm Hg", field="dbp")
