@@ -36,6 +36,7 @@ LOG_VERSION = 1
 LOG_NAME = "eval_log.json"
 #: spec fields that must match for a log to be resumed
 RESUME_KEYS = ("task", "task_version", "contract", "backend", "model", "decoding", "seed")
+RECORD_SKIP_METADATA = frozenset({"patient_note", "question", "explanation", "note", "text"})
 PACKAGES = ("clinrl", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "httpx")
 
 
@@ -169,6 +170,8 @@ def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generati
         "prompt": prompt,
         "prefill": sample.prefill,
         "target": jsonable(sample.target),
+        # descriptive metadata for diagnostics and reports; the long texts are already in the prompt
+        "metadata": jsonable({k: v for k, v in sample.metadata.items() if k not in RECORD_SKIP_METADATA}),
         "completions": [score_generation(task, sample, g) for g in gens],
     }
 
