@@ -13,7 +13,7 @@ import csv
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from clinrl.data.medcalc_labels import recompute
 from clinrl.types import Sample
@@ -35,21 +35,23 @@ class AuditRow:
     cause: str = ""
 
 
-def _defect_lookup() -> Callable[..., str | None]:
-    """The calculator library's explanation of a disagreement, when it has one."""
+def documented_cause(calculator_id: int, row_number: Any) -> str | None:
+    """The documented dataset defect of a MedCalc-Bench v1.0 test row (``known_defects``), as one line."""
     try:
-        from clinrl.calculators import known_defects
-    except ImportError:
-        return lambda *args, **kwargs: None
-    explain = getattr(known_defects, "explain", None)
-    if callable(explain):
-        return explain
-    return lambda *args, **kwargs: None
+        from clinrl.calculators.known_defects import defect_for
+    except ImportError:  # the calculator library documents no defects yet
+        return None
+    try:
+        defect = defect_for(int(calculator_id), int(row_number))
+    except (TypeError, ValueError):
+        return None
+    if defect is None:
+        return None
+    return f"dataset defect ({defect.kind}): {defect.cause} Evidence: {defect.evidence}"
 
 
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
     """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
-    explain = _defect_lookup()
     items = list(samples)
     if progress:
         from rich.progress import track
@@ -63,16 +65,15 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
         cid = int(target["calculator_id"])
         entities = sample.metadata.get("relevant_entities")
         calc = recompute(cid, entities, target)
+        documented = documented_cause(cid, sample.metadata.get("row_number"))
         if calc.agrees is None:
-            status, cause = "error", calc.error
+            status, cause = "error", documented or f"clinrl difference: {calc.error}"
         elif calc.agrees:
             status, cause = "agree", ""
         else:
             status = "disagree"
-            cause = explain(cid, entities=entities, official=target["ground_truth"], computed=calc.answer,
-                            row_number=sample.metadata.get("row_number")) or (
-                f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's entities, "
-                f"the dataset says {target['ground_truth']}")
+            cause = documented or (f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's "
+                                   f"entities, the dataset says {target['ground_truth']}")
         rows.append(AuditRow(
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
             calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
@@ -118,8 +119,8 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
     n = len(rows)
     agree = sum(r.status == "agree" for r in rows)
     errors = sum(r.status == "error" for r in rows)
-    documented = sum(r.status == "disagree" and not r.cause.startswith("clinrl difference") for r in rows)
-    unexplained = sum(r.status == "disagree" and r.cause.startswith("clinrl difference") for r in rows)
+    documented = sum(r.status != "agree" and r.cause.startswith("dataset defect") for r in rows)
+    unexplained = sum(r.status != "agree" and not r.cause.startswith("dataset defect") for r in rows)
     lines = [
         "# MedCalc-Bench label audit",
         "",
@@ -128,8 +129,9 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         "(dates and gestational age exact, integers rounded, decimals inside the row's ±5 % bounds).",
         "",
         f"Source: `{Path(source).name}` — {n} rows. Agreement: **{agree}/{n}** "
-        f"({100.0 * agree / n if n else 0:.1f} %). Disagreements: {documented} documented dataset defects, "
-        f"{unexplained} clinrl differences; {errors} rows the calculators could not compute.",
+        f"({100.0 * agree / n if n else 0:.1f} %). Not agreeing: {n - agree} rows ({errors} of them rejected by "
+        f"the calculators as impossible input) — {documented} documented dataset defects, {unexplained} "
+        "clinrl differences.",
         "",
         "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
         "rows listed here. Every row is in `medcalc_label_audit.csv`.",
