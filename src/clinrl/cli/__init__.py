@@ -16,6 +16,10 @@ COMMAND_MODULES = (
     "clinrl.cli.core",
     "clinrl.cli.calc",
     "clinrl.cli.ehr",
+    "clinrl.cli.trials",
+    "clinrl.cli.quickstart",
+    "clinrl.cli.train",
+    "clinrl.cli.export",
 )
 
 

@@ -53,6 +53,8 @@ class TaskSettings:
                                           "samples are disjoint from training samples.")
     heldout_split: str = _f("test", "Split used for held-out accuracy during and after training.")
     heldout_limit: int = _f(64, "Held-out samples evaluated per evaluation (more = tighter intervals, slower).")
+    sft_fraction: float = _f(1.0, "Fraction of the training samples used for the SFT warm-up, category-balanced "
+                                  "(EHRMIND: 0.2 of MedCalc's train split); GRPO uses all of them.")
     weight: float = _f(1.0, "Sampling weight of this task in a mixture (normalised over tasks).")
     options: dict[str, Any] = _f({}, "Keyword arguments for the task's constructor (e.g. prompt_style).")
 
@@ -69,6 +71,8 @@ class SFTSettings:
     per_device_train_batch_size: int = _f(16, "Sequences per device per micro-batch (0.8 s/step at 16 on 2 CPU "
                                               "cores for the tiny model).")
     gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step.")
+    think: str = _f("full", "SFT reasoning: 'full' = the worked explanation (EHRMIND); 'last_line' = only its "
+                            "final computation line (short completions keep CPU GRPO affordable).")
     max_length: int = _f(1024, "Longest prompt+completion in tokens; longer rows are truncated (counted).")
     warmup_ratio: float = _f(0.05, "Fraction of steps with a linear learning-rate warm-up.")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
@@ -181,9 +185,7 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
         hint = _hint_for(cls, key)
         inner = _dataclass_in(hint)
         origin = typing.get_origin(hint)
-        if inner is not None and value is not None:
-            kwargs[key] = from_dict(inner, value, path)
-        elif origin is list and value is not None:
+        if origin is list and value is not None:
             (item,) = typing.get_args(hint) or (Any,)
             if not isinstance(value, list):
                 raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
@@ -191,6 +193,8 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
                 kwargs[key] = [from_dict(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
             else:
                 kwargs[key] = list(value)
+        elif inner is not None and value is not None:
+            kwargs[key] = from_dict(inner, value, path)
         else:
             kwargs[key] = _coerce(hint, value, path)
     return cls(**kwargs)

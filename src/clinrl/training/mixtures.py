@@ -102,30 +102,57 @@ def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int,
     return picks
 
 
-def sft_target(task: Task, sample: Sample) -> str:
-    """The SFT completion: the sample's own reasoning (if any) in ``<think>``, then the gold answer.
+THINK_MODES = ("full", "last_line")
 
-    A task data builder may store a ready target in ``metadata['sft_target']``; otherwise the
-    sample's explanation (MedCalc-Bench's step-by-step explanation) becomes the think block.
+
+def sft_target(task: Task, sample: Sample, think: str = "full") -> str:
+    """The SFT completion: the sample's worked explanation in ``<think>``, then the gold answer.
+
+    A data builder may store a ready target in ``metadata['sft_target']``. Otherwise the explanation
+    comes from :func:`clinrl.data.sft.explanation_for` (MedCalc-Bench's step-by-step explanation, or the
+    calculator's for synthetic rows). ``think="last_line"`` keeps only the final line of the explanation
+    (the computation with the note's values): short completions make CPU GRPO affordable for the tiny
+    model; GPU recipes keep the full explanation (EHRMIND).
     """
+    if think not in THINK_MODES:
+        raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
     ready = sample.metadata.get("sft_target")
     if isinstance(ready, str) and ready.strip():
         return ready
-    think = str(sample.metadata.get("explanation") or "").strip()
-    return task.oracle_completion(sample, think=f" {think} " if think else " ")
+    from clinrl.data.sft import explanation_for
+
+    explanation, _ = explanation_for(sample)
+    if think == "last_line" and explanation:
+        explanation = [line for line in explanation.splitlines() if line.strip()][-1]
+    return task.oracle_completion(sample, think=f"\n{explanation.strip()}\n" if explanation.strip() else "\n")
 
 
-def _rows(mixture: Mixture, build) -> list[dict[str, Any]]:
-    per_task = [[build(t, s) for s in t.train] for t in mixture.tasks]
+def sft_subset(data: TaskData, seed: int) -> list[Sample]:
+    """EHRMIND's category-balanced subset (``sft_fraction`` of the usable samples) for the warm-up."""
+    fraction = data.settings.sft_fraction
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"tasks[{data.name}].sft_fraction must be in (0, 1], got {fraction}")
+    if fraction >= 1:
+        return data.train
+    from clinrl.data.sft import build_sft_examples
+
+    picked, _ = build_sft_examples(data.train, pct=fraction, seed=seed, val_fraction=0.0, task=data.task)
+    ids = {str(r["id"]) for r in picked}
+    return [s for s in data.train if s.id in ids]
+
+
+def _rows(mixture: Mixture, build, *, sft: bool = False) -> list[dict[str, Any]]:
+    per_task = [[build(t, s) for s in (sft_subset(t, mixture.seed) if sft else t.train)] for t in mixture.tasks]
     n_total = sum(len(rows) for rows in per_task)
     picks = weighted_order([len(r) for r in per_task], mixture.weights(), n_total, mixture.seed)
     return [per_task[t][i] for t, i in picks]
 
 
-def sft_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
+def sft_rows(mixture: Mixture, tokenizer: Any, think: str = "full") -> list[dict[str, Any]]:
     """Prompt/completion rows for TRL's SFTTrainer: loss on the completion only, pre-fill in the prompt."""
-    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s), "completion": sft_target(t.task, s),
-                                        "task": t.name, "id": s.id})
+    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s),
+                                        "completion": sft_target(t.task, s, think),
+                                        "task": t.name, "id": s.id}, sft=True)
 
 
 def grpo_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:

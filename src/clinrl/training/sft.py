@@ -63,7 +63,7 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
     if stage_done(final_dir):
         return StageResult("sft", final_dir, _final_step(final_dir), skipped=True)
     model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
-    rows = sft_rows(mixture, tokenizer)
+    rows = sft_rows(mixture, tokenizer, config.sft.think)
     notes = []
     truncated = count_truncated(rows, tokenizer, config.sft.max_length)
     if truncated:
