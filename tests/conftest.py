@@ -39,3 +39,13 @@ def medcalc_test_csv(shared_data: Path) -> Path:
 
 # The local OpenAI-compatible test server, available to every test as the `fake_llm` fixture.
 from fake_llm import FakeLLMServer, FakeReply, fake_llm  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch):
+    """Review-app tests log in many times; full-strength PBKDF2 would only slow them down."""
+    try:
+        import clinrl.review.store as store
+    except ImportError:  # the review extra is not installed
+        return
+    monkeypatch.setattr(store, "PASSWORD_ITERATIONS", 1_000)

@@ -1,0 +1,6 @@
+"""Physician review of LLM-drafted rubrics, and double-blind adjudication of criterion labels.
+
+``clinrl review serve`` runs a local web application (FastAPI, server-rendered pages, no external
+assets) backed by SQLite by default or any SQLAlchemy URL. See :mod:`clinrl.review.store` for the data
+model and :mod:`clinrl.review.web` for the pages and the JSON API.
+"""
