@@ -92,6 +92,92 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         "- 266 days, consistent with calculator 13).",
         "Row 1008 explanation: 'computed by adding to 2 weeks to the patient's last menstrual period date' for a "
         "21-day cycle; the only agreeing row (1020) has a 28-day cycle."),
+    # --- risk / severity / diagnosis scores. Each cause below is reproduced row by row (the dataset's
+    # value recomputed from clinrl's inputs with the defect applied) by tests/test_calculators_scores_conformance.py.
+    KnownDefect(
+        15, (200, 201, 202, 203, 204, 205, 208, 209, 210, 212, 213, 214, 216, 217, 218), "label",
+        "Child-Pugh: an ascites grade given in the entities is never scored (ascites counts only when missing, as "
+        "'absent' = 1 point); in addition bilirubin exactly 3.0 mg/dL gets 3 points (Pugh: 2-3 mg/dL = 2; row 203), "
+        "bilirubin exactly 2.0 mg/dL gets no points (row 214), albumin exactly 2.8 g/dL gets 3 points (Pugh: "
+        "2.8-3.5 = 2; row 209) and encephalopathy 'Grade 0' is not scored (row 203).",
+        "Row 205 entities 'Ascites': 'moderate' yet its explanation sums INR 1 + bilirubin 1 + albumin 2 + "
+        "encephalopathy 1 = 5 with no ascites line; row 207 (ascites missing) says 'we will assume it to be absent. "
+        "This means we add 1 point'; row 214: 'The concentration of bilirubin is 2.0 mg/dL. The concentration of "
+        "albumin is ...' (no bilirubin points)."),
+    KnownDefect(
+        17, (240, 241, 242, 243, 245, 246, 249, 250, 251, 253, 255, 256, 259), "label",
+        "RCRI: the rows carry two cerebrovascular keys, 'History of cerebrovascular disease': True and "
+        "'Cerebrovascular disease history': False; the ground truth reads neither and scores no cerebrovascular "
+        "point although the note documents a stroke or TIA. clinrl counts a history documented under either key.",
+        "Row 240 note: 'history of ... ischemic stroke with mild residual aphasia'; row 259 note: 'a transient "
+        "ischemic attack four years ago'; every row's explanation: 'The patient note does not mention about "
+        "cerebrovascular disease and is assumed to be absent'."),
+    KnownDefect(
+        21, tuple(range(848, 868)), "label",
+        "GCS: the verbal response is added twice (eye + 2 x verbal + motor), and a 'not testable' verbal response "
+        "adds 4 points each time although the explanation says it is assumed 'oriented' (5).",
+        "Row 848 explanation: 'the best verbal response for the patient is 'inappropriate words', and so we add 3 "
+        "points' appears twice, total 2 + 3 + 3 + 4 = 12 (Teasdale 1974: 2 + 3 + 4 = 9)."),
+    KnownDefect(
+        27, (389, 390, 399), "label",
+        "Glasgow-Blatchford: hemoglobin on a band edge is put in the lower band: 13.0 g/dL in a man scores 1 "
+        "(Blatchford 2000: >= 12 and < 13 g/dL = 1, >= 13 = 0) and 12.0 g/dL in a woman scores 1 (>= 10 and < 12 = "
+        "1, >= 12 = 0).",
+        "Row 389: 'the patient is a male and the hemoglobin concentration is between 12 and 13 g/dL, we add one "
+        "point' for 13.0 g/dL; rows 390 and 399: 'the patient is a female and the hemoglobin concentration is "
+        "between 10 and 12 mg/dL, we add one point' for 12.0 g/dL."),
+    KnownDefect(
+        28, tuple(range(868, 888)), "label",
+        "APACHE II: the ground truth adds the GCS itself instead of 15 - GCS (all rows); scores every white count "
+        "given per microlitre as > 40 x 10^9/L (+4, all rows); reads the unit typo 'degrees celsisus' as Fahrenheit "
+        "(temperature ~2 C, +4; the 18 rows with that spelling); and drops chronic-health points and some "
+        "creatinine and pH points (e.g. rows 870, 873, 877).",
+        "Row 868 explanation: 'The patient's Glasgow Coma Score is 12.0, and so we add 12.0 points'; 'white blood "
+        "cell count is above 40 x10^9/L' for 9103/uL; 'The patient's temperature is 34.9 degrees fahrenheit' for "
+        "entity [34.9, 'degrees celsisus']. Row 870: 'reported to have an organ failure of immunocompromise' but no "
+        "chronic-health points are added."),
+    KnownDefect(
+        29, (829, 831), "label",
+        "PSI: the unit typo 'degrees celsisus' is read as Fahrenheit, so a normal 38 C becomes 3.3 C and scores "
+        "the < 35 C finding (+15).",
+        "Row 829 explanation: 'The patient's temperature is 38.0 degrees fahrenheit ... 3.333 degrees celsius ... "
+        "we add 15 points' for entity [38.0, 'degrees celsisus']."),
+    KnownDefect(
+        32, (427, 428, 430, 431, 432, 433, 434, 435, 436, 437, 439, 440, 442, 443, 445, 446), "label",
+        "Charlson: graded conditions score 1 point whatever the grade: moderate-to-severe liver disease 1 "
+        "(Charlson: 3), diabetes with end-organ damage 1 (2), metastatic solid tumor 1 (6), localized solid tumor 1 "
+        "(2); and 'None or diet-controlled' diabetes scores 1 (0).",
+        "Row 428 explanation: 'The issue,'Solid tumor,' is present for the patient and so we add 1 point' for "
+        "'Solid tumor': 'Metastatic'; row 427: 'The issue,'Diabetes mellitus,' is present ... add 1 point' for "
+        "'None or Diet-controlled'."),
+    KnownDefect(
+        36, tuple(range(908, 928)), "label",
+        "Caprini: only age, type of surgery and mobility reach the total. Every other criterion is announced "
+        "('Hence, we add 5 to the total') but the running total is not carried, and BMI > 25 is never scored "
+        "(12 of the 20 rows have BMI > 25).",
+        "Row 908 explanation: 'we add 5 to the total, making the current total 5 + 4 = 9' followed by '... keeping "
+        "the total at 4'; answer 6 = age 2 + surgery 2 + mobility 2, while the entities also list fracture (5), "
+        "multiple trauma (5), previous DVT (3), family history (3), homocysteine (3), varicose veins (1), BMI 27.1."),
+    KnownDefect(
+        43, (888, 890, 891, 892, 893, 894, 895, 896, 897, 898, 899, 900, 901, 902, 903, 904, 905, 906, 907),
+        "label",
+        "SOFA: PaO2/FiO2 is computed with FiO2 in percent (a ratio near 1.5 instead of ~150); the cardiovascular "
+        "points take the first vasopressor rule that matches ('<= 5 or any dobutamine' = 2) even when "
+        "norepinephrine or epinephrine doses require 3 or 4, and give 2 points with no vasopressor (row 888); the "
+        "renal system is omitted in most rows although creatinine or urine output is given.",
+        "Row 888 explanation: 'partial pressure of oxygen to FiO2 ratio is 1.267' for 76 mm Hg / 60 %; 'For two "
+        "points to be given, the patient must be taking less than or equal to 5 micrograms/kg/min or any amount of "
+        "dobutamine' with no drug in the entities. Row 896: creatinine 2.1 mg/dL and urine 900 mL/day but no "
+        "renal line."),
+    KnownDefect(
+        51, (588, 591, 592, 593, 595, 596, 598, 599, 602, 606, 607), "label",
+        "SIRS: a white count given per microlitre or per litre is multiplied to count/m3 and compared with "
+        "12,000, so any count meets the criterion (rows 588, 591, 592, 595, 599, 602); and a heart rate <= 90 "
+        "still increments the hidden count while the text says the total 'remains' (rows 592, 593, 596, 598, "
+        "599, 606, 607).",
+        "Row 599 explanation: '7000.0 count/uL ... = 7000000000000.0 white blood cell count/m^3. Because the white "
+        "blood cell count is greater than 12000' and, after 'heart rate is less than 90 ... remains at 0', "
+        "'making the current total 1 + 1 = 2'."),
 )
 
 _INDEX: dict[tuple[int, int], KnownDefect] = {

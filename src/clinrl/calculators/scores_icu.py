@@ -37,10 +37,12 @@ def _map(v: Values, t: Tally) -> float | None:
 
 
 def _cells_from_entities(calc: Calculator, entities: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """Inputs with the cell counts ``names`` re-read from the raw entity by :func:`cell_count`."""
     inputs = Calculator.from_entities(calc, entities)
-    for name in names:
-        if name in inputs:
-            inputs[name] = cell_count(inputs[name])
+    for key, raw in entities.items():
+        for name in names:
+            if entity_key(key) in {entity_key(k) for k in (name, *calc.field(name).entity_keys)}:
+                inputs[name] = cell_count(raw)
     return inputs
 
 
