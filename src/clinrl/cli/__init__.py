@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "clinrl.cli.quickstart",
     "clinrl.cli.train",
     "clinrl.cli.export",
+    "clinrl.cli.evaluate",
 )
 
 

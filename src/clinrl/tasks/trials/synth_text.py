@@ -72,8 +72,10 @@ def condition_name(rng: random.Random, key: str, synonym_rate: float) -> str:
 def render_note(rng: random.Random, patient: Mapping[str, Any], config: Any) -> str:
     she = "She" if patient["sex"] == "female" else "He"
     noun = "woman" if patient["sex"] == "female" else "man"
-    intro = rng.choice((f"A {patient['age']}-year-old {noun} is referred for trial screening.",
-                        f"The patient is a {patient['age']}-year-old {noun} seen in clinic today."))
+    age = patient["age"]
+    article = "an" if str(age).startswith("8") or age in (11, 18) else "a"
+    intro = rng.choice((f"{article.capitalize()} {age}-year-old {noun} is referred for trial screening.",
+                        f"The patient is {article} {age}-year-old {noun} seen in clinic today."))
     middle = []
     conds = [condition_name(rng, k, config.synonym_rate) for k in patient["conditions"]]
     middle.append(f"Past medical history: {', '.join(conds)}.")
