@@ -175,7 +175,7 @@ class Field:
         return raw, raw
 
     def _quantity(self, raw: Any) -> tuple[float, str]:
-        from clinrl.calculators.units import convert, lookup
+        from clinrl.calculators.units import convert, display, lookup
 
         if isinstance(raw, Mapping):
             if "value" not in raw:
@@ -194,15 +194,16 @@ class Field:
             number, unit = raw, None
         value = _number(number, self.name)
         canonical = self.unit or ""
+        shown = display(canonical)
         if unit is None or (isinstance(unit, str) and unit.strip() == ""):
-            converted, text = value, f"{fmt(value)} {canonical}".strip()
+            converted, text = value, f"{fmt(value)} {shown}".strip()
         else:
             lookup(unit, field=self.name)
             converted = convert(value, unit, canonical, self.analyte, field=self.name)
             if lookup(unit, field=self.name).symbol == lookup(canonical).symbol:
-                text = f"{fmt(value)} {canonical}"
+                text = f"{fmt(value)} {shown}"
             else:
-                text = f"{fmt(value)} {unit} = {fmt(converted)} {canonical}"
+                text = f"{fmt(value)} {unit} = {fmt(converted)} {shown}"
         self._check_bounds(converted, raw)
         return converted, text
 

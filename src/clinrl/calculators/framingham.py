@@ -54,13 +54,14 @@ class FraminghamHardChd(Calculator):
         linear = c["constant"] + sum(c[k] * x for k, x in terms.items())
         risk = 1 - c["s10"] ** math.exp(linear)
         percent = 100 * risk
-        parts = " + ".join(f"{c[k]} x {fmt(x, 4)}" for k, x in terms.items() if c[k])
+        parts = " ".join(f"{'-' if c[k] < 0 else '+'} {abs(c[k])} x {fmt(x, 4)}" for k, x in terms.items() if c[k])
+        parts = parts[2:] if parts.startswith("+ ") else parts
         return percent, (
             f"ATP III Framingham hard CHD model for a {v['sex'].lower()} patient: L = sum of coefficient x term "
             f"(terms ln(age), ln(total cholesterol), ln(HDL), ln(systolic BP), BP treated, smoker, "
             f"ln(age) x ln(total cholesterol), ln(min(age, {c['age_smoke_cap']})) x smoker"
-            f"{', ln(age)^2' if c['ln_age_sq'] else ''}) {c['constant']}; 10-year risk = 1 - {c['s10']}^exp(L).\n"
+            f"{', ln(age)^2' if c['ln_age_sq'] else ''}) - {abs(c['constant'])}; 10-year risk = 1 - {c['s10']}^exp(L).\n"
             f"Age {v.text('age')}; systolic BP {v.text('sbp')}; total cholesterol {v.text('total_cholesterol')}; "
-            f"HDL {v.text('hdl')}; smoker {bool(smoker)}; BP treated {bool(treated)}.\n"
-            f"L = {parts} {c['constant']} = {fmt(linear, 4)}.\n"
+            f"HDL {v.text('hdl')}; smoker: {'yes' if smoker else 'no'}; BP treated: {'yes' if treated else 'no'}.\n"
+            f"L = {parts} - {abs(c['constant'])} = {fmt(linear, 4)}.\n"
             f"Risk = 1 - {c['s10']}^exp({fmt(linear, 4)}) = {fmt(risk, 5)} = {fmt(percent)} %.")

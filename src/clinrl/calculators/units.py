@@ -168,6 +168,18 @@ ANALYTES: dict[str, Analyte] = {a.name: a for a in (
 _CONC = ("mass_conc", "molar_conc", "eq_conc", "activity_conc")
 
 
+_DISPLAY = {"year": "years", "month": "months", "day": "days", "week": "weeks", "degC": "°C", "degF": "°F",
+            "ug": "µg", "umol/L": "µmol/L", "uIU/mL": "µIU/mL", "uL": "µL", "/uL": "/µL", "mmHg": "mm Hg",
+            "10^9/L": "x10^9/L", "10^3/uL": "x10^3/µL", "/min": "/min", "kg/m^2": "kg/m²", "m^2": "m²",
+            "ukat/L": "µkat/L", "mcg/kg/min": "µg/kg/min"}
+
+
+def display(unit: str) -> str:
+    """How a canonical unit reads in an explanation ("years", "µmol/L", "mm Hg")."""
+    symbol = _ALIASES.get(_normalise(unit), unit) if isinstance(unit, str) else unit
+    return _DISPLAY.get(symbol, symbol)
+
+
 def lookup(unit: str, *, field: str | None = None) -> Unit:
     """The :class:`Unit` a spelling names, or ``CalculatorInputError`` naming the field and unit."""
     if not isinstance(unit, str) or not unit.strip():
