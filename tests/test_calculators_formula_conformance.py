@@ -79,3 +79,30 @@ def test_defect_entries_are_well_formed():
     for defect in KNOWN_DEFECTS:
         assert defect.kind in {"label", "entity", "convention"}
         assert defect.rows and len(defect.cause) > 30 and len(defect.evidence) > 30
+
+
+# Keys of the benchmark's entity maps that are not inputs: metadata, and the weight the ideal body weight
+# formula does not use.
+_NOT_INPUTS = {"file path", "explanation function", "calculator name", "type", "question", "Question"}
+_UNUSED = {(10, "weight")}
+
+
+@pytest.mark.parametrize("version", ["2024-11", "2025-09"])
+def test_entity_maps_of_both_releases_are_covered(shared_data, version):
+    import json
+
+    from clinrl.calculators import get_calculator
+    from clinrl.calculators.base import entity_key
+
+    path = shared_data / "medcalc-bench" / f"name_to_python_{version}.json"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    mapping = json.loads(path.read_text(encoding="utf-8"))
+    missing = {}
+    for cid in sorted(FORMULA_IDS):
+        index = get_calculator(cid)._entity_index()
+        keys = [k for k in mapping.get(str(cid), {}) if k not in _NOT_INPUTS and (cid, k) not in _UNUSED]
+        lost = [k for k in keys if entity_key(k) not in index]
+        if lost:
+            missing[cid] = lost
+    assert not missing, missing

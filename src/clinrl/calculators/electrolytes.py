@@ -30,7 +30,7 @@ SODIUM = _ion("sodium", "sodium", "Sodium", 80, 220)
 CHLORIDE = _ion("chloride", "chloride", "Chloride", 40, 180)
 BICARBONATE = _ion("bicarbonate", "bicarbonate", "Bicarbonate", 0, 70)
 ALBUMIN = Field("albumin", "quantity", "g/dL", analyte="albumin", minimum=0.3, maximum=8,
-                help="serum albumin (g/dL)", entity_keys=("Albumin",))
+                help="serum albumin (g/dL)", entity_keys=("Albumin", "Albmumin"))  # the 2024 map's typo
 GLUCOSE = Field("glucose", "quantity", "mg/dL", analyte="glucose", positive=True, maximum=5000,
                 help="serum glucose (mg/dL)", entity_keys=("Glucose",))
 

@@ -112,13 +112,16 @@ class HomaIR(Calculator):
             f"HOMA-IR = {fmt(v['insulin'])} x {fmt(v['glucose'])} / 405 = {fmt(value)}.")
 
 
-def _lipid(name: str, analyte: str, key: str, help_: str) -> Field:
+def _lipid(name: str, analyte: str, help_: str, *keys: str) -> Field:
     return Field(name, "quantity", "mg/dL", analyte=analyte, positive=True, maximum=5000, help=help_,
-                 entity_keys=(key,))
+                 entity_keys=keys)
 
 
-TOTAL_CHOLESTEROL = _lipid("total_cholesterol", "cholesterol", "Total cholesterol", "total cholesterol (mg/dL)")
-HDL = _lipid("hdl", "cholesterol", "high-density lipoprotein cholesterol", "HDL cholesterol (mg/dL)")
+# The 2024 entity maps spell "cholestrol"; both spellings are read.
+TOTAL_CHOLESTEROL = _lipid("total_cholesterol", "cholesterol", "total cholesterol (mg/dL)", "Total cholesterol",
+                           "Total cholestrol")
+HDL = _lipid("hdl", "cholesterol", "HDL cholesterol (mg/dL)", "high-density lipoprotein cholesterol",
+             "high-density lipoprotein cholestrol", "HDL")
 
 
 @register
@@ -129,7 +132,7 @@ class LdlFriedewald(Calculator):
                  "lipoprotein cholesterol in plasma, without use of the preparative ultracentrifuge. Clin Chem. "
                  "1972;18:499-502.")
     fields = (TOTAL_CHOLESTEROL, HDL,
-              _lipid("triglycerides", "triglycerides", "Triglycerides", "triglycerides (mg/dL)"))
+              _lipid("triglycerides", "triglycerides", "triglycerides (mg/dL)", "Triglycerides"))
 
     def formula(self, v: Values):
         value = v["total_cholesterol"] - v["hdl"] - v["triglycerides"] / 5
