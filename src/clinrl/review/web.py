@@ -71,8 +71,8 @@ def create_app(store: ReviewStore) -> FastAPI:
     async def _login_redirect(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
 
-    def page(request: Request, name: str, reviewer: Reviewer | None, status: int = 200, **ctx: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"reviewer": reviewer, **ctx}, status_code=status)
+    def page(request: Request, name: str, reviewer: Reviewer | None, code: int = 200, **ctx: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, {"reviewer": reviewer, **ctx}, status_code=code)
 
     # -- login ------------------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse)
@@ -83,7 +83,7 @@ def create_app(store: ReviewStore) -> FastAPI:
     def login(request: Request, username: str = Form(...), password: str = Form(...)) -> Any:
         token = store.login(username, password)
         if token is None:
-            return page(request, "login.html", None, status=401, error="Unknown user name or wrong password.")
+            return page(request, "login.html", None, code=401, error="Unknown user name or wrong password.")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=7 * 24 * 3600)
         return response
@@ -133,10 +133,10 @@ def create_app(store: ReviewStore) -> FastAPI:
                 return RedirectResponse(f"/rubrics/{nxt}" if nxt else "/", status_code=303)
             return RedirectResponse(f"/rubrics/{draft_id}?saved=1", status_code=303)
         except EditConflict as exc:
-            return page(request, "edit.html", reviewer, status=409, draft=store.get(draft_id), dimensions=DIMENSIONS,
+            return page(request, "edit.html", reviewer, code=409, draft=store.get(draft_id), dimensions=DIMENSIONS,
                         error=str(exc), next_id=_next_pending(draft_id))
         except (ReviewError, RubricError, DataError, ValueError) as exc:
-            return page(request, "edit.html", reviewer, status=422, draft=store.get(draft_id), dimensions=DIMENSIONS,
+            return page(request, "edit.html", reviewer, code=422, draft=store.get(draft_id), dimensions=DIMENSIONS,
                         error=str(exc), next_id=_next_pending(draft_id))
 
     @app.get("/stats", response_class=HTMLResponse)
@@ -156,7 +156,7 @@ def create_app(store: ReviewStore) -> FastAPI:
         try:
             added = store.add_drafts(parse_rubric_jsonl(data, source=file.filename or "upload"), round=round)
         except (DataError, ReviewError) as exc:
-            return page(request, "upload.html", reviewer, status=422, error=str(exc), message=None,
+            return page(request, "upload.html", reviewer, code=422, error=str(exc), message=None,
                         limit=MAX_UPLOAD_BYTES)
         return page(request, "upload.html", reviewer, error=None, message=f"{added} rubric(s) added to round {round}.",
                     limit=MAX_UPLOAD_BYTES)
@@ -174,7 +174,7 @@ def create_app(store: ReviewStore) -> FastAPI:
         try:
             store.label(anon_id, reviewer.id, labels)
         except ReviewError as exc:
-            return page(request, "adjudicate.html", reviewer, status=422, items=store.adjudication_queue(reviewer.id),
+            return page(request, "adjudicate.html", reviewer, code=422, items=store.adjudication_queue(reviewer.id),
                         error=str(exc))
         return RedirectResponse("/adjudicate", status_code=303)
 
