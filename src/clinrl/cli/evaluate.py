@@ -1,0 +1,220 @@
+"""``clinrl eval`` (evaluate a model on a task), ``clinrl eval compare`` and ``clinrl report``."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinrl.cli.app import app, eval_app
+from clinrl.errors import ConfigError
+from clinrl.types import Sample
+
+console = Console()
+BACKENDS = ("hf", "vllm", "openai")
+
+
+def stratified_subset(samples: Sequence[Sample], limit: int, *, key: str = "category", seed: int = 0) -> list[Sample]:
+    """``limit`` samples taken round-robin over the values of ``metadata[key]`` (seeded shuffle inside
+    each group), so a small evaluation still covers every category. Input order is kept."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        groups[str(s.metadata.get(key))].append(i)
+    rng = random.Random(seed)
+    for idx in groups.values():
+        rng.shuffle(idx)
+    chosen: list[int] = []
+    queues = [groups[g] for g in sorted(groups)]
+    while len(chosen) < min(limit, len(samples)):
+        for q in queues:
+            if q and len(chosen) < limit:
+                chosen.append(q.pop())
+    return [samples[i] for i in sorted(chosen)]
+
+
+def make_backend(backend: str, model: str, *, batch_size: str = "auto", base_url: Optional[str] = None,
+                 timeout: float = 60.0, max_concurrency: int = 8, cache_dir: Optional[Path] = None) -> Any:
+    """Build a generation backend from CLI-style arguments."""
+    from clinrl.evaluation import backends
+
+    if backend == "hf":
+        from clinrl.models import load_model_and_tokenizer
+
+        size: Any = batch_size if batch_size == "auto" else _positive_int(batch_size, "--batch-size")
+        model_obj, tokenizer = load_model_and_tokenizer(model)
+        return backends.HFBackend(model_obj, tokenizer, batch_size=size, model_name=model)
+    if backend == "vllm":
+        from clinrl.models import resolve_model
+
+        return backends.VLLMBackend(resolve_model(model), model_name=model)
+    if backend == "openai":
+        from clinrl.llm import ChatClient
+
+        client = ChatClient(base_url=base_url, model=model, timeout=timeout, max_concurrency=max_concurrency,
+                            cache_dir=cache_dir)
+        return backends.OpenAIBackend(client, model=model)
+    raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def _positive_int(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer or 'auto', got {value!r}") from exc
+    if number < 1:
+        raise ConfigError(f"{name} must be >= 1, got {number}")
+    return number
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_command(
+    ctx: typer.Context,
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Task name (see `clinrl tasks`)."),
+    model: str = typer.Option("tiny", "--model", "-m", help="hf/vllm: a hub id, local directory, .gguf file or "
+                              "embedded name (tiny, smollm2-135m). openai: the model name the endpoint serves."),
+    backend: str = typer.Option("hf", "--backend", "-b", help="hf: transformers with batching (CPU or GPU); vllm: "
+                                "fast GPU generation (extra 'vllm'); openai: any OpenAI-compatible endpoint."),
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Hub dataset id, local file, or 'synthetic' "
+                                         "where the task supports it; default: the task's hub dataset."),
+    split: str = typer.Option("test", help="Split to evaluate (use the training split for RLVR viability)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Evaluate at most N samples."),
+    stratify: Optional[str] = typer.Option("category", help="With --limit: take the N samples round-robin over "
+                                           "this metadata field so every category is covered; 'none' = the "
+                                           "first N rows."),
+    n_samples: int = typer.Option(1, "--n-samples", "-k", help="Completions per sample; > 1 gives pass@k and "
+                                  "Reliable pass@k (needs --temperature > 0)."),
+    temperature: float = typer.Option(0.0, help="0 = greedy (deterministic held-out accuracy); EHRMIND samples "
+                                      "at 0.6 for pass@k."),
+    top_p: float = typer.Option(1.0, help="Nucleus sampling mass (EHRMIND: 0.95 when sampling)."),
+    max_new_tokens: int = typer.Option(512, help="Generation budget per completion; truncated completions are "
+                                       "counted (EHRMIND allows 1,500 for MedCalc; 512 keeps CPU runs short)."),
+    seed: int = typer.Option(0, help="Seed for sampling and for the stratified subset."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory for eval_log.json (resumed when it "
+                                       "exists with the same spec) and report.md."),
+    resume: bool = typer.Option(True, help="Reuse finished records of a matching log in --out."),
+    batch_size: str = typer.Option("auto", help="hf: prompts per forward pass, or 'auto' (halves on OOM)."),
+    contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON) or official "
+                                           "(the benchmark's lenient extraction); default: the task's."),
+    base_url: Optional[str] = typer.Option(None, help="openai: endpoint URL (default: CLINRL_LLM_BASE_URL); the "
+                                           "key is read from CLINRL_LLM_API_KEY, never from the command line."),
+    timeout: float = typer.Option(60.0, help="openai: seconds per request before a retry."),
+    concurrency: int = typer.Option(8, help="openai: requests in flight."),
+    cache_dir: Optional[Path] = typer.Option(None, help="openai: on-disk reply cache (default: none)."),
+) -> None:
+    """Evaluate a model on a task: generate, score with the task's verifier, write a versioned eval log.
+
+    Examples:
+
+      clinrl eval --task medcalc --model tiny --source test_data.csv --limit 70 --out runs/eval/tiny
+
+      clinrl eval --task medcalc --model smollm2-135m --split train -k 8 --temperature 0.6 --top-p 0.95 --out runs/viab
+
+      clinrl eval --task medcalc --backend openai --model my-model --base-url http://127.0.0.1:8000/v1 --out runs/api
+
+    Interrupted runs resume from --out. Failed generations (endpoint errors) are recorded as unscored,
+    never as wrong, and counted in the summary.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if task is None:
+        console.print(ctx.get_help())
+        raise typer.Exit(0)
+    from clinrl.evaluation.harness import run_eval
+    from clinrl.registry import get_task
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    t = get_task(task, **({"contract": contract} if contract else {}))
+    stratify_key = None if (stratify or "none").lower() == "none" else stratify
+    if limit is not None and stratify_key:
+        samples = stratified_subset(t.load(source, split, seed=seed), limit, key=stratify_key, seed=seed)
+    else:
+        samples = t.load(source, split, limit=limit, seed=seed)
+    if not samples:
+        raise ConfigError(f"no samples loaded for task {task!r} from {source or 'its default source'} ({split})")
+    engine = make_backend(backend, model, batch_size=batch_size, base_url=base_url, timeout=timeout,
+                          max_concurrency=concurrency, cache_dir=cache_dir)
+    result = run_eval(t, samples, engine, n_samples=n_samples, temperature=temperature, top_p=top_p,
+                      max_new_tokens=max_new_tokens, seed=seed, out_dir=out, resume=resume,
+                      extra_spec={"source": source, "split": split, "limit": limit, "stratify": stratify_key})
+    if result.n_resumed:
+        console.print(f"resumed {result.n_resumed} finished sample(s) from {result.log_path}")
+    print_summary(result.metrics)
+    if out is not None:
+        from clinrl.evaluation.report import write_report
+
+        html_path, md_path = write_report([out], out / "report.html")
+        console.print(f"eval log: {result.log_path}\nreport: {html_path} (+ {md_path.name})")
+
+
+def print_summary(metrics: dict[str, Any]) -> None:
+    from clinrl.cli.core import print_metrics
+
+    print_metrics(metrics)
+    table = Table(title="generation")
+    table.add_column("metric")
+    table.add_column("value")
+    for key in ("n_completions", "n_generation_errors", "n_unscored_completions"):
+        table.add_row(key.replace("_", " "), str(metrics.get(key)))
+    for key in ("format_valid_rate", "truncation_rate"):
+        value = metrics.get(key)
+        table.add_row(key.replace("_", " "), "-" if value is None else f"{100 * value:.1f}%")
+    tokens = metrics.get("mean_completion_tokens")
+    table.add_row("mean completion tokens", "-" if tokens is None else f"{tokens:.1f}")
+    for k, entry in (metrics.get("pass_at_k") or {}).items():
+        o = entry["overall"]
+        if o["n"]:
+            table.add_row(f"pass@{k}", f"{100 * o['value']:.1f}% [{100 * o['ci_low']:.1f}, {100 * o['ci_high']:.1f}]")
+    for k, entry in (metrics.get("reliable_pass_at_k") or {}).items():
+        o = entry["overall"]
+        if o["n"]:
+            table.add_row(f"reliable pass@{k}", f"{100 * o['value']:.1f}%")
+    console.print(table)
+
+
+@eval_app.command("compare")
+def compare_command(
+    baseline: Path = typer.Argument(..., help="Eval log (or its directory) of the baseline run A."),
+    candidate: Path = typer.Argument(..., help="Eval log (or its directory) of the candidate run B."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+) -> None:
+    """Paired comparison of two runs on the same samples: accuracy B − A with a bootstrap 95% interval."""
+    from clinrl.evaluation.harness import read_log
+    from clinrl.evaluation.metrics import paired_comparison
+
+    a, b = read_log(baseline), read_log(candidate)
+    result = paired_comparison(a["records"], b["records"], seed=seed)
+    d = result["difference"]
+    if not result["n_paired"]:
+        raise ConfigError("the two logs share no scored samples (compare runs on the same samples)")
+    console.print(f"paired samples: {result['n_paired']} (dropped unscored: {result['n_dropped_unscored']}, "
+                  f"only in A: {result['n_only_in_a']}, only in B: {result['n_only_in_b']})")
+    console.print(f"accuracy A {100 * result['accuracy_a']:.1f}%  B {100 * result['accuracy_b']:.1f}%  "
+                  f"B − A = {100 * d['value']:+.1f} points [95% CI {100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
+                  f"; fixed by B: {result['b_only']}, broken by B: {result['a_only']}", highlight=False)
+    console.print(json.dumps(result, default=str), highlight=False, soft_wrap=True)
+
+
+@app.command("report")
+def report_command(
+    paths: list[Path] = typer.Argument(..., help="Run directories (with eval/<stage>/, sft/, grpo/, "
+                                       "heldout_eval.jsonl) and/or eval directories / eval_log.json files."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="The HTML file to write; the markdown "
+                             "summary goes next to it (same name, .md)."),
+    title: Optional[str] = typer.Option(None, help="Report title (default: from the run)."),
+) -> None:
+    """Render one self-contained HTML report (+ markdown summary) from runs and eval logs.
+
+    Stages are read from RUN/eval/<stage>/eval_log.json (base, sft, grpo) or named after each eval
+    directory; training curves come from RUN/sft|grpo/trainer_state.json and RUN/heldout_eval.jsonl.
+    """
+    from clinrl.evaluation.report import write_report
+
+    html_path, md_path = write_report(paths, out, title=title)
+    console.print(f"wrote {html_path} and {md_path}")

@@ -1,0 +1,195 @@
+"""HTML and markdown rendering of a report (the data and plots come from :mod:`clinrl.evaluation.report`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import Any, Sequence
+
+from clinrl.evaluation import report as rp
+
+CSS = """
+body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d2330;
+line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:24px 32px 60px}
+h1{font-size:26px;margin:8px 0 4px}h2{font-size:19px;margin:34px 0 10px;border-bottom:2px solid #dde2ea;padding-bottom:4px}
+.sub{color:#5b6475;font-size:14px}
+table{border-collapse:collapse;background:#fff;font-size:13.5px;margin:6px 0 10px;box-shadow:0 1px 2px #0001}
+th,td{padding:6px 12px;border-bottom:1px solid #e6e9ef;text-align:left;vertical-align:top}
+th{background:#eef1f6;font-weight:600}td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
+img{max-width:100%;background:#fff;border:1px solid #e6e9ef;border-radius:4px;margin:6px 0}
+.cards{display:flex;gap:14px;flex-wrap:wrap;margin:14px 0}
+.card{background:#fff;border-radius:6px;padding:12px 16px;min-width:170px;box-shadow:0 1px 2px #0002}
+.card .v{font-size:24px;font-weight:650}.card .l{font-size:12.5px;color:#5b6475}
+.up{color:#23864f}.down{color:#c0392b}
+details{background:#fff;border:1px solid #e6e9ef;border-radius:4px;margin:6px 0;padding:6px 10px}
+summary{cursor:pointer;font-weight:600;font-size:14px}
+pre{white-space:pre-wrap;word-break:break-word;font-size:12.5px;background:#f3f4f7;padding:8px;border-radius:4px;
+max-height:320px;overflow:auto}
+.note{font-size:13px;color:#5b6475;max-width:900px}
+.tag{display:inline-block;font-size:12px;padding:1px 7px;border-radius:9px;background:#e8ecf3;margin-right:4px}
+.verdict-rl-viable{color:#23864f;font-weight:600}.verdict-warm-up{color:#b7791f;font-weight:600}
+.verdict-needs{color:#c0392b;font-weight:600}
+"""
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td class='num'>{esc(c)}</td>" if i >= numeric_from else f"<td>{esc(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def img(b64: str | None, alt: str) -> str:
+    return f"<img alt='{esc(alt)}' src='data:image/png;base64,{b64}'>" if b64 else ""
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cards(stages: Sequence[rp.Stage], cmp: dict[str, Any] | None) -> str:
+    cards = []
+    for s in stages:
+        cards.append(f"<div class='card'><div class='v'>{esc(rp._pct(s.metrics.get('accuracy'), ci=False))}</div>"
+                     f"<div class='l'>accuracy · {esc(s.name)} (n={esc(s.metrics.get('n', '–'))})</div></div>")
+    if cmp:
+        d = cmp["difference"]
+        cls = "up" if d["ci_low"] > 0 else "down" if d["ci_high"] < 0 else ""
+        cards.append(f"<div class='card'><div class='v {cls}'>{100 * d['value']:+.1f} pts</div><div class='l'>"
+                     f"{esc(cmp['b'])} − {esc(cmp['a'])}, 95% CI [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
+                     f"<br>paired on {cmp['n_paired']} samples</div></div>")
+    return "<div class='cards'>" + "".join(cards) + "</div>"
+
+
+def _taxonomies(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
+    return [(s.name, rp.failure_taxonomy(s.records)) for s in stages
+            if s.log["spec"].get("task") in rp.TAXONOMY_TASKS and s.records]
+
+
+def _viability(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for s in stages:
+        if (s.log["spec"].get("decoding") or {}).get("n_samples", 1) >= 2:
+            try:
+                out.append((s.name, rp.rlvr_viability(s.records, n_choices=s.metrics.get("n_choices"))))
+            except ValueError:
+                continue
+    return out
+
+
+def _examples(stage: rp.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) -> str:
+    items = []
+    if taxonomy:
+        for cls, examples in taxonomy["examples"].items():
+            for ex in examples:
+                items.append((cls.replace("_", " "), ex["id"], ex["category"], ex["reason"], ex["answer"],
+                              ex["target"].get("ground_truth", json.dumps(ex["target"])), ex["text"]))
+    else:
+        for r in stage.records:
+            comp = (r.get("completions") or [{}])[0]
+            if comp.get("correct") is False:
+                items.append(("wrong", r["id"], r.get("category"), comp.get("explanation", ""), comp.get("answer"),
+                              json.dumps(r.get("target")), comp.get("text", "")[:1500]))
+            if len(items) >= limit:
+                break
+    out = []
+    for cls, sid, cat, reason, answer, truth, text in items[:limit * 2]:
+        out.append(f"<details><summary><span class='tag'>{esc(cls)}</span> sample {esc(sid)} · {esc(cat)} · answer "
+                   f"{esc(answer)} vs {esc(truth)}</summary><div class='note'>{esc(reason)}</div>"
+                   f"<pre>{esc(text) or '(empty completion)'}</pre></details>")
+    return "".join(out) or "<p class='note'>No failures to show.</p>"
+
+
+def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
+    """``(html, markdown)`` for the collected report data."""
+    stages = data.stages
+    names = [s.name for s in stages]
+    first = stages[0].log["spec"] if stages else {}
+    title = title or f"clinrl report — {first.get('task', 'training run')}"
+    created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cmp = rp.comparison(stages)
+    parts = [f"<h1>{esc(title)}</h1><div class='sub'>{esc(created)} · stages: {esc(', '.join(names) or 'none')}"
+             f" · model: {esc(first.get('model', '–'))} · task: {esc(first.get('task', '–'))} "
+             f"v{esc(first.get('task_version', ''))}</div>"]
+    md = [f"# {title}", "", f"Generated {created}. Stages: {', '.join(names) or 'none'}.", ""]
+    if stages:
+        parts.append(_cards(stages, cmp))
+        rows = rp.metric_rows(stages)
+        parts.append("<h2>Metrics by stage</h2>" + table(["metric", *names], [[m, *v] for m, v in rows]))
+        md += ["## Metrics by stage", "", md_table(["metric", *names], [[m, *v] for m, v in rows]), ""]
+        if cmp:
+            d = cmp["difference"]
+            line = (f"Paired on {cmp['n_paired']} samples: {cmp['b']} − {cmp['a']} = {100 * d['value']:+.1f} points, "
+                    f"95% CI [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]; fixed {cmp['b_only']}, "
+                    f"broken {cmp['a_only']}, unscored pairs left out: {cmp['n_dropped_unscored']}.")
+            parts.append(f"<p class='note'>{esc(line)}</p>")
+            md += [line, ""]
+        cats = rp.category_names(stages)
+        if cats:
+            cat_rows = [[c, *[rp._pct(((s.metrics.get("accuracy_bootstrap") or {}).get("groups") or {})
+                                      .get("category", {}).get(c)) for s in stages]] for c in cats]
+            parts.append("<h2>Accuracy by category</h2>" + img(rp.category_plot(stages, cats), "accuracy by category")
+                         + table(["category", *names], cat_rows)
+                         + "<p class='note'>Bootstrap 95% intervals over the samples of each category.</p>")
+            md += ["## Accuracy by category (bootstrap 95% CI)", "", md_table(["category", *names], cat_rows), ""]
+        calc = ((stages[-1].metrics.get("accuracy_bootstrap") or {}).get("groups") or {}).get("calculator")
+        if calc:
+            rows_c = [[k, rp._pct(v), v["n"]] for k, v in calc.items()]
+            parts.append(f"<details><summary>Accuracy by calculator ({esc(stages[-1].name)}, {len(rows_c)} "
+                         f"calculators)</summary>{table(['calculator', 'accuracy [95% CI]', 'n'], rows_c)}</details>")
+    curves = rp.curves_plot(data)
+    if curves:
+        parts.append("<h2>Training</h2>" + img(curves, "training curves")
+                     + "<p class='note'>Reward and loss from trainer_state.json log_history; held-out accuracy "
+                       "from heldout_eval.jsonl.</p>")
+    pk = rp.pass_at_k_plot(stages)
+    if pk:
+        parts.append("<h2>pass@k</h2>" + img(pk, "pass@k"))
+    viab = _viability(stages)
+    if viab:
+        parts.append("<h2>RLVR viability</h2><p class='note'>EHRMIND's diagnostic: pass@k of the model on the "
+                     "<b>training</b> split per category. Where pass@k is low, GRPO sees no correct samples and "
+                     "RL alone cannot add the missing knowledge: run the SFT warm-up first.</p>")
+        md += ["## RLVR viability", ""]
+        for name, v in viab:
+            split = next((s.log["spec"].get("split") for s in stages if s.name == name), None)
+            rows_v = [[g, r["n"], rp._pct(r["pass_at_1"]), rp._pct(r["pass_at_k"]), f"{100 * r['mixed_groups']:.0f}%",
+                       r["verdict"]] for g, r in v["groups"].items()]
+            header = ["category", "prompts", "pass@1", f"{'Reliable ' if v['reliable'] else ''}pass@{v['k']}",
+                      "mixed groups", "verdict"]
+            warn = "" if split in (None, "train") else f" (split '{split}': the reading assumes the training split)"
+            parts.append(f"<p><b>{esc(name)}</b>{esc(warn)}</p>" + table(header, rows_v))
+            md += [f"**{name}**{warn}", "", md_table(header, rows_v), ""]
+    taxes = _taxonomies(stages)
+    if taxes:
+        classes = ("correct", "misapplied_knowledge", "missing_knowledge", "format_failure", "unscored")
+        rows_t = [[name, *[t["counts"][c] for c in classes]] for name, t in taxes]
+        header = ["stage", *[c.replace("_", " ") for c in classes]]
+        parts.append("<h2>Failure taxonomy</h2>" + img(rp.taxonomy_plot(taxes), "failure taxonomy") + table(header, rows_t)
+                     + "<p class='note'>Rules (docs/evaluation.md): format failure = contract broken or unreadable "
+                       "answer; misapplied knowledge = an arithmetic slip, or the calculator reproduces the answer "
+                       "from the values the completion states, or the rule is named; missing knowledge = no or wrong "
+                       "formula / criteria.</p>")
+        md += ["## Failure taxonomy", "", md_table(header, rows_t), ""]
+    if stages:
+        last_tax = dict(taxes).get(stages[-1].name)
+        parts.append(f"<h2>Example failures ({esc(stages[-1].name)})</h2>" + _examples(stages[-1], last_tax))
+        prov = [[s.name, s.log["spec"].get("model"), s.log["spec"].get("backend"),
+                 json.dumps(s.log["spec"].get("decoding")), s.log["spec"].get("seed"),
+                 s.log["spec"].get("git_revision") or "–", s.log.get("status")] for s in stages]
+        parts.append("<h2>Provenance</h2>" + table(["stage", "model", "backend", "decoding", "seed", "git", "status"],
+                                                   prov, numeric_from=99))
+    if data.skipped:
+        parts.append("<p class='note'>Skipped: " + esc("; ".join(data.skipped[:10])) + "</p>")
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>")
+    return page, "\n".join(md) + "\n"
