@@ -1,0 +1,295 @@
+"""The criterion-conditioned reward model (ProMedical's explicit criteria injection) and its ablation.
+
+Input: ``[dimension] criterion`` as the first segment, ``instruction + response`` as the second, on any
+Hugging Face sequence-classification backbone with one output (default: the embedded all-MiniLM-L6-v2).
+The scalar says how well the response does *on that criterion* (for a safety item: how clearly it avoids
+the violation). Training: a Bradley–Terry loss on preference pairs expanded into one instance per
+criterion on which the two responses differ (K criteria → K instances), through TRL's ``RewardTrainer``
+on pre-tokenised ``chosen_ids`` / ``rejected_ids`` (pair encodings built here, truncated to
+``max_length`` with the longer segment shortened first).
+
+Bradley–Terry scores are relative, so a **calibration** turns them into met / not-met: a logistic fit
+``p(good) = σ(a·score + b)`` per dimension on held-out labelled responses (global fit as fall-back).
+``judge`` then returns met = p(good) > 0.5 for proficiency / excellence items and met = p(good) < 0.5 for
+safety items (met = violation, HealthBench's meaning).
+
+The ablation (``conditioned=False``) scores ``instruction + response`` alone, trained on the same pairs
+ordered by the full lexicographic rubric verdict; its calibration fits p(response is violation-free), which
+is how it is asked the safety-veto question. It cannot judge single criteria.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from clinrl.errors import ConfigError, require
+from clinrl.rubrics.judges.backbones import DEFAULT_BACKBONE, resolve_backbone
+from clinrl.rubrics.judges.base import CriterionJudge, JudgeRequest, Verdicts
+from clinrl.rubrics.schema import DIMENSIONS, SAFETY, RubricItem
+from clinrl.rubrics.synth import SyntheticExample, criterion_pairs, item_good, plain_pairs
+
+META_FILE = "clinrl_rm.json"
+
+
+def criterion_text(item: RubricItem) -> str:
+    return f"[{item.dimension}] {item.text}"
+
+
+def response_text(instruction: str, response: str) -> str:
+    return f"{instruction}\n\n{response}"
+
+
+def fit_logistic(x: Sequence[float], y: Sequence[bool], *, l2: float = 1e-3, iters: int = 50) -> tuple[float, float]:
+    """1-D logistic regression by Newton's method: ``p(y) = σ(a·x + b)``. Separable data stays finite (L2)."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(xs) == 0:
+        raise ConfigError("cannot calibrate on zero labelled scores")
+    if ys.min() == ys.max():  # one class only: a steep step just outside the observed range
+        return (0.0, 10.0 if ys[0] == 1 else -10.0)
+    a, b = 1.0, 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(a * xs + b)))
+        w = p * (1 - p) + 1e-9
+        g = np.array([np.sum((p - ys) * xs) + l2 * a, np.sum(p - ys) + l2 * b])
+        h = np.array([[np.sum(w * xs * xs) + l2, np.sum(w * xs)], [np.sum(w * xs), np.sum(w) + l2]])
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            break
+        a, b = a - step[0], b - step[1]
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return (float(a), float(b))
+
+
+@dataclass
+class RMTrainConfig:
+    """Reward-model training settings (defaults sized for a CPU run of a few minutes on MiniLM)."""
+
+    backbone: str = DEFAULT_BACKBONE
+    conditioned: bool = True
+    #: ProMedical trains 2 epochs on 8B backbones; one epoch of the expanded pairs is enough on the synthetic data
+    epochs: float = 1.0
+    #: > 0 caps the optimiser steps (used to give the ablation the same compute as the conditioned model)
+    max_steps: int = -1
+    #: ProMedical's 5e-6 is for 8B models; a 22M encoder with a fresh head needs a larger step
+    learning_rate: float = 5e-5
+    batch_size: int = 16
+    max_length: int = 256
+    #: TRL's centring term keeps scores near 0 so one calibration fits all criteria
+    center_rewards_coefficient: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    logging_steps: int = 10
+
+
+class CriterionRewardModel(CriterionJudge):
+    """A trained reward model used as a criterion judge (or, with ``conditioned=False``, the ablation)."""
+
+    name = "rm"
+
+    def __init__(self, model: Any, tokenizer: Any, *, conditioned: bool = True,
+                 calibration: dict[str, tuple[float, float]] | None = None, max_length: int = 256,
+                 batch_size: int = 32, info: dict[str, Any] | None = None) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.conditioned = conditioned
+        self.calibration = {k: tuple(v) for k, v in (calibration or {}).items()}
+        self.max_length, self.batch_size = max_length, batch_size
+        self.info = dict(info or {})
+        self.model.eval()
+
+    # -- scoring ------------------------------------------------------------------------------
+    def encode(self, instruction: str, response: str, item: RubricItem | None) -> list[int]:
+        if self.conditioned:
+            if item is None:
+                raise ConfigError("a criterion-conditioned reward model needs a criterion to score")
+            enc = self.tokenizer(criterion_text(item), response_text(instruction, response), truncation="longest_first",
+                                 max_length=self.max_length)
+        else:
+            enc = self.tokenizer(instruction, response, truncation="longest_first", max_length=self.max_length)
+        return list(enc["input_ids"])
+
+    def raw_scores(self, triples: Sequence[tuple[str, str, RubricItem | None]], *, progress: bool = False) -> np.ndarray:
+        """Scalar scores for (instruction, response, item) triples, batched (longest first, less padding)."""
+        torch = require("torch", "train")
+        ids = [self.encode(ins, resp, item) for ins, resp, item in triples]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.zeros(len(ids), dtype=float)
+        pad = self.tokenizer.pad_token_id or 0
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        iterator: Any = batches
+        if progress:
+            from rich.progress import track
+
+            iterator = track(batches, description="scoring criteria")
+        with torch.no_grad():
+            for batch in iterator:
+                width = max(len(ids[i]) for i in batch)
+                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, :len(ids[i])] = 1
+                logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0]
+                out[batch] = logits.float().cpu().numpy()
+        return out
+
+    def _p_good(self, scores: np.ndarray, dimensions: Sequence[str]) -> np.ndarray:
+        probs = np.empty(len(scores))
+        for i, (s, dim) in enumerate(zip(scores, dimensions)):
+            a, b = self.calibration.get(dim) or self.calibration.get("all") or (1.0, 0.0)
+            probs[i] = 1 / (1 + math.exp(-max(-60.0, min(60.0, a * s + b))))
+        return probs
+
+    def item_probabilities(self, requests: Sequence[JudgeRequest], *, progress: bool = False) -> list[list[float]]:
+        """p(the response is on the good side of each item) for every request."""
+        if not self.conditioned:
+            raise ConfigError("the criterion-free reward model cannot score single criteria")
+        triples = [(ins, resp, item) for ins, resp, items in requests for item in items]
+        probs = self._p_good(self.raw_scores(triples, progress=progress), [t[2].dimension for t in triples])
+        out, k = [], 0
+        for _, _, items in requests:
+            out.append([float(p) for p in probs[k:k + len(items)]])
+            k += len(items)
+        return out
+
+    def judge(self, instruction: str, response: str, items: Sequence[RubricItem]) -> Verdicts:
+        return self.judge_many([(instruction, response, items)])[0]
+
+    def judge_many(self, requests: Sequence[JudgeRequest]) -> list[Verdicts]:
+        out = []
+        for (_, response, items), probs in zip(requests, self.item_probabilities(requests)):
+            if not isinstance(response, str):
+                out.append([None] * len(items))
+                continue
+            out.append([(p < 0.5) if item.dimension == SAFETY else (p > 0.5) for item, p in zip(items, probs)])
+        return out
+
+    def response_scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Criterion-free scores (ablation only)."""
+        if self.conditioned:
+            raise ConfigError("response_scores is for the criterion-free reward model")
+        return self.raw_scores([(ins, resp, None) for ins, resp in pairs])
+
+    def p_safe(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Ablation: p(response is violation-free) from its calibrated scalar score."""
+        return self._p_good(self.response_scores(pairs), ["all"] * len(pairs))
+
+    # -- calibration --------------------------------------------------------------------------
+    def calibrate(self, examples: Sequence[SyntheticExample]) -> dict[str, tuple[float, float]]:
+        """Fit the logistic calibration on labelled responses (per dimension, plus ``all``)."""
+        if self.conditioned:
+            triples, goods = [], []
+            for ex in examples:
+                for resp in ex.responses:
+                    for item, met in zip(ex.rubric.items, resp.labels):
+                        triples.append((ex.rubric.instruction, resp.text, item))
+                        goods.append(item_good(item, met))
+            scores = self.raw_scores(triples)
+            dims = np.array([t[2].dimension for t in triples])
+            goods_arr = np.array(goods)
+            cal = {"all": fit_logistic(scores, goods_arr)}
+            for dim in DIMENSIONS:
+                sel = dims == dim
+                if sel.sum() >= 10 and 0 < goods_arr[sel].sum() < sel.sum():
+                    cal[dim] = fit_logistic(scores[sel], goods_arr[sel])
+        else:
+            pairs = [(ex.rubric.instruction, r.text) for ex in examples for r in ex.responses]
+            safe = [s.s3 == 0 for ex in examples for s in ex.scores()]
+            cal = {"all": fit_logistic(self.response_scores(pairs), safe)}
+        self.calibration = cal
+        return cal
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        meta = {"conditioned": self.conditioned, "calibration": self.calibration, "max_length": self.max_length,
+                "info": self.info}
+        (path / META_FILE).write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, batch_size: int = 32) -> "CriterionRewardModel":
+        path = Path(path)
+        if not (path / META_FILE).exists():
+            raise ConfigError(f"{path} is not a clinrl reward model (no {META_FILE}); train one with `clinrl train rm`")
+        transformers = require("transformers", "train")
+        meta = json.loads((path / META_FILE).read_text())
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(path)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        return cls(model, tokenizer, conditioned=meta["conditioned"], calibration=meta.get("calibration"),
+                   max_length=meta.get("max_length", 256), batch_size=batch_size, info=meta.get("info"))
+
+
+def load_backbone(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
+    transformers = require("transformers", "train")
+    require("torch", "train").manual_seed(seed)
+    path = resolve_backbone(spec)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        raise ConfigError(f"backbone {spec!r} has no padding token")
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig | None = None, *,
+                       calibration: Sequence[SyntheticExample] | None = None, output_dir: str | Path | None = None,
+                       progress: bool = True) -> CriterionRewardModel:
+    """Train (and calibrate) a reward model on labelled examples with TRL's ``RewardTrainer``.
+
+    ``calibration`` examples fit the met / not-met calibration (use a held-out split); without them the
+    training examples are used (optimistic). ``output_dir`` receives the trainer state and the final model.
+    """
+    import tempfile
+
+    config = config or RMTrainConfig()
+    datasets = require("datasets", "train")
+    trl = require("trl", "train")
+    model, tokenizer = load_backbone(config.backbone, seed=config.seed)
+    rm = CriterionRewardModel(model, tokenizer, conditioned=config.conditioned, max_length=config.max_length,
+                              info={"train": asdict(config), "n_train_examples": len(train)})
+    if config.conditioned:
+        rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, p.item),
+                 "rejected_ids": rm.encode(p.instruction, p.rejected, p.item)} for p in criterion_pairs(train)]
+    else:
+        rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, None),
+                 "rejected_ids": rm.encode(p.instruction, p.rejected, None)} for p in plain_pairs(train)]
+    if not rows:
+        raise ConfigError("no preference pairs in the training examples (every response pair tied)")
+    rm.info["n_train_instances"] = len(rows)
+    out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="clinrl-rm-"))
+    args = trl.RewardConfig(
+        output_dir=str(out / "trainer"), num_train_epochs=config.epochs, max_steps=config.max_steps,
+        learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length, center_rewards_coefficient=config.center_rewards_coefficient,
+        warmup_steps=config.warmup_ratio, seed=config.seed, logging_steps=config.logging_steps,
+        use_cpu=not _cuda(), bf16=False, report_to="none", save_strategy="no",
+        disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+    trainer = trl.RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
+                                processing_class=tokenizer)
+    result = trainer.train()
+    trainer.state.save_to_json(str(out / "trainer" / "trainer_state.json")) if output_dir else None
+    rm.model = trainer.model
+    rm.model.eval()
+    rm.info["train_loss"] = float(result.training_loss)
+    rm.info["train_steps"] = int(result.global_step)
+    rm.calibrate(calibration if calibration else train)
+    if output_dir:
+        rm.save(out / "model")
+    return rm
+
+
+def _cuda() -> bool:
+    torch = require("torch", "train")
+    return bool(torch.cuda.is_available())
