@@ -58,9 +58,9 @@ class MeanArterialPressure(Calculator):
                  "Sesso HD et al. Hypertension. 2000;36:801-807.")
     fields = (
         Field("sbp", "quantity", "mmHg", positive=True, maximum=350, help="systolic blood pressure",
-              entity_keys=("Systolic Blood Pressure",)),
+              entity_keys=("Systolic Blood Pressure", "sys_bp")),
         Field("dbp", "quantity", "mmHg", positive=True, maximum=250, help="diastolic blood pressure",
-              entity_keys=("Diastolic Blood Pressure",)),
+              entity_keys=("Diastolic Blood Pressure", "dia_bp")),
     )
 
     def formula(self, v: Values):
@@ -138,7 +138,7 @@ class TargetWeight(Calculator):
     reference = "Target weight = target BMI x height^2 (the BMI definition solved for weight; WHO TRS 894, 2000)."
     fields = (
         Field("target_bmi", "quantity", "kg/m^2", positive=True, maximum=100, help="target BMI",
-              entity_keys=("Body Mass Index (BMI)", "target BMI")),
+              entity_keys=("Body Mass Index (BMI)", "target BMI", "bmi", "body_mass_index")),
         HEIGHT,
     )
 

@@ -32,12 +32,12 @@ class FraminghamHardChd(Calculator):
         AGE.with_(minimum=20, help="age (years; the model covers 20-79)"),
         SEX,
         Field("sbp", "quantity", "mmHg", positive=True, maximum=350, help="systolic blood pressure",
-              entity_keys=("Systolic Blood Pressure",)),
+              entity_keys=("Systolic Blood Pressure", "sys_bp")),
         Field("smoker", "bool", required=False, default=False, help="current smoker", entity_keys=("Smoker",)),
         TOTAL_CHOLESTEROL,
         HDL,
         Field("bp_treated", "bool", required=False, default=False, help="on blood-pressure medication",
-              entity_keys=("Blood pressure being treated with medicines",)),
+              entity_keys=("Blood pressure being treated with medicines", "bp_medicine")),
     )
 
     def formula(self, v: Values):

@@ -53,10 +53,11 @@ class MeldNa(Calculator):
         Field("inr", "float", positive=True, maximum=20, help="INR", entity_keys=("international normalized ratio",)),
         SODIUM,
         Field("dialysis_twice_past_week", "bool", required=False, default=False,
-              help="dialysis at least twice in the past week", entity_keys=("Dialysis at least twice in the past week",)),
+              help="dialysis at least twice in the past week", entity_keys=("Dialysis at least twice in the past week", "dialysis_twice")),
         Field("cvvhd_24h_past_week", "bool", required=False, default=False,
               help="CVVHD for >= 24 hours in the past week",
-              entity_keys=("Continuous veno-venous hemodialysis for \u226524 hours in the past week",)),
+              entity_keys=("Continuous veno-venous hemodialysis for \u226524 hours in the past week", "cvvhd",
+                           "cvvd")),
     )
 
     def formula(self, v: Values):
@@ -119,9 +120,9 @@ def _lipid(name: str, analyte: str, help_: str, *keys: str) -> Field:
 
 # The 2024 entity maps spell "cholestrol"; both spellings are read.
 TOTAL_CHOLESTEROL = _lipid("total_cholesterol", "cholesterol", "total cholesterol (mg/dL)", "Total cholesterol",
-                           "Total cholestrol")
+                           "Total cholestrol", "total_cholestrol")
 HDL = _lipid("hdl", "cholesterol", "HDL cholesterol (mg/dL)", "high-density lipoprotein cholesterol",
-             "high-density lipoprotein cholestrol", "HDL")
+             "high-density lipoprotein cholestrol", "HDL", "hdl_cholesterol", "hdl_cholestrol")
 
 
 @register

@@ -14,7 +14,7 @@ import datetime as dt
 from clinrl.calculators.base import Calculator, CalculatorInputError, Field, Values, register
 
 LMP = Field("lmp", "date", help="first day of the last menstrual period",
-            entity_keys=("Last menstrual date", "last menstrual period", "LMP"))
+            entity_keys=("Last menstrual date", "last menstrual period", "LMP", "menstrual_date"))
 CYCLE = Field("cycle_length", "int", required=False, default=28, minimum=14, maximum=60,
               help="menstrual cycle length in days (28 if not given)", entity_keys=("cycle length",))
 NAEGELE_REFERENCE = ("Naegele FC. Lehrbuch der Geburtshülfe. 1830; cycle-length adjustment: Mittendorf R, "
