@@ -33,10 +33,11 @@ class AuditRow:
     official_upper: str
     clinrl_answer: str
     cause: str = ""
+    evidence: str = ""  # for documented defects: what shows it (in the markdown, once per cause)
 
 
-def documented_cause(calculator_id: int, row_number: Any) -> str | None:
-    """The documented dataset defect of a MedCalc-Bench v1.0 test row (``known_defects``), as one line."""
+def documented_cause(calculator_id: int, row_number: Any) -> tuple[str, str] | None:
+    """``(cause, evidence)`` of a MedCalc-Bench v1.0 test row's documented dataset defect (``known_defects``)."""
     try:
         from clinrl.calculators.known_defects import defect_for
     except ImportError:  # the calculator library documents no defects yet
@@ -47,7 +48,7 @@ def documented_cause(calculator_id: int, row_number: Any) -> str | None:
         return None
     if defect is None:
         return None
-    return f"dataset defect ({defect.kind}): {defect.cause} Evidence: {defect.evidence}"
+    return f"dataset defect ({defect.kind}): {defect.cause}", defect.evidence
 
 
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
@@ -65,20 +66,21 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
         cid = int(target["calculator_id"])
         entities = sample.metadata.get("relevant_entities")
         calc = recompute(cid, entities, target)
-        documented = documented_cause(cid, sample.metadata.get("row_number"))
+        cause, evidence = documented_cause(cid, sample.metadata.get("row_number")) or ("", "")
         if calc.agrees is None:
-            status, cause = "error", documented or f"clinrl difference: {calc.error}"
+            status, cause = "error", cause or f"clinrl difference: {calc.error}"
         elif calc.agrees:
-            status, cause = "agree", ""
+            status, cause, evidence = "agree", "", ""
         else:
             status = "disagree"
-            cause = documented or (f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's "
-                                   f"entities, the dataset says {target['ground_truth']}")
+            cause = cause or (f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's "
+                              f"entities, the dataset says {target['ground_truth']}")
         rows.append(AuditRow(
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
             calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
             official_answer=str(target["ground_truth"]), official_lower=str(target["lower_limit"]),
-            official_upper=str(target["upper_limit"]), clinrl_answer=_text(calc.answer), cause=cause))
+            official_upper=str(target["upper_limit"]), clinrl_answer=_text(calc.answer), cause=cause,
+            evidence=evidence))
     return rows
 
 
@@ -109,7 +111,7 @@ def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tu
         writer = csv.DictWriter(fh, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for row in sorted(rows, key=lambda r: r.row_number):
-            writer.writerow(asdict(row))
+            writer.writerow({k: v for k, v in asdict(row).items() if k in AUDIT_COLUMNS})
     md_path.write_text(render_markdown(rows, source=source), encoding="utf-8")
     return csv_path, md_path
 
@@ -157,6 +159,8 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         lines.append("")
         lines.append(f"Cause: {cause}")
         lines.append("")
+        if items[0].evidence:
+            lines += [f"Evidence: {items[0].evidence}", ""]
         lines.append("| row | official | clinrl |")
         lines.append("|---:|---|---|")
         for row in sorted(items, key=lambda r: r.row_number):
