@@ -28,6 +28,7 @@ BUILTIN_TASKS: dict[str, str] = {
     "medcalc": "clinrl.tasks.medcalc:MedCalcTask",
     "trials": "clinrl.tasks.trials:TrialMatchingTask",
     "ehr": "clinrl.tasks.ehr:EHRDiagnosisTask",
+    "rubric": "clinrl.tasks.rubric_qa:RubricQATask",
 }
 
 _registered: dict[str, type["Task"]] = {}
