@@ -34,14 +34,21 @@ max-height:320px;overflow:auto}
 """
 
 
+VERDICT_CLASSES = {rp.VIABLE: "verdict-rl-viable", rp.ADVISED: "verdict-warm-up", rp.NEEDS: "verdict-needs"}
+
+
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 1) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{esc(c)}</td>" if i >= numeric_from else f"<td>{esc(c)}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    def cell(i: int, c: Any) -> str:
+        verdict = VERDICT_CLASSES.get(str(c))
+        cls = verdict or ("num" if i >= numeric_from else "")
+        return f"<td class='{cls}'>{esc(c)}</td>" if cls else f"<td>{esc(c)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -102,10 +109,16 @@ def _examples(stage: rp.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) 
                 break
     out = []
     for cls, sid, cat, reason, answer, truth, text in items[:limit * 2]:
-        out.append(f"<details><summary><span class='tag'>{esc(cls)}</span> sample {esc(sid)} · {esc(cat)} · answer "
-                   f"{esc(answer)} vs {esc(truth)}</summary><div class='note'>{esc(reason)}</div>"
+        shown = "no readable answer" if answer is None else f"answer {answer}"
+        out.append(f"<details><summary><span class='tag'>{esc(cls)}</span> sample {esc(sid)} · {esc(cat)} · "
+                   f"{esc(shown)} · truth {esc(truth)}</summary><div class='note'>{esc(reason)}</div>"
                    f"<pre>{esc(text) or '(empty completion)'}</pre></details>")
     return "".join(out) or "<p class='note'>No failures to show.</p>"
+
+
+def _decoding(d: dict[str, Any]) -> str:
+    return (f"n={d.get('n_samples')}, temperature={d.get('temperature')}, top-p={d.get('top_p')}, "
+            f"max {d.get('max_new_tokens')} tokens")
 
 
 def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
@@ -183,7 +196,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
         last_tax = dict(taxes).get(stages[-1].name)
         parts.append(f"<h2>Example failures ({esc(stages[-1].name)})</h2>" + _examples(stages[-1], last_tax))
         prov = [[s.name, s.log["spec"].get("model"), s.log["spec"].get("backend"),
-                 json.dumps(s.log["spec"].get("decoding")), s.log["spec"].get("seed"),
+                 _decoding(s.log["spec"].get("decoding") or {}), s.log["spec"].get("seed"),
                  s.log["spec"].get("git_revision") or "–", s.log.get("status")] for s in stages]
         parts.append("<h2>Provenance</h2>" + table(["stage", "model", "backend", "decoding", "seed", "git", "status"],
                                                    prov, numeric_from=99))

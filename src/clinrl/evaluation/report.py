@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from clinrl.errors import DataError, require
-from clinrl.evaluation.diagnostics import failure_taxonomy, rlvr_viability
+from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, failure_taxonomy, rlvr_viability
 from clinrl.evaluation.harness import LOG_NAME, read_log
 from clinrl.evaluation.metrics import paired_comparison
 
@@ -156,8 +156,8 @@ def category_plot(stages: Sequence[Stage], categories: Sequence[str]) -> str:
     ax.set_xticks(range(len(categories)), categories)
     ax.set_ylabel("accuracy (%) with 95% CI")
     ax.set_ylim(0, 100)
-    ax.legend(frameon=False, ncols=min(4, len(stages)))
-    ax.set_title("Accuracy by category")
+    ax.legend(frameon=False, ncols=min(6, len(stages)), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax.set_title("Accuracy by category", pad=24)
     return _png(fig)
 
 
@@ -200,6 +200,9 @@ def pass_at_k_plot(stages: Sequence[Stage]) -> str | None:
         ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[[p[1][1] for p in pts], [p[1][2] for p in pts]],
                     marker="o", ms=4, capsize=3, label=name, color=colour)
     ax.set_xscale("log", base=2)
+    ks = sorted({p[0] for _, pts, _ in series for p in pts})
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.minorticks_off()
     ax.set_xlabel("k (samples per prompt)")
     ax.set_ylabel("pass@k (%)")
     ax.set_ylim(0, 100)
