@@ -88,7 +88,10 @@ _UNUSED = {(10, "weight")}
 
 
 @pytest.mark.parametrize("version", ["2024-11", "2025-09"])
-def test_entity_maps_of_both_releases_are_covered(shared_data, version):
+@pytest.mark.parametrize("side", ["entity keys", "python names"])
+def test_entity_maps_of_both_releases_are_covered(shared_data, version, side):
+    """Every key of both releases' entity maps reaches a field, and so does each Python parameter name
+    (the one-shot exemplars use those: sys_bp, cvvhd, ...)."""
     import json
 
     from clinrl.calculators import get_calculator
@@ -101,30 +104,10 @@ def test_entity_maps_of_both_releases_are_covered(shared_data, version):
     missing = {}
     for cid in sorted(FORMULA_IDS):
         index = get_calculator(cid)._entity_index()
-        keys = [k for k in mapping.get(str(cid), {}) if k not in _NOT_INPUTS and (cid, k) not in _UNUSED]
-        lost = [k for k in keys if entity_key(k) not in index]
-        if lost:
-            missing[cid] = lost
-    assert not missing, missing
-
-
-@pytest.mark.parametrize("version", ["2024-11", "2025-09"])
-def test_python_parameter_names_are_read_too(shared_data, version):
-    """The one-shot exemplars name inputs by the maps' Python parameter names (sys_bp, cvvhd, ...)."""
-    import json
-
-    from clinrl.calculators import get_calculator
-    from clinrl.calculators.base import entity_key
-
-    path = shared_data / "medcalc-bench" / f"name_to_python_{version}.json"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    mapping = json.loads(path.read_text(encoding="utf-8"))
-    missing = {}
-    for cid in sorted(FORMULA_IDS):
-        index = get_calculator(cid)._entity_index()
-        names = [v for k, v in mapping.get(str(cid), {}).items() if k not in _NOT_INPUTS and (cid, k) not in _UNUSED]
-        lost = [n for n in names if entity_key(n) not in index]
+        pairs = [(k, v) for k, v in mapping.get(str(cid), {}).items()
+                 if k not in _NOT_INPUTS and (cid, k) not in _UNUSED]
+        lost = [k if side == "entity keys" else v for k, v in pairs
+                if entity_key(k if side == "entity keys" else v) not in index]
         if lost:
             missing[cid] = lost
     assert not missing, missing

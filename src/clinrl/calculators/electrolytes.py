@@ -67,99 +67,73 @@ def albumin_corrected_gap(v: Values) -> tuple[float, list[str]]:
     return corrected, lines
 
 
-def delta_ratio(gap: float, label: str, v: Values, lines: list[str]) -> tuple[float, list[str]]:
-    delta = gap - NORMAL_ANION_GAP
-    denominator = NORMAL_BICARBONATE - v["bicarbonate"]
-    if denominator == 0:
-        raise CalculatorInputError("bicarbonate of exactly 24 mEq/L makes the delta ratio undefined",
-                                   field="bicarbonate")
-    ratio = delta / denominator
-    lines += [
-        f"Delta ratio = ({label} - 12) / (24 - bicarbonate).",
-        f"Delta ratio = ({fmt(gap)} - 12) / (24 - {fmt(v['bicarbonate'])}) = {fmt(delta)} / {fmt(denominator)} "
-        f"= {fmt(ratio)}.",
-    ]
-    return ratio, lines
+class _AnionGapFamily(Calculator):
+    """Anion gap -> delta gap (gap - 12) -> delta ratio (delta gap / (24 - bicarbonate)), optionally with the
+    albumin-corrected gap in place of the anion gap. ``stage`` picks how far along the chain to go."""
+
+    category, output_kind = "lab", "decimal"
+    albumin_corrected: bool = False
+    stage: str = "gap"  # gap | delta | ratio
+
+    def formula(self, v: Values):
+        gap, lines = albumin_corrected_gap(v) if self.albumin_corrected else anion_gap(v)
+        label = "albumin-corrected anion gap" if self.albumin_corrected else "anion gap"
+        if self.stage == "gap":
+            return gap, "\n".join(lines)
+        delta = gap - NORMAL_ANION_GAP
+        lines += [f"Delta gap = {label} - 12 (the normal anion gap) = {fmt(gap)} - 12 = {fmt(delta)} mEq/L."]
+        if self.stage == "delta":
+            return delta, "\n".join(lines)
+        denominator = NORMAL_BICARBONATE - v["bicarbonate"]
+        if denominator == 0:
+            raise CalculatorInputError("bicarbonate of exactly 24 mEq/L makes the delta ratio undefined",
+                                       field="bicarbonate")
+        ratio = delta / denominator
+        lines += [f"Delta ratio = delta gap / (24 - bicarbonate) = {fmt(delta)} / (24 - {fmt(v['bicarbonate'])}) "
+                  f"= {fmt(ratio)}."]
+        return ratio, "\n".join(lines)
 
 
 @register
-class AnionGap(Calculator):
-    id, slug, name = 39, "anion_gap", "Anion Gap"
-    category, output_kind, unit = "lab", "decimal", "mEq/L"
+class AnionGap(_AnionGapFamily):
+    id, slug, name, unit = 39, "anion_gap", "Anion Gap", "mEq/L"
     reference = ANION_GAP_REFERENCE
     fields = (SODIUM, CHLORIDE, BICARBONATE)
 
-    def formula(self, v: Values):
-        gap, lines = anion_gap(v)
-        return gap, "\n".join(lines)
-
 
 @register
-class DeltaGap(Calculator):
-    id, slug, name = 63, "delta_gap", "Delta Gap"
-    category, output_kind, unit = "lab", "decimal", "mEq/L"
+class DeltaGap(_AnionGapFamily):
+    id, slug, name, unit, stage = 63, "delta_gap", "Delta Gap", "mEq/L", "delta"
     reference = DELTA_REFERENCE
     fields = (SODIUM, CHLORIDE, BICARBONATE)
 
-    def formula(self, v: Values):
-        gap, lines = anion_gap(v)
-        delta = gap - NORMAL_ANION_GAP
-        lines += ["Delta gap = anion gap - 12 (the normal anion gap).",
-                  f"Delta gap = {fmt(gap)} - 12 = {fmt(delta)} mEq/L."]
-        return delta, "\n".join(lines)
-
 
 @register
-class DeltaRatio(Calculator):
-    id, slug, name = 64, "delta_ratio", "Delta Ratio"
-    category, output_kind, unit = "lab", "decimal", ""
+class DeltaRatio(_AnionGapFamily):
+    id, slug, name, unit, stage = 64, "delta_ratio", "Delta Ratio", "", "ratio"
     reference = DELTA_REFERENCE
     fields = (SODIUM, CHLORIDE, BICARBONATE)
 
-    def formula(self, v: Values):
-        gap, lines = anion_gap(v)
-        ratio, lines = delta_ratio(gap, "anion gap", v, lines)
-        return ratio, "\n".join(lines)
+
+@register
+class AlbuminCorrectedAnionGap(_AnionGapFamily):
+    id, slug, name, unit = 65, "albumin_corrected_anion_gap", "Albumin Corrected Anion Gap", "mEq/L"
+    albumin_corrected, reference = True, ALBUMIN_REFERENCE
+    fields = (SODIUM, CHLORIDE, BICARBONATE, ALBUMIN)
 
 
 @register
-class AlbuminCorrectedAnionGap(Calculator):
-    id, slug, name = 65, "albumin_corrected_anion_gap", "Albumin Corrected Anion Gap"
-    category, output_kind, unit = "lab", "decimal", "mEq/L"
-    reference = ALBUMIN_REFERENCE
+class AlbuminCorrectedDeltaGap(_AnionGapFamily):
+    id, slug, name, unit, stage = 66, "albumin_corrected_delta_gap", "Albumin Corrected Delta Gap", "mEq/L", "delta"
+    albumin_corrected, reference = True, ALBUMIN_REFERENCE + " " + DELTA_REFERENCE
     fields = (SODIUM, CHLORIDE, BICARBONATE, ALBUMIN)
-
-    def formula(self, v: Values):
-        corrected, lines = albumin_corrected_gap(v)
-        return corrected, "\n".join(lines)
 
 
 @register
-class AlbuminCorrectedDeltaGap(Calculator):
-    id, slug, name = 66, "albumin_corrected_delta_gap", "Albumin Corrected Delta Gap"
-    category, output_kind, unit = "lab", "decimal", "mEq/L"
-    reference = ALBUMIN_REFERENCE + " " + DELTA_REFERENCE
+class AlbuminCorrectedDeltaRatio(_AnionGapFamily):
+    id, slug, name, unit, stage = 67, "albumin_corrected_delta_ratio", "Albumin Corrected Delta Ratio", "", "ratio"
+    albumin_corrected, reference = True, ALBUMIN_REFERENCE + " " + DELTA_REFERENCE
     fields = (SODIUM, CHLORIDE, BICARBONATE, ALBUMIN)
-
-    def formula(self, v: Values):
-        corrected, lines = albumin_corrected_gap(v)
-        delta = corrected - NORMAL_ANION_GAP
-        lines += ["Albumin-corrected delta gap = albumin-corrected anion gap - 12.",
-                  f"Delta gap = {fmt(corrected)} - 12 = {fmt(delta)} mEq/L."]
-        return delta, "\n".join(lines)
-
-
-@register
-class AlbuminCorrectedDeltaRatio(Calculator):
-    id, slug, name = 67, "albumin_corrected_delta_ratio", "Albumin Corrected Delta Ratio"
-    category, output_kind, unit = "lab", "decimal", ""
-    reference = ALBUMIN_REFERENCE + " " + DELTA_REFERENCE
-    fields = (SODIUM, CHLORIDE, BICARBONATE, ALBUMIN)
-
-    def formula(self, v: Values):
-        corrected, lines = albumin_corrected_gap(v)
-        ratio, lines = delta_ratio(corrected, "albumin-corrected anion gap", v, lines)
-        return ratio, "\n".join(lines)
 
 
 @register

@@ -53,7 +53,8 @@ class MeldNa(Calculator):
         Field("inr", "float", positive=True, maximum=20, help="INR", entity_keys=("international normalized ratio",)),
         SODIUM,
         Field("dialysis_twice_past_week", "bool", required=False, default=False,
-              help="dialysis at least twice in the past week", entity_keys=("Dialysis at least twice in the past week", "dialysis_twice")),
+              help="dialysis at least twice in the past week",
+              entity_keys=("Dialysis at least twice in the past week", "dialysis_twice")),
         Field("cvvhd_24h_past_week", "bool", required=False, default=False,
               help="CVVHD for >= 24 hours in the past week",
               entity_keys=("Continuous veno-venous hemodialysis for \u226524 hours in the past week", "cvvhd",
@@ -143,4 +144,5 @@ class LdlFriedewald(Calculator):
             "LDL = total cholesterol - HDL - triglycerides / 5 (all mg/dL)." + caveat + "\n"
             f"Total cholesterol {v.text('total_cholesterol')}; HDL {v.text('hdl')}; triglycerides "
             f"{v.text('triglycerides')}.\n"
-            f"LDL = {fmt(v['total_cholesterol'])} - {fmt(v['hdl'])} - {fmt(v['triglycerides'])} / 5 = {fmt(value)} mg/dL.")
+            f"LDL = {fmt(v['total_cholesterol'])} - {fmt(v['hdl'])} - {fmt(v['triglycerides'])} / 5 = "
+            f"{fmt(value)} mg/dL.")
