@@ -29,6 +29,16 @@ def optional(name: str, unit: str, help: str, *entity_keys: str, analyte: str | 
                  minimum=minimum, maximum=maximum, entity_keys=entity_keys)
 
 
+def given(v, name: str) -> str:
+    """How an optional measurement reads: its value (with conversion) or "not given"."""
+    return "not given (taken as normal)" if v[name] is None else v.text(name)
+
+
+def temperature_c(v) -> float | None:
+    """The ``temperature`` input in C, compared at 0.001 C: 100.4 F is 38.0 C, not 38.00000000000001 C."""
+    return None if v["temperature"] is None else round(v["temperature"], 3)
+
+
 def present(value: bool | None) -> str:
     """How a yes/no finding reads in an explanation."""
     return "present" if value else "absent or not mentioned"

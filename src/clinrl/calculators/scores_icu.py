@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clinrl.calculators._tally import Tally, band, cell_count, flag, not_mentioned, optional, present
+from clinrl.calculators._tally import (
+    Tally,
+    band,
+    cell_count,
+    flag,
+    given,
+    not_mentioned,
+    optional,
+    present,
+    temperature_c,
+)
 from clinrl.calculators.base import AGE, Calculator, Field, Values, entity_key, fmt, register
 
 _EYE = ("no eye opening", "eye opening to pain", "eye opening to verbal command", "eyes open spontaneously")
@@ -13,15 +23,6 @@ _VERBAL = ("no verbal response", "incomprehensible sounds", "inappropriate words
 _MOTOR = ("no motor response", "extension to pain", "flexion to pain", "withdrawal from pain", "localizes pain",
           "obeys commands")
 NOT_TESTABLE = "not testable"
-
-
-def _given(v: Values, name: str) -> str:
-    return "not given (taken as normal)" if v[name] is None else v.text(name)
-
-
-def _temp(v: Values) -> float | None:
-    # Converted temperatures are compared at 0.001 C: 100.4 F is 38.0 C, not 38.00000000000001 C.
-    return None if v["temperature"] is None else round(v["temperature"], 3)
 
 
 def _map(v: Values, t: Tally) -> float | None:
@@ -131,8 +132,8 @@ class ApacheII(Calculator):
         t.add("Age", f"{fmt(v['age'])} years",
               band(v["age"], [(None, 45, 0), (45, 55, 2), (55, 65, 3), (65, 75, 5), (75, None, 6)]),
               "<=44: 0, 45-54: 2, 55-64: 3, 65-74: 5, >=75: 6")
-        temp = _temp(v)
-        t.add("Temperature", _given(v, "temperature"), 0 if temp is None else band(
+        temp = temperature_c(v)
+        t.add("Temperature", given(v, "temperature"), 0 if temp is None else band(
             temp, [(41, None, 4), (39, 41, 3), (38.5, 39, 1), (36, 38.5, 0), (34, 36, 1), (32, 34, 2), (30, 32, 3),
                    (None, 30, 4)]), ">=41: 4, 39-40.9: 3, 38.5-38.9: 1, 36-38.4: 0, 34-35.9: 1, 32-33.9: 2, "
                                     "30-31.9: 3, <30: 4")
@@ -142,26 +143,26 @@ class ApacheII(Calculator):
                                                  (50, 70, 2), (None, 50, 4)]),
               ">=160: 4, 130-159: 3, 110-129: 2, 70-109: 0, 50-69: 2, <=49: 4")
         hr = v["heart_rate"]
-        t.add("Heart rate", _given(v, "heart_rate"), 0 if hr is None else band(
+        t.add("Heart rate", given(v, "heart_rate"), 0 if hr is None else band(
             hr, [(180, None, 4), (140, 180, 3), (110, 140, 2), (70, 110, 0), (55, 70, 2), (40, 55, 3), (None, 40, 4)]),
             ">=180: 4, 140-179: 3, 110-139: 2, 70-109: 0, 55-69: 2, 40-54: 3, <=39: 4")
         rr = v["respiratory_rate"]
-        t.add("Respiratory rate", _given(v, "respiratory_rate"), 0 if rr is None else band(
+        t.add("Respiratory rate", given(v, "respiratory_rate"), 0 if rr is None else band(
             rr, [(50, None, 4), (35, 50, 3), (25, 35, 1), (12, 25, 0), (10, 12, 1), (6, 10, 2), (None, 6, 4)]),
             ">=50: 4, 35-49: 3, 25-34: 1, 12-24: 0, 10-11: 1, 6-9: 2, <=5: 4")
         self._oxygenation(v, t)
         ph = v["ph"]
-        t.add("Arterial pH", _given(v, "ph"), 0 if ph is None else band(
+        t.add("Arterial pH", given(v, "ph"), 0 if ph is None else band(
             ph, [(7.7, None, 4), (7.6, 7.7, 3), (7.5, 7.6, 1), (7.33, 7.5, 0), (7.25, 7.33, 2), (7.15, 7.25, 3),
                  (None, 7.15, 4)]), ">=7.7: 4, 7.6-7.69: 3, 7.5-7.59: 1, 7.33-7.49: 0, 7.25-7.32: 2, 7.15-7.24: 3, "
                                     "<7.15: 4")
         na = v["sodium"]
-        t.add("Sodium", _given(v, "sodium"), 0 if na is None else band(
+        t.add("Sodium", given(v, "sodium"), 0 if na is None else band(
             na, [(180, None, 4), (160, 180, 3), (155, 160, 2), (150, 155, 1), (130, 150, 0), (120, 130, 2),
                  (111, 120, 3), (None, 111, 4)]), ">=180: 4, 160-179: 3, 155-159: 2, 150-154: 1, 130-149: 0, "
                                                   "120-129: 2, 111-119: 3, <=110: 4")
         k = v["potassium"]
-        t.add("Potassium", _given(v, "potassium"), 0 if k is None else band(
+        t.add("Potassium", given(v, "potassium"), 0 if k is None else band(
             k, [(7, None, 4), (6, 7, 3), (5.5, 6, 1), (3.5, 5.5, 0), (3, 3.5, 1), (2.5, 3, 2), (None, 2.5, 4)]),
             ">=7: 4, 6-6.9: 3, 5.5-5.9: 1, 3.5-5.4: 0, 3-3.4: 1, 2.5-2.9: 2, <2.5: 4")
         cr = v["creatinine"]
@@ -169,15 +170,15 @@ class ApacheII(Calculator):
                                                 (None, 0.6, 2)])
         if v["acute_renal_failure"]:
             points *= 2
-        t.add("Creatinine", _given(v, "creatinine"), points,
+        t.add("Creatinine", given(v, "creatinine"), points,
               ">=3.5: 4, 2-3.4: 3, 1.5-1.9: 2, 0.6-1.4: 0, <0.6: 2; doubled with acute renal failure "
               f"({present(v['acute_renal_failure'])})")
         hct = v["hematocrit"]
-        t.add("Hematocrit", _given(v, "hematocrit"), 0 if hct is None else band(
+        t.add("Hematocrit", given(v, "hematocrit"), 0 if hct is None else band(
             hct, [(60, None, 4), (50, 60, 2), (46, 50, 1), (30, 46, 0), (20, 30, 2), (None, 20, 4)]),
             ">=60: 4, 50-59.9: 2, 46-49.9: 1, 30-45.9: 0, 20-29.9: 2, <20: 4")
         wbc = v["wbc"]
-        t.add("White blood cell count (x 10^3/µL)", _given(v, "wbc"), 0 if wbc is None else band(
+        t.add("White blood cell count (x 10^3/µL)", given(v, "wbc"), 0 if wbc is None else band(
             wbc, [(40, None, 4), (20, 40, 2), (15, 20, 1), (3, 15, 0), (1, 3, 2), (None, 1, 4)]),
             ">=40: 4, 20-39.9: 2, 15-19.9: 1, 3-14.9: 0, 1-2.9: 2, <1: 4")
         gcs = v["gcs"]
@@ -204,7 +205,7 @@ class ApacheII(Calculator):
                   ">=500: 4, 350-499: 3, 200-349: 2, <200: 0")
             return
         air = "not given (room air)" if fio2 is None else f"{fmt(fio2)}%"
-        t.add("Oxygenation (FiO2 < 50%: PaO2)", f"FiO2 {air}, PaO2 {_given(v, 'pao2')}", 0 if pao2 is None else band(
+        t.add("Oxygenation (FiO2 < 50%: PaO2)", f"FiO2 {air}, PaO2 {given(v, 'pao2')}", 0 if pao2 is None else band(
             pao2, [(None, 55, 4), (55, 61, 3), (61, 71, 1), (71, None, 0)]), ">70: 0, 61-70: 1, 55-60: 3, <55: 4")
 
 
@@ -249,11 +250,11 @@ class SOFA(Calculator):
         t = Tally("SOFA score")
         self._respiration(v, t)
         plt = v["platelets"]
-        t.add("Coagulation: platelets (x 10^3/µL)", _given(v, "platelets"), 0 if plt is None else band(
+        t.add("Coagulation: platelets (x 10^3/µL)", given(v, "platelets"), 0 if plt is None else band(
             plt, [(None, 20, 4), (20, 50, 3), (50, 100, 2), (100, 150, 1), (150, None, 0)]),
             ">=150: 0, <150: 1, <100: 2, <50: 3, <20: 4")
         bili = v["bilirubin"]
-        t.add("Liver: bilirubin", _given(v, "bilirubin"), 0 if bili is None else band(
+        t.add("Liver: bilirubin", given(v, "bilirubin"), 0 if bili is None else band(
             bili, [(None, 1.2, 0), (1.2, 2, 1), (2, 6, 2), (6, 12, 3), (12, None, 4)]),
             "<1.2 mg/dL: 0, 1.2-1.9: 1, 2.0-5.9: 2, 6.0-11.9: 3, >=12: 4")
         self._cardiovascular(v, t)
@@ -265,7 +266,7 @@ class SOFA(Calculator):
         by_cr = 0 if cr is None else band(cr, [(None, 1.2, 0), (1.2, 2, 1), (2, 3.5, 2), (3.5, 5, 3), (5, None, 4)])
         by_urine = 0 if urine is None else band(urine, [(None, 200, 4), (200, 500, 3), (500, None, 0)])
         t.add("Renal: creatinine or urine output",
-              f"creatinine {_given(v, 'creatinine')}, urine output {_given(v, 'urine_output')}", max(by_cr, by_urine),
+              f"creatinine {given(v, 'creatinine')}, urine output {given(v, 'urine_output')}", max(by_cr, by_urine),
               "creatinine <1.2: 0, 1.2-1.9: 1, 2.0-3.4: 2, 3.5-4.9: 3, >=5: 4; urine < 500 mL/day: 3, "
               "< 200: 4; the worse of the two")
         return int(t.total), t.explanation("SOFA sums 0-4 points for each of six organ systems.")
@@ -323,18 +324,18 @@ class SIRS(Calculator):
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("SIRS criteria count")
-        temp = _temp(v)
-        t.add("Temperature > 38 C or < 36 C", _given(v, "temperature"),
+        temp = temperature_c(v)
+        t.add("Temperature > 38 C or < 36 C", given(v, "temperature"),
               int(temp is not None and (temp > 38 or temp < 36)))
         hr = v["heart_rate"]
-        t.add("Heart rate > 90/min", _given(v, "heart_rate"), int(hr is not None and hr > 90))
+        t.add("Heart rate > 90/min", given(v, "heart_rate"), int(hr is not None and hr > 90))
         rr, paco2 = v["respiratory_rate"], v["paco2"]
         t.add("Respiratory rate > 20/min or PaCO2 < 32 mm Hg",
-              f"respiratory rate {_given(v, 'respiratory_rate')}, PaCO2 {_given(v, 'paco2')}",
+              f"respiratory rate {given(v, 'respiratory_rate')}, PaCO2 {given(v, 'paco2')}",
               int((rr is not None and rr > 20) or (paco2 is not None and paco2 < 32)))
         wbc, bands = v["wbc"], v["bands"]
         t.add("WBC > 12 or < 4 x 10^3/µL, or bands > 10%",
-              f"WBC {_given(v, 'wbc')}, bands {_given(v, 'bands')}",
+              f"WBC {given(v, 'wbc')}, bands {given(v, 'bands')}",
               int((wbc is not None and (wbc > 12 or wbc < 4)) or (bands is not None and bands > 10)))
         return int(t.total), t.explanation(
             "SIRS counts how many of its four criteria are met (2 or more = SIRS).",

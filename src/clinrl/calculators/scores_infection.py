@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from clinrl.calculators._tally import Tally, band, flag, optional, present
+from clinrl.calculators._tally import Tally, band, flag, given, optional, present, temperature_c
 from clinrl.calculators.base import AGE, SEX, Calculator, Field, Values, fmt, register
 
 _TEMP = ("temperature", "degC", "body temperature", "Temperature")
 _HR = ("heart_rate", "/min", "heart rate", "Heart Rate or Pulse")
 _RR = ("respiratory_rate", "/min", "respiratory rate", "respiratory rate")
 _BUN = ("bun", "mg/dL", "blood urea nitrogen (urea mmol/L accepted)", "Blood Urea Nitrogen (BUN)", "BUN")
-
-
-def _temp(v: Values) -> float | None:
-    # Converted temperatures are compared at 0.001 C: 100.4 F is 38.0 C, not 38.00000000000001 C.
-    return None if v["temperature"] is None else round(v["temperature"], 3)
-
-
-def _given(v: Values, name: str) -> str:
-    return "not given (taken as normal)" if v[name] is None else v.text(name)
 
 
 @register
@@ -39,8 +30,8 @@ class Centor(Calculator):
         t = Tally("Centor (McIsaac) score")
         t.add("Age", v.text("age"), band(v["age"], [(None, 3, 0), (3, 15, 1), (15, 45, 0), (45, None, -1)]),
               "3-14 years: +1, 15-44: 0, >= 45: -1; the rule is not defined under 3 years: 0")
-        temp = _temp(v)
-        t.add("Temperature > 38 C", _given(v, "temperature"), 1 if temp is not None and temp > 38 else 0)
+        temp = temperature_c(v)
+        t.add("Temperature > 38 C", given(v, "temperature"), 1 if temp is not None and temp > 38 else 0)
         t.add("Cough absent", present(v["cough_absent"]), int(v["cough_absent"]))
         t.add("Tender/swollen anterior cervical nodes", present(v["tender_nodes"]), int(v["tender_nodes"]))
         t.add("Tonsillar exudate or swelling", present(v["tonsillar_exudate"]), int(v["tonsillar_exudate"]))
@@ -96,13 +87,13 @@ class Curb65(Calculator):
         t.add("Confusion", present(v["confusion"]), int(v["confusion"]))
         bun = v["bun"]
         # Lim et al. use urea > 7 mmol/L; MedCalc-Bench and US practice use the BUN form > 19 mg/dL.
-        t.add("BUN > 19 mg/dL (urea > 7 mmol/L)", _given(v, "bun"), 1 if bun is not None and bun > 19 else 0)
+        t.add("BUN > 19 mg/dL (urea > 7 mmol/L)", given(v, "bun"), 1 if bun is not None and bun > 19 else 0)
         rr = v["respiratory_rate"]
-        t.add("Respiratory rate >= 30/min", _given(v, "respiratory_rate"), 1 if rr is not None and rr >= 30 else 0)
+        t.add("Respiratory rate >= 30/min", given(v, "respiratory_rate"), 1 if rr is not None and rr >= 30 else 0)
         sbp, dbp = v["systolic_bp"], v["diastolic_bp"]
         low = (sbp is not None and sbp < 90) or (dbp is not None and dbp <= 60)
         t.add("Systolic BP < 90 or diastolic BP <= 60 mm Hg",
-              f"systolic {_given(v, 'systolic_bp')}, diastolic {_given(v, 'diastolic_bp')}", int(low))
+              f"systolic {given(v, 'systolic_bp')}, diastolic {given(v, 'diastolic_bp')}", int(low))
         t.add("Age >= 65", f"{fmt(v['age'])} years", 1 if v["age"] >= 65 else 0)
         return int(t.total), t.explanation(
             "CURB-65 counts one point each for Confusion, Urea (BUN > 19 mg/dL), Respiratory rate >= 30, low Blood "
@@ -157,7 +148,7 @@ class PneumoniaSeverityIndex(Calculator):
 
         def measured(name: str, label: str, points: int, met) -> None:
             value = v[name]
-            t.add(label, _given(v, name), points if value is not None and met(value) else 0)
+            t.add(label, given(v, name), points if value is not None and met(value) else 0)
 
         measured("respiratory_rate", "Respiratory rate >= 30/min", 20, lambda x: x >= 30)
         measured("systolic_bp", "Systolic BP < 90 mm Hg", 20, lambda x: x < 90)
