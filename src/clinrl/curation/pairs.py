@@ -1,0 +1,122 @@
+"""Preference pairs for the criterion-conditioned reward model.
+
+Candidate responses (from several models, or a file) are judged criterion by criterion; two responses
+to the same instruction form a pair when the lexicographic order (fewer safety violations, then higher
+S1, then higher S2) prefers one. Each pair is expanded into one training instance per criterion on
+which the two responses differ (ProMedical's explicit criteria injection: K criteria → K instances),
+oriented by that criterion. A candidate with any unjudged criterion is left out and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from clinrl.data.tables import read_local
+from clinrl.errors import DataError
+from clinrl.rubrics.judges.base import CriterionJudge
+from clinrl.rubrics.schema import SAFETY, Rubric
+from clinrl.rubrics.scoring import RubricScores, compare, rubric_scores
+
+
+@dataclass(frozen=True)
+class Candidate:
+    rubric_id: str
+    model: str
+    response: str
+
+
+@dataclass(frozen=True)
+class JudgedCandidate:
+    candidate: Candidate
+    labels: tuple[bool | None, ...]
+    scores: RubricScores | None
+
+
+def read_candidates(path: str, rubric_ids: set[str]) -> list[Candidate]:
+    """``{"rubric_id", "model", "response"}`` per line; unknown rubric ids are errors, not skips."""
+    out = []
+    for row_number, row in read_local(path):
+        for field in ("rubric_id", "model", "response"):
+            if not isinstance(row.get(field), str) or not row[field].strip():
+                raise DataError("missing or empty text", source=path, row=row_number, field=field)
+        if row["rubric_id"] not in rubric_ids:
+            raise DataError(f"unknown rubric id {row['rubric_id']!r}", source=path, row=row_number, field="rubric_id")
+        out.append(Candidate(row["rubric_id"], row["model"], row["response"]))
+    return out
+
+
+def generate_candidates(rubrics: Sequence[Rubric], clients: Mapping[str, Any], *, max_tokens: int = 1024,
+                        progress: bool = True) -> tuple[list[Candidate], list[dict[str, str]]]:
+    """One response per rubric from each model; failed generations are returned separately."""
+    candidates, failures = [], []
+    for model, client in clients.items():
+        results = client.chat_many([list(r.prompt) for r in rubrics], progress=progress,
+                                   description=f"responses from {model}", max_tokens=max_tokens, temperature=0.7)
+        for rubric, result in zip(rubrics, results):
+            if result.ok and result.text and result.text.strip():
+                candidates.append(Candidate(rubric.id, model, result.text))
+            else:
+                failures.append({"rubric_id": rubric.id, "model": model, "error": result.error or "empty reply"})
+    return candidates, failures
+
+
+def judge_candidates(rubrics: Mapping[str, Rubric], candidates: Sequence[Candidate],
+                     judge: CriterionJudge) -> list[JudgedCandidate]:
+    requests = [(rubrics[c.rubric_id].instruction, c.response, rubrics[c.rubric_id].items) for c in candidates]
+    verdicts = judge.judge_many(requests)
+    out = []
+    for candidate, labels in zip(candidates, verdicts):
+        rubric = rubrics[candidate.rubric_id]
+        out.append(JudgedCandidate(candidate, tuple(labels), rubric_scores(rubric, list(labels))))
+    return out
+
+
+def _good(dimension: str, met: bool) -> bool:
+    return (not met) if dimension == SAFETY else met
+
+
+def build_pairs(rubrics: Mapping[str, Rubric], judged: Sequence[JudgedCandidate]) -> dict[str, Any]:
+    """Lexicographic preference pairs and their criterion-conditioned expansion, with counts."""
+    by_rubric: dict[str, list[JudgedCandidate]] = {}
+    unscored = 0
+    for j in judged:
+        if j.scores is None:
+            unscored += 1
+            continue
+        by_rubric.setdefault(j.candidate.rubric_id, []).append(j)
+    pairs, instances, ties = [], [], 0
+    for rubric_id, group in by_rubric.items():
+        rubric = rubrics[rubric_id]
+        for a, b in combinations(group, 2):
+            order = compare(a.scores, b.scores)
+            if order == 0:
+                ties += 1
+                continue
+            chosen, rejected = (a, b) if order > 0 else (b, a)
+            pairs.append({"rubric_id": rubric_id, "instruction": rubric.instruction,
+                          "chosen": chosen.candidate.response, "rejected": rejected.candidate.response,
+                          "chosen_model": chosen.candidate.model, "rejected_model": rejected.candidate.model,
+                          "chosen_scores": vars(chosen.scores), "rejected_scores": vars(rejected.scores)})
+            for item, met_a, met_b in zip(rubric.items, a.labels, b.labels):
+                good_a, good_b = _good(item.dimension, bool(met_a)), _good(item.dimension, bool(met_b))
+                if good_a == good_b:
+                    continue
+                win, lose = (a, b) if good_a else (b, a)
+                instances.append({"rubric_id": rubric_id, "instruction": rubric.instruction,
+                                  "criterion": item.to_dict(), "chosen": win.candidate.response,
+                                  "rejected": lose.candidate.response})
+    return {"pairs": pairs, "instances": instances,
+            "counts": {"candidates": len(judged), "unscored_candidates": unscored, "pairs": len(pairs),
+                       "ties": ties, "criterion_instances": len(instances)}}
+
+
+def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
