@@ -369,10 +369,12 @@ DISTRACTOR_SOCIAL: tuple[str, ...] = (
     "is a software developer", "keeps two cats at home", "lives alone in an apartment",
 )
 
+#: opening complaints; none of them is a criterion of a calculator (no cough, no fever: Centor, FeverPAIN
+#: and SIRS score those, and the opening line must not contradict a finding)
 COMPLAINTS: tuple[str, ...] = (
     "shortness of breath", "chest discomfort", "abdominal pain", "fatigue for two weeks",
-    "dizziness", "a productive cough", "leg pain", "nausea and vomiting", "palpitations",
-    "a routine follow-up visit", "fever and malaise", "headache", "a fall at home",
+    "dizziness", "back pain", "leg pain", "nausea and vomiting", "palpitations",
+    "a routine follow-up visit", "a skin rash", "headache", "a fall at home",
 )
 
 SETTINGS: tuple[str, ...] = (

@@ -230,7 +230,8 @@ def _note(cid: int, rng: random.Random, difficulty: str) -> tuple[str, dict[str,
     person = ("man" if sex == "Male" else "woman") if age >= 18 else ("boy" if sex == "Male" else "girl")
     intro = (f"A {age}-year-old {person} presented to {rng.choice(SETTINGS)} with {rng.choice(COMPLAINTS)}."
              if cid not in PREGNANCY_CALCULATORS else
-             f"A {age}-year-old woman comes to {rng.choice(SETTINGS)} for a pregnancy assessment.")
+             f"A {age}-year-old woman comes to the {rng.choice(('obstetric', 'antenatal', 'family medicine'))} "
+             "clinic for a pregnancy assessment.")
     low, high = DISTRACTORS[difficulty]
     extra, extra_labs = distractor_sentences(rng, rng.randint(low, high), pronoun)
     sentences = render_findings(rest, rng, difficulty=difficulty, subject=pronoun,
