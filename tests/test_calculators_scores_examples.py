@@ -130,6 +130,7 @@ BAD_INPUTS = [
     (27, {"sex": "Male", "bun": 20, "hemoglobin": (40, "g/dL"), "systolic_bp": 120}, "hemoglobin"),
     (28, {"age": 50, "gcs": 2}, "gcs"),
     (43, {"pao2": 80, "fio2": (150, "%")}, "fio2"),
+    (28, {"age": 50, "fio2": 0.5}, "fio2"),  # a fraction without its unit reads as 0.5 %: below room air
     (51, {"heart_rate": (-10, "/min")}, "heart_rate"),
     (29, {"age": 60, "sex": "Male", "sodium": (140, "mg/kg")}, "sodium"),
     (8, {"heartrate": 120}, "heartrate"),
