@@ -32,8 +32,10 @@ def test_every_catalogued_calculator_has_a_question():
     assert len(QUESTIONS) == 55
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 def test_same_seed_gives_byte_identical_files(tmp_path, suffix):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
     rows_a = synth.generate_rows(40, calculators="all", seed=11, difficulty="mixed")
     rows_b = synth.generate_rows(40, calculators="all", seed=11, difficulty="mixed")
     a, b = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
@@ -170,3 +172,12 @@ def test_all_55_calculators_are_supported():
     if len(list_calculators()) < 55:
         pytest.skip("not every calculator family is registered yet")
     assert SUPPORTED == sorted(CALCULATOR_KEYS) and len(SUPPORTED) == 55
+
+
+def test_unstated_findings_are_only_ever_absent_ones():
+    """Noisy notes may leave a finding unsaid only when it is absent ("Cough Absent" true = no cough)."""
+    for row in synth.generate_rows(60, calculators="20,33", seed=4, difficulty="noisy"):
+        note, entities = row["Patient Note"].lower(), _entities(row)
+        for key in ("Cough Absent", "Absence of cough or coryza"):
+            if key in entities and not entities[key]:  # the patient coughs: the note must say so
+                assert "cough" in note, note

@@ -413,6 +413,11 @@ def finding_fragment(f: Finding) -> str:
     raise TypeError(f"{f.key} is not a measured value")
 
 
+def flag_finding_present(f: Finding) -> bool:
+    """Whether the clinical finding is there: a true "no cough" flag (Cough Absent) means no cough."""
+    return bool(f.value) != f.spec.phrase.startswith("no ")
+
+
 def finding_sentence(f: Finding, subject: str, rng: random.Random, *, template: bool) -> str | None:
     """One sentence stating the finding (``None`` when an absent flag is left unstated)."""
     spec = f.spec
@@ -427,10 +432,8 @@ def finding_sentence(f: Finding, subject: str, rng: random.Random, *, template: 
     if isinstance(spec, Choice):
         fragment = dict(spec.options)[f.value]
         return f"{subject} {fragment}." if spec.group == "verb" else f"{subject} has {fragment}."
-    phrase = spec.phrase
-    negated = phrase.startswith("no ")
-    present = bool(f.value) != negated  # "no cough" present means the cough is absent
-    core = phrase[3:] if negated else phrase
+    present = flag_finding_present(f)
+    core = spec.phrase[3:] if spec.phrase.startswith("no ") else spec.phrase
     if present:
         if template:
             return f"{subject} has {core}."
@@ -465,7 +468,7 @@ def render_findings(findings: list[Finding], rng: random.Random, *, difficulty: 
             vitals.append(finding_fragment(f))
         elif isinstance(f.spec, (Quantity, Count)) and group in ("lab", "abg"):
             labs.append(finding_fragment(f))
-        elif isinstance(f.spec, Flag) and not f.value and rng.random() >= state_negative_rate:
+        elif isinstance(f.spec, Flag) and not flag_finding_present(f) and rng.random() >= state_negative_rate:
             continue  # absent and unstated: a reader takes it as absent, as the calculators do
         elif (s := finding_sentence(f, subject, rng, template=False)):
             sentences.append(s)
