@@ -141,6 +141,7 @@ OVERRIDES: dict[int, dict[str, Spec]] = {
                                            1, group="body", spoken="kg/m²")},
     31: {"Glucose": Quantity("Glucose", "fasting glucose", "mg/dL", 70, 250, 0)},
     4: {"age": Quantity("age", "age", "years", 40, 90, 0, group="demo")},
+    46: {"age": Quantity("age", "age", "years", 30, 79, 0, group="demo")},  # the model's validated age range
 }
 
 STEROIDS: dict[str, tuple[float, float, int]] = {  # name -> plausible single-dose range (mg), decimals
