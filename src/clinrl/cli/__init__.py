@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "clinrl.cli.train",
     "clinrl.cli.export",
     "clinrl.cli.evaluate",
+    "clinrl.cli.review",
+    "clinrl.cli.rubrics",
 )
 
 
