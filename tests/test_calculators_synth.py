@@ -181,3 +181,19 @@ def test_unstated_findings_are_only_ever_absent_ones():
         for key in ("Cough Absent", "Absence of cough or coryza"):
             if key in entities and not entities[key]:  # the patient coughs: the note must say so
                 assert "cough" in note, note
+
+
+def test_any_seed_any_calculator_any_level_gives_a_loadable_correct_row(task):
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    @hypothesis.settings(max_examples=80, deadline=None, derandomize=True)
+    @hypothesis.given(cid=st.sampled_from(SUPPORTED), seed=st.integers(0, 2**31), index=st.integers(0, 10**6),
+                      difficulty=st.sampled_from(synth.DIFFICULTY_CHOICES))
+    def check(cid, seed, index, difficulty):
+        row = synth.generate_row(cid, index, seed=seed, difficulty=difficulty)
+        sample = task.sample_from_row(row, source="hypothesis", row_number=index + 1, split="train")
+        assert task.score(task.oracle_completion(sample), sample.target).correct
+        assert row == synth.generate_row(cid, index, seed=seed, difficulty=difficulty)
+
+    check()
