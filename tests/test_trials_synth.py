@@ -63,10 +63,9 @@ def criterion_holds_from_text(line: str, p: dict) -> bool:
             m = re.fullmatch(r"(of at least|≥|of no more than|≤) ([\d.]+) (.+)", line[len(name) + 1:])
             threshold = to_canonical(key, m.group(2), m.group(3))
             return p["labs"][key] >= threshold if m.group(1) in ("of at least", "≥") else p["labs"][key] <= threshold
-    if m := re.fullmatch(r"no (.+?) (?:within the past|in the last) (\d+) years", s):
-        return not (EVENT_BY_NAME[m.group(1)] in p["events"] and p["events"][EVENT_BY_NAME[m.group(1)]] < int(m.group(2)))
-    if m := re.fullmatch(r"(.+?) (?:within the past|in the last) (\d+) years", s):
-        return EVENT_BY_NAME[m.group(1)] in p["events"] and p["events"][EVENT_BY_NAME[m.group(1)]] < int(m.group(2))
+    if m := re.fullmatch(r"(no )?(.+?) (?:within the past|in the last) (?:(\d+) years|year)", s):
+        event, window = EVENT_BY_NAME[m.group(2)], int(m.group(3) or 1)
+        return (event in p["events"] and p["events"][event] < window) != bool(m.group(1))
     if m := re.fullmatch(r"(no )?prior (.+)", s):
         return (EVENT_BY_NAME[m.group(2)] in p["events"]) != bool(m.group(1))
     if m := re.fullmatch(r"(?:no history of|free of) (.+)", s):

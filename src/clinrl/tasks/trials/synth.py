@@ -291,7 +291,7 @@ def add_distractors(rng: random.Random, patient: dict[str, Any], trials: list[di
 
 # -- generation ----------------------------------------------------------------------------------------------
 def generate_patient_pairs(index: int, *, split: str, seed: int, config: SynthConfig) -> list[Pair]:
-    from clinrl.tasks.trials.synth_text import render_criteria, render_note, render_title
+    from clinrl.tasks.trials.synth_text import explain, render_criteria, render_note, render_title
 
     item_seed = f"clinrl-trials-synth:{seed}:{split}:{index}"
     rng = random.Random(item_seed)
@@ -310,7 +310,9 @@ def generate_patient_pairs(index: int, *, split: str, seed: int, config: SynthCo
         text = TrialText(title=render_title(rng, trial), inclusion=render_criteria(rng, trial["inclusion"], False),
                          exclusion=render_criteria(rng, trial["exclusion"], True))
         extra = {"synthetic": {"seed": seed, "item_seed": item_seed, "config": asdict(config), "patient": patient,
-                               "trial": trial, "label_name": TREC_NAMES[label]}}
+                               "trial": trial, "label_name": TREC_NAMES[label]},
+                 # read by the SFT warm-up (clinrl.data.sft.explanation_for): the rule applied step by step
+                 "explanation": explain(patient, trial, label, criterion_holds, text.inclusion, text.exclusion)}
         pairs.append(Pair(query_id, f"SYN-{split}-{seed}-{index}-{j}", label, note, text,
                           origin=f"synthetic:{item_seed}", extra=extra))
     return pairs

@@ -16,12 +16,12 @@ INCLUSION_TEMPLATES = {
     ("condition", True): ("No history of {cond}", "Free of {cond}"),
     ("medication", False): ("Currently receiving {med}", "On a stable dose of {med}"),
     ("medication", True): ("Not currently taking {med}", "No current use of {med}"),
-    ("event", True): ("No {event} within the past {n} years", "No {event} in the last {n} years"),
+    ("event", True): ("No {event} within the past {span}", "No {event} in the last {span}"),
 }
 EXCLUSION_TEMPLATES = {
     ("condition", False): ("History of {cond}", "Known {cond}", "Concurrent {cond}"),
     ("medication", False): ("Current use of {med}", "Receiving {med}"),
-    ("event", False): ("{event} within the past {n} years", "{event} in the last {n} years"),
+    ("event", False): ("{event} within the past {span}", "{event} in the last {span}"),
 }
 AGE_TEMPLATES = {">=": ("Age {n} years or older", "Aged at least {n} years"),
                  "<=": ("Age {n} years or younger", "No older than {n} years")}
@@ -47,7 +47,7 @@ def criterion_text(rng: random.Random, c: Mapping[str, Any], exclusion: bool) ->
         return _cap(EVER_TEMPLATES[bool(c["negated"])].format(event=EVENTS[key][0]))
     templates = (EXCLUSION_TEMPLATES if exclusion else INCLUSION_TEMPLATES)[(kind, bool(c["negated"]))]
     values = {"cond": CONDITIONS.get(key, ("",))[0], "med": key, "event": EVENTS.get(key, ("",))[0],
-              "n": c["value"]}
+              "n": c["value"], "span": "year" if c["value"] == 1 else f"{c['value']} years"}
     return _cap(rng.choice(templates).format(**values))
 
 
@@ -97,3 +97,43 @@ def render_note(rng: random.Random, patient: Mapping[str, Any], config: Any) -> 
     rng.shuffle(middle)
     closing = "No other diagnoses, medications or past events are recorded."
     return " ".join([intro, *middle, closing])
+
+
+def _fact(c: Mapping[str, Any], p: Mapping[str, Any]) -> str:
+    kind, key = c["kind"], c["key"]
+    if kind == "age":
+        return f"the patient is {p['age']}"
+    if kind == "sex":
+        return f"the patient is {p['sex']}"
+    if kind == "lab":
+        lab = LABS[key]
+        threshold = f"{c['op'].replace('>=', '≥').replace('<=', '≤')} {lab.render(c['value'], False)}"
+        return f"{lab.name} is {lab.render(p['labs'][key], False)} (criterion: {threshold})"
+    if kind == "condition":
+        name = CONDITIONS[key][0]
+        return f"{name} is {'in' if key in p['conditions'] else 'not in'} the history"
+    if kind == "medication":
+        return f"{key} is {'among' if key in p['medications'] else 'not among'} the medications"
+    name = EVENTS[key][0]
+    years = p["events"].get(key)
+    return f"{name} {years} year{'s' if years != 1 else ''} ago" if years is not None else f"no {name} recorded"
+
+
+def explain(patient: Mapping[str, Any], trial: Mapping[str, Any], label: int, holds: Any,
+            inclusion_text: str, exclusion_text: str) -> str:
+    """A rule-based worked rationale (one line per criterion, the decision last) for the SFT warm-up."""
+    target = CONDITIONS[trial["condition"]][0]
+    lines = [f"The trial studies {target}."]
+    if trial["condition"] not in patient["conditions"]:
+        lines.append(f"The note does not list {target}, so the trial is not relevant to this patient.")
+        lines.append("So the patient is not relevant to this trial.")
+        return "\n".join(lines)
+    lines.append(f"The patient has {target}.")
+    for section, criteria, text, bad_when in (("Inclusion", trial["inclusion"], inclusion_text, False),
+                                              ("Exclusion", trial["exclusion"], exclusion_text, True)):
+        for c, line in list(zip(criteria, text.splitlines()))[1 if section == "Inclusion" else 0:]:
+            ok = holds(c, patient)
+            verdict = ("applies" if ok else "does not apply") if bad_when else ("met" if ok else "not met")
+            lines.append(f"{section} {line}: {_fact(c, patient)} → {verdict}.")
+    lines.append("So the patient is eligible." if label == 2 else "So the patient is excluded.")
+    return "\n".join(lines)
