@@ -108,3 +108,17 @@ def not_mentioned(raw) -> bool:
     """Entity strings that mean "the note does not say" (e.g. the dataset's ``'Not mentinoed'``)."""
     return isinstance(raw, str) and raw.strip().casefold().replace(" ", "") in {
         "notmentioned", "notmentinoed", "unknown", "notreported", "notgiven"}
+
+
+def python_names(fields: tuple[Field, ...], **names: str | tuple[str, ...]) -> tuple[Field, ...]:
+    """``fields`` that also answer to MedCalc-Bench's Python parameter names (``sys_bp``, ``pe_number_one``).
+
+    The benchmark's entity maps (``name_to_python_*.json``) and its one-shot exemplars' ``input_parameters``
+    use those names instead of the entity keys.
+    """
+    unknown = set(names) - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"python_names: no field named {sorted(unknown)}")
+    return tuple(f.with_(entity_keys=f.entity_keys + ((names[f.name],) if isinstance(names[f.name], str)
+                                                       else tuple(names[f.name])))
+                 if f.name in names else f for f in fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clinrl.calculators._tally import Tally, band, flag, present
+from clinrl.calculators._tally import Tally, band, flag, present, python_names
 from clinrl.calculators.base import AGE, SEX, Calculator, Field, Values, entity_key, fmt, register
 
 
@@ -67,6 +67,9 @@ class RevisedCardiacRiskIndex(Calculator):
               help="pre-operative serum creatinine", entity_keys=("Pre-operative creatinine",)),
         AGE.with_(required=False, help="age (not scored; MedCalc-Bench lists it)"),
     )
+    fields = python_names(
+        fields, chf="congestive_heart_failure", ischemic_heart_disease="ischemetic_heart_disease",
+        insulin="pre_operative_insulin_treatment")
 
     def from_entities(self, entities: Mapping[str, Any]) -> dict[str, Any]:
         # MedCalc-Bench rows may carry both "History of cerebrovascular disease" and "Cerebrovascular disease
@@ -135,6 +138,9 @@ class HeartScore(Calculator):
               synonyms=(("normal", _TROPONIN[0]), ("1-3x normal limit", _TROPONIN[1]),
                         (">3x normal limit", _TROPONIN[2]))),
     )
+    fields = python_names(
+        fields, ecg="electrocardiogram", family_history="family_with_cvd",
+        hypercholesterolemia="hypercholesterolaemia")
     _RISK_FACTORS = (("hypertension", "hypertension"), ("hypercholesterolemia", "hypercholesterolemia"),
                      ("diabetes", "diabetes mellitus"), ("obesity", "obesity"), ("smoking", "smoking"),
                      ("family_history", "family history of early cardiovascular disease"))
@@ -180,8 +186,13 @@ class HasBled(Calculator):
         flag("labile_inr", "labile INR (time in therapeutic range < 60%)", "Labile international normalized ratio"),
         flag("bleeding_medication", "antiplatelet agents or NSAIDs", "Medication usage predisposing to bleeding"),
         Field("alcohol_drinks_per_week", "int", required=False, default=0, minimum=0, maximum=500,
-              help="alcoholic drinks per week (>= 8 scores a point)", entity_keys=("Number of Alcoholic Drinks Per Week",)),
+              help="alcoholic drinks per week (>= 8 scores a point)",
+              entity_keys=("Number of Alcoholic Drinks Per Week",)),
     )
+    fields = python_names(
+        fields, liver_disease="liver_disease_has_bled", renal_disease="renal_disease_has_bled",
+        alcohol_drinks_per_week="alcoholic_drinks",
+        bleeding_medication=("medications for bleeding", "medications_for_bleeding"))
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("HAS-BLED score")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clinrl.calculators._tally import Tally, band, flag, present
+from clinrl.calculators._tally import Tally, band, flag, present, python_names
 from clinrl.calculators.base import AGE, Calculator, Field, Values, fmt, register
 
 _LIVER = ("none", "mild", "moderate to severe")
@@ -53,6 +53,8 @@ class CharlsonComorbidityIndex(Calculator):
               help="solid tumor: none, localized, metastatic", entity_keys=("Solid tumor",),
               synonyms=(("absent", "none"),)),
     )
+    fields = python_names(
+        fields, peptic_ulcer_disease="peptic_ucler_disease", moderate_severe_ckd="moderate_to_severe_ckd")
 
     def from_entities(self, entities: Mapping[str, Any]) -> dict[str, Any]:
         # The dataset writes some graded conditions as plain booleans ("Solid tumor": True) and severities

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinrl.calculators._tally import Tally, band, flag, optional, present
+from clinrl.calculators._tally import Tally, band, flag, optional, present, python_names
 from clinrl.calculators.base import SEX, Calculator, Field, Values, register
 
 _ASCITES = ("absent", "slight", "moderate")
@@ -73,6 +73,8 @@ class GlasgowBlatchford(Calculator):
         flag("hepatic_disease", "history of hepatic disease", "Hepatic disease history"),
         flag("cardiac_failure", "cardiac failure present", "Cardiac failure present"),
     )
+    fields = python_names(
+        fields, systolic_bp="sys_bp")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("Glasgow-Blatchford score")

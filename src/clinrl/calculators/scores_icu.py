@@ -14,6 +14,7 @@ from clinrl.calculators._tally import (
     not_mentioned,
     optional,
     present,
+    python_names,
     temperature_c,
 )
 from clinrl.calculators.base import AGE, Calculator, Field, Values, entity_key, fmt, register
@@ -120,6 +121,9 @@ class ApacheII(Calculator):
               synonyms=(("elective", _SURGERY[2]), ("emergency", _SURGERY[1]), ("non-operative", _SURGERY[0]),
                         ("nonoperative", _SURGERY[0]))),
     )
+    fields = python_names(
+        fields, chronic_health=("severe_organ_failure_or_immunocompromise", "organ_failure_immunocompromise"),
+        pao2="partial_pressure_oxygen", diastolic_bp="dia_bp", systolic_bp="sys_bp", hematocrit="hemocratit")
 
     def from_entities(self, entities: Mapping[str, Any]) -> dict[str, Any]:
         kept = {k: val for k, val in entities.items() if not not_mentioned(val)}
@@ -220,7 +224,8 @@ class SOFA(Calculator):
     reference = ("Vincent JL, Moreno R, Takala J, et al. The SOFA (Sepsis-related Organ Failure Assessment) score "
                  "to describe organ dysfunction/failure. Intensive Care Med 1996;22(7):707-710.")
     fields = (
-        optional("pao2", "mmHg", "PaO2", "Partial pressure of oxygen", "Partial pressure of oxygen (PaO2) for Apache II",
+        optional("pao2", "mmHg", "PaO2", "Partial pressure of oxygen",
+                 "Partial pressure of oxygen (PaO2) for Apache II",
                  "PaO2", maximum=800),
         optional("fio2", "%", "FiO2 in % (room air 21; a fraction needs the unit \"fraction\")", "FiO2",
                  minimum=21, maximum=100),
@@ -244,6 +249,8 @@ class SOFA(Calculator):
         flag("cvvhd", "continuous veno-venous hemodialysis (not a SOFA item; recorded)",
              "Continuous veno-venous hemodialysis for >=24 hours in the past week"),
     )
+    fields = python_names(
+        fields, pao2="partial_pressure_oxygen", systolic_bp="sys_bp", diastolic_bp="dia_bp", dobutamine="doboutamine")
 
     def from_entities(self, entities: Mapping[str, Any]) -> dict[str, Any]:
         return _cells_from_entities(self, entities, "platelets")

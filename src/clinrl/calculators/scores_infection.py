@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinrl.calculators._tally import Tally, band, flag, given, optional, present, temperature_c
+from clinrl.calculators._tally import Tally, band, flag, given, optional, present, python_names, temperature_c
 from clinrl.calculators.base import AGE, SEX, Calculator, Field, Values, fmt, register
 
 _TEMP = ("temperature", "degC", "body temperature", "Temperature")
@@ -25,6 +25,8 @@ class Centor(Calculator):
              "Tender/swollen anterior cervical lymph nodes"),
         flag("tonsillar_exudate", "exudate or swelling on tonsils", "Exudate or swelling on tonsils"),
     )
+    fields = python_names(
+        fields, tender_nodes="tender_lymph_nodes", tonsillar_exudate="exudate_swelling_tonsils")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("Centor (McIsaac) score")
@@ -56,6 +58,8 @@ class FeverPAIN(Calculator):
         ("no_cough_or_coryza", "No cough or coryza", "Absence of cough or coryza"),
     )
     fields = tuple(flag(name, label, key) for name, label, key in _CRITERIA)
+    fields = python_names(
+        fields, attend_rapidly="symptom_onset", fever="fever_24_hours", no_cough_or_coryza="cough_coryza_absent")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("FeverPAIN score")
@@ -81,6 +85,8 @@ class Curb65(Calculator):
         optional("systolic_bp", "mmHg", "systolic blood pressure", "Systolic Blood Pressure", maximum=350),
         optional("diastolic_bp", "mmHg", "diastolic blood pressure", "Diastolic Blood Pressure", maximum=300),
     )
+    fields = python_names(
+        fields, systolic_bp="sys_bp", diastolic_bp="dia_bp")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("CURB-65 score")
@@ -135,6 +141,8 @@ class PneumoniaSeverityIndex(Calculator):
         optional("pao2", "mmHg", "arterial partial pressure of oxygen", "Partial pressure of oxygen",
                  "Partial pressure of oxygen (PaO2) for Apache II", "PaO2", maximum=800),
     )
+    fields = python_names(
+        fields, systolic_bp="sys_bp", pao2="partial_pressure_oxygen", hematocrit="hemocratit")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("Pneumonia Severity Index")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinrl.calculators._tally import Tally, band, flag, optional, present
+from clinrl.calculators._tally import Tally, band, flag, optional, present, python_names
 from clinrl.calculators.base import AGE, SEX, Calculator, Field, Values, fmt, register
 
 _HR = ("heart rate (beats/min)", "Heart Rate or Pulse", "heart rate")
@@ -33,6 +33,9 @@ class WellsPE(Calculator):
         flag("malignancy", "malignancy with treatment within 6 months or palliative",
              "Malignancy with treatment within 6 months or palliative"),
     )
+    fields = python_names(
+        fields, immobilization="immobilization_for_3days", malignancy="malignancy_with_treatment",
+        recent_surgery="surgery_in_past4weeks", pe_most_likely="pe_number_one")
 
     def formula(self, v: Values) -> tuple[float, str]:
         t = Tally("Wells' score for pulmonary embolism")
@@ -74,7 +77,8 @@ class WellsDVT(Calculator):
         ("entire_leg_swollen", "Entire leg swollen", "Entire Leg Swollen"),
         ("localized_tenderness", "Localized tenderness along the deep venous system",
          "Localized tenderness along the deep venous system"),
-        ("pitting_edema", "Pitting edema confined to the symptomatic leg", "Pitting edema, confined to symptomatic leg"),
+        ("pitting_edema", "Pitting edema confined to the symptomatic leg",
+         "Pitting edema, confined to symptomatic leg"),
         ("paralysis", "Paralysis, paresis or recent plaster immobilization of the lower extremity",
          "Paralysis, paresis, or recent plaster immobilization of the lower extremity"),
         ("previous_dvt", "Previously documented DVT", "Previously documented Deep Vein Thrombosis"),
@@ -85,6 +89,13 @@ class WellsDVT(Calculator):
         flag("bedridden_or_surgery", "bedridden > 3 days or major surgery within 12 weeks (one criterion)",
              "Bedridden recently >3 days or major surgery within 12 weeks"),
     )
+    fields = python_names(
+        fields, alternative_diagnosis="alternative_to_dvt_diagnosis",
+        localized_tenderness="localized_tenderness_on_deep_venuous_system", previous_dvt="previous_dvt_documented",
+        paralysis="paralysis_paresis_immobilization_in_lower_extreme", entire_leg_swollen="leg_swollen",
+        bedridden="bedridden_for_atleast_3_days", major_surgery="major_surgery_in_last_12_weeks",
+        calf_swelling="calf_swelling_3cm", collateral_veins="collateral_superficial_veins",
+        pitting_edema="pitting_edema_on_symptomatic_leg")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("Wells' score for DVT")
@@ -122,6 +133,8 @@ class PERC(Calculator):
         flag(*_PRIOR_DVT),
         flag("hormone_use", "oral contraceptives, hormone replacement or estrogen use", "Hormone use"),
     )
+    fields = python_names(
+        fields, oxygen_saturation="oxygen_sat", hormone_use="hormonal_use")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("PERC criteria count")
@@ -196,6 +209,15 @@ class Caprini(Calculator):
         flag(*_PRIOR_DVT),
         flag(*_PRIOR_PE),
     ) + tuple(flag(name, label, key) for name, label, _, key in _CAPRINI_ITEMS)
+    fields = python_names(
+        fields, major_surgery_recent=("major_surgery", "major_surgery_last_month"),
+        chf_recent=("chf", "chf_last_month"), sepsis_recent="sepsis", pneumonia_recent="pneumonia",
+        plaster_cast=("immobilizing_plaster_case", "immobilizing_plaster_cast"), fracture="hip_pelvis_leg_fracture",
+        stroke_recent=("stroke", "stroke_last_month"), spinal_cord_injury="acute_spinal_chord_injury",
+        central_venous_access="current_central_venuous", factor_v_leiden="positive_factor_v",
+        prothrombin_20210a="positive_prothrombin", homocysteine="serum_homocysteine",
+        other_thrombophilia="congenital_acquired_thrombophilia", ibd="inflammatory_bowel_disease",
+        bmi="body_mass_index")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("Caprini score")
