@@ -149,3 +149,13 @@ def test_pairs_lexicographic_and_criterion_expansion():
     assert [i["criterion"]["id"] for i in m3_vs_m2] == ["p2"]  # K differing criteria -> K instances
     safety = [i for i in result["instances"] if i["criterion"]["id"] == "s1"]
     assert safety and all(i["rejected"] == thorough_unsafe.response for i in safety)
+
+
+@pytest.mark.slow
+def test_local_model_candidates():
+    pytest.importorskip("transformers")
+    from clinrl.curation.pairs import generate_local_candidates
+
+    candidates = generate_local_candidates([rubric("r1"), rubric("r2")], "tiny", max_new_tokens=8)
+    assert {c.rubric_id for c in candidates} <= {"r1", "r2"} and all(c.model == "tiny" for c in candidates)
+    assert all(isinstance(c.response, str) and c.response for c in candidates)

@@ -286,13 +286,16 @@ def pairs_build(
     candidates: Optional[Path] = typer.Option(None, help='Responses JSONL {"rubric_id", "model", "response"}.'),
     model: List[str] = typer.Option([], help="Generate responses: NAME=BASE_URL of an OpenAI-compatible endpoint "
                                     "(repeat for several models)."),
+    local_model: List[str] = typer.Option([], help="Generate responses with a local model: a hub id, a directory, "
+                                          "a .gguf file or an embedded name such as smollm2-135m (repeatable)."),
     judge_base_url: Optional[str] = typer.Option(None, help="Endpoint of the LLM judge (default $CLINRL_LLM_BASE_URL)."),
     judge_model: str = typer.Option("default", help="Judge model name."),
     cache: Optional[Path] = typer.Option(Path("runs/llm-cache"), help="On-disk cache of LLM replies."),
 ) -> None:
     """Judge candidate responses criterion by criterion and build lexicographic preference pairs, expanded
     into criterion-conditioned instances for `clinrl train rm`."""
-    from clinrl.curation.pairs import build_pairs, generate_candidates, judge_candidates, read_candidates, write_jsonl
+    from clinrl.curation.pairs import (build_pairs, generate_candidates, generate_local_candidates, judge_candidates,
+                                       read_candidates, write_jsonl)
     from clinrl.llm import ChatClient
     from clinrl.rubrics.judges.llm import LLMJudge
 
@@ -308,8 +311,13 @@ def pairs_build(
             clients[name] = ChatClient(base_url=url, model=name, cache_dir=cache)
         generated, failures = generate_candidates(list(by_id.values()), clients)
         found += generated
+    for spec in local_model:
+        made = generate_local_candidates(list(by_id.values()), spec)
+        failures += [{"rubric_id": rid, "model": spec, "error": "empty response"}
+                     for rid in set(by_id) - {c.rubric_id for c in made}]
+        found += made
     if not found:
-        raise ConfigError("no candidate responses: pass --candidates FILE or --model NAME=BASE_URL")
+        raise ConfigError("no candidate responses: pass --candidates FILE, --model NAME=BASE_URL or --local-model SPEC")
     judge = LLMJudge(model=judge_model, base_url=judge_base_url, cache_dir=cache, progress=True)
     result = build_pairs(by_id, judge_candidates(by_id, found, judge))
     out.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,20 @@ def generate_candidates(rubrics: Sequence[Rubric], clients: Mapping[str, Any], *
     return candidates, failures
 
 
+def generate_local_candidates(rubrics: Sequence[Rubric], spec: str, *, max_new_tokens: int = 512,
+                              temperature: float = 0.7, seed: int = 0) -> list[Candidate]:
+    """One response per rubric from a local model (hub id, directory, .gguf or an embedded name)."""
+    from clinrl.evaluation.backends import HFBackend
+    from clinrl.models import load_model_and_tokenizer
+    from clinrl.prompting import render_prompt
+
+    model, tokenizer = load_model_and_tokenizer(spec)
+    backend = HFBackend(model, tokenizer)
+    prompts = [render_prompt(tokenizer, list(r.prompt)) for r in rubrics]
+    outputs = backend.generate(prompts, n=1, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    return [Candidate(r.id, spec, gens[0].text) for r, gens in zip(rubrics, outputs) if gens and gens[0].text.strip()]
+
+
 def judge_candidates(rubrics: Mapping[str, Rubric], candidates: Sequence[Candidate],
                      judge: CriterionJudge) -> list[JudgedCandidate]:
     requests = [(rubrics[c.rubric_id].instruction, c.response, rubrics[c.rubric_id].items) for c in candidates]
