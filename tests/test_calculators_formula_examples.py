@@ -4,7 +4,11 @@ values are rejected with an error that names the field."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinrl.calculators import CalculatorInputError, compute, get_calculator
 
@@ -182,3 +186,24 @@ def test_negative_weight_rejected():
         with pytest.raises(CalculatorInputError) as err:
             compute(calc_id, inputs)
         assert err.value.field == "weight"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_one_corrupted_field_is_rejected_or_computed(data):
+    """A valid input with one field replaced by junk: a finite result, or an error that names a field."""
+    calc_id = data.draw(st.sampled_from(FORMULA_IDS))
+    calc = get_calculator(calc_id)
+    name = data.draw(st.sampled_from([f.name for f in calc.fields]))
+    junk = data.draw(st.one_of(
+        st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=10), st.tuples(st.floats(-1e6, 1e6), st.text(max_size=8)),
+        st.tuples(st.floats(-1e6, 1e6), st.sampled_from(["kg", "lb", "mg/dL", "mmol/L", "µmol/L", "g/L", "%"])),
+    ))
+    try:
+        result = calc.compute({**VALID[calc_id], name: junk})
+    except CalculatorInputError as exc:
+        assert exc.field and exc.calculator == calc.slug
+        return
+    if isinstance(result.value, float):
+        assert math.isfinite(result.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clinrl.calculators import (
     CalcResult,
@@ -175,3 +177,28 @@ def test_entity_key_normalisation():
     assert entity_key("FiO\u2082") == entity_key("fio2")
     assert entity_key("Heart Rate or Pulse") == entity_key("heart rate  or pulse")
     assert entity_key("Symptom onset \u22643 days") == "symptom onset <=3 days"
+
+
+JUNK = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12), st.lists(st.one_of(st.floats(-1e4, 1e4), st.text(max_size=6)), max_size=3),
+    st.tuples(st.floats(-1e4, 1e4), st.sampled_from(["kg", "mg/dL", "µmol/L", "lbs", "", "%", "furlong"])),
+    st.dictionaries(st.sampled_from(["value", "unit"]), st.one_of(st.floats(-1e3, 1e3), st.text(max_size=5)),
+                    max_size=2),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_junk_inputs_only_raise_calculator_input_error(data):
+    """Whatever arrives, a calculator returns a finite result or raises CalculatorInputError naming a field."""
+    calc = data.draw(st.sampled_from(list_calculators()))
+    names = [f.name for f in calc.fields]
+    inputs = data.draw(st.dictionaries(st.sampled_from(names), JUNK, max_size=len(names)))
+    try:
+        result = calc.compute(inputs)
+    except CalculatorInputError as exc:
+        assert exc.calculator == calc.slug
+        return
+    if isinstance(result.value, float):
+        assert result.value == result.value and abs(result.value) != float("inf")

@@ -254,9 +254,9 @@ AGE = Field("age", "quantity", "year", minimum=0, maximum=130, help="age (years;
 SEX = Field("sex", "choice", choices=("Male", "Female"), help="sex",
             synonyms=(("m", "Male"), ("man", "Male"), ("f", "Female"), ("woman", "Female")),
             entity_keys=("Sex", "gender"))
-WEIGHT = Field("weight", "quantity", "kg", positive=True, maximum=700, help="body weight (kg)",
+WEIGHT = Field("weight", "quantity", "kg", positive=True, minimum=0.2, maximum=700, help="body weight (kg)",
                entity_keys=("Weight", "body weight"))
-HEIGHT = Field("height", "quantity", "cm", positive=True, maximum=275, help="height (cm)",
+HEIGHT = Field("height", "quantity", "cm", positive=True, minimum=20, maximum=275, help="height (cm)",
                entity_keys=("Height",))
 
 

@@ -57,9 +57,9 @@ class MeanArterialPressure(Calculator):
     reference = ("Standard estimate MAP = DBP + (SBP - DBP)/3 = 2/3 DBP + 1/3 SBP; see e.g. "
                  "Sesso HD et al. Hypertension. 2000;36:801-807.")
     fields = (
-        Field("sbp", "quantity", "mmHg", positive=True, maximum=350, help="systolic blood pressure",
+        Field("sbp", "quantity", "mmHg", minimum=20, maximum=350, help="systolic blood pressure",
               entity_keys=("Systolic Blood Pressure", "sys_bp")),
-        Field("dbp", "quantity", "mmHg", positive=True, maximum=250, help="diastolic blood pressure",
+        Field("dbp", "quantity", "mmHg", minimum=10, maximum=250, help="diastolic blood pressure",
               entity_keys=("Diastolic Blood Pressure", "dia_bp")),
     )
 
@@ -137,7 +137,7 @@ class TargetWeight(Calculator):
     category, output_kind, unit = "physical", "decimal", "kg"
     reference = "Target weight = target BMI x height^2 (the BMI definition solved for weight; WHO TRS 894, 2000)."
     fields = (
-        Field("target_bmi", "quantity", "kg/m^2", positive=True, maximum=100, help="target BMI",
+        Field("target_bmi", "quantity", "kg/m^2", minimum=5, maximum=100, help="target BMI",
               entity_keys=("Body Mass Index (BMI)", "target BMI", "bmi", "body_mass_index")),
         HEIGHT,
     )

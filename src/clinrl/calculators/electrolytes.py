@@ -31,7 +31,7 @@ CHLORIDE = _ion("chloride", "chloride", "Chloride", 40, 180)
 BICARBONATE = _ion("bicarbonate", "bicarbonate", "Bicarbonate", 0, 70)
 ALBUMIN = Field("albumin", "quantity", "g/dL", analyte="albumin", minimum=0.3, maximum=8,
                 help="serum albumin (g/dL)", entity_keys=("Albumin", "Albmumin"))  # the 2024 map's typo
-GLUCOSE = Field("glucose", "quantity", "mg/dL", analyte="glucose", positive=True, maximum=5000,
+GLUCOSE = Field("glucose", "quantity", "mg/dL", analyte="glucose", minimum=5, maximum=5000,
                 help="serum glucose (mg/dL)", entity_keys=("Glucose",))
 
 NORMAL_ANION_GAP = 12.0
@@ -143,7 +143,7 @@ class CalciumCorrection(Calculator):
     reference = ("Payne RB, Little AJ, Williams RB, Milner JR. Interpretation of serum calcium in patients "
                  "with abnormal serum proteins. Br Med J. 1973;4:643-646.")
     fields = (
-        Field("calcium", "quantity", "mg/dL", analyte="calcium", positive=True, maximum=25,
+        Field("calcium", "quantity", "mg/dL", analyte="calcium", minimum=1, maximum=25,
               help="total serum calcium (mg/dL)", entity_keys=("Calcium",)),
         ALBUMIN,
         Field("normal_albumin", "quantity", "g/dL", analyte="albumin", required=False, default=NORMAL_ALBUMIN,

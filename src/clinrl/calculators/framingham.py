@@ -31,7 +31,7 @@ class FraminghamHardChd(Calculator):
     fields = (
         AGE.with_(minimum=20, help="age (years; the model covers 20-79)"),
         SEX,
-        Field("sbp", "quantity", "mmHg", positive=True, maximum=350, help="systolic blood pressure",
+        Field("sbp", "quantity", "mmHg", minimum=40, maximum=350, help="systolic blood pressure",
               entity_keys=("Systolic Blood Pressure", "sys_bp")),
         Field("smoker", "bool", required=False, default=False, help="current smoker", entity_keys=("Smoker",)),
         TOTAL_CHOLESTEROL,

@@ -45,6 +45,12 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         "09/23/2014 is LMP + 40 weeks (09/17/2014) + 6 days; every short-cycle row is 280 + |cycle - 28| days "
         "after the LMP."),
     KnownDefect(
+        19, (284,), "entity",
+        "The note's 'thrombocytopenia (119x10^6/L)' is a unit typo for 119 x10^9/L; the dataset reads 0.119 "
+        "x10^9/L and reports FIB-4 37,493. clinrl rejects a platelet count below 1 x10^9/L as impossible.",
+        "Row 284 Relevant Entities: 'Platelet count': [119000000.0, 'L']; answer 37492.904 (FIB-4 > 3.25 already "
+        "means advanced fibrosis)."),
+    KnownDefect(
         23, (340, 341, 342, 343), "label",
         "MELD(i) is rounded to the nearest integer (then x 10) instead of to the tenth (OPTN policy), and the "
         "unscaled MELD(i) enters the sodium term.",

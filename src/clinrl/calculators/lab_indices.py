@@ -17,11 +17,11 @@ class Fib4(Calculator):
                  "significant fibrosis in patients with HIV/HCV coinfection. Hepatology. 2006;43:1317-1325.")
     fields = (
         AGE,
-        Field("ast", "quantity", "U/L", positive=True, maximum=50_000, help="aspartate aminotransferase (U/L)",
+        Field("ast", "quantity", "U/L", minimum=1, maximum=50_000, help="aspartate aminotransferase (U/L)",
               entity_keys=("Aspartate aminotransferase", "AST")),
-        Field("alt", "quantity", "U/L", positive=True, maximum=50_000, help="alanine aminotransferase (U/L)",
+        Field("alt", "quantity", "U/L", minimum=1, maximum=50_000, help="alanine aminotransferase (U/L)",
               entity_keys=("Alanine aminotransferase", "ALT")),
-        Field("platelets", "quantity", "10^9/L", positive=True, maximum=5000, help="platelet count (10^9/L)",
+        Field("platelets", "quantity", "10^9/L", minimum=1, maximum=5000, help="platelet count (10^9/L)",
               entity_keys=("Platelet count", "platelets")),
     )
 
@@ -48,9 +48,9 @@ class MeldNa(Calculator):
                  "(MELD-Na, 2016): bounds, x10 rounding and the MELD > 11 condition.")
     fields = (
         CREATININE,
-        Field("bilirubin", "quantity", "mg/dL", analyte="bilirubin", positive=True, maximum=80,
+        Field("bilirubin", "quantity", "mg/dL", analyte="bilirubin", minimum=0.05, maximum=80,
               help="total bilirubin (mg/dL)", entity_keys=("Bilirubin",)),
-        Field("inr", "float", positive=True, maximum=20, help="INR", entity_keys=("international normalized ratio",)),
+        Field("inr", "float", minimum=0.5, maximum=20, help="INR", entity_keys=("international normalized ratio",)),
         SODIUM,
         Field("dialysis_twice_past_week", "bool", required=False, default=False,
               help="dialysis at least twice in the past week",
@@ -100,7 +100,7 @@ class HomaIR(Calculator):
                  "and beta-cell function from fasting plasma glucose and insulin concentrations in man. "
                  "Diabetologia. 1985;28:412-419.")
     fields = (
-        Field("insulin", "quantity", "uIU/mL", analyte="insulin", positive=True, maximum=5000,
+        Field("insulin", "quantity", "uIU/mL", analyte="insulin", minimum=0.1, maximum=5000,
               help="fasting insulin (µIU/mL)", entity_keys=("Insulin",)),
         GLUCOSE.with_(help="fasting glucose (mg/dL)"),
     )
@@ -115,7 +115,7 @@ class HomaIR(Calculator):
 
 
 def _lipid(name: str, analyte: str, help_: str, *keys: str) -> Field:
-    return Field(name, "quantity", "mg/dL", analyte=analyte, positive=True, maximum=5000, help=help_,
+    return Field(name, "quantity", "mg/dL", analyte=analyte, minimum=1, maximum=5000, help=help_,
                  entity_keys=keys)
 
 

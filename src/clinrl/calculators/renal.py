@@ -21,7 +21,7 @@ from clinrl.calculators.base import (
 )
 from clinrl.calculators.body import adjusted_body_weight, body_mass_index, ideal_body_weight
 
-CREATININE = Field("creatinine", "quantity", "mg/dL", analyte="creatinine", positive=True, maximum=40,
+CREATININE = Field("creatinine", "quantity", "mg/dL", analyte="creatinine", minimum=0.05, maximum=40,
                    help="serum creatinine", entity_keys=("Creatinine", "serum creatinine", "Pre-operative creatinine"))
 
 
@@ -121,12 +121,12 @@ class FractionalExcretionSodium(Calculator):
     reference = ("Espinel CH. The FENa test: use in the differential diagnosis of acute renal failure. "
                  "JAMA. 1976;236:579-581.")
     fields = (
-        Field("serum_sodium", "quantity", "mEq/L", analyte="sodium", positive=True, maximum=250,
+        Field("serum_sodium", "quantity", "mEq/L", analyte="sodium", minimum=80, maximum=250,
               help="serum sodium", entity_keys=("Sodium", "serum sodium")),
         Field("urine_sodium", "quantity", "mEq/L", analyte="sodium", minimum=0, maximum=500,
               help="urine sodium", entity_keys=("Urine sodium",)),
         CREATININE.with_(name="serum_creatinine", entity_keys=("creatinine", "serum creatinine")),
-        Field("urine_creatinine", "quantity", "mg/dL", analyte="creatinine", positive=True, maximum=1000,
+        Field("urine_creatinine", "quantity", "mg/dL", analyte="creatinine", minimum=1, maximum=1000,
               help="urine creatinine", entity_keys=("Urine creatinine",)),
     )
 
