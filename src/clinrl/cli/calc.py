@@ -177,6 +177,9 @@ def sft_medcalc(
     from clinrl.registry import get_task
 
     task = get_task("medcalc", labels=labels)
+    if split == "test" or "test" in Path(source).stem.lower().split("_"):
+        console.print("[bold yellow]warning:[/] this reads a test split; training on it makes every later "
+                      "evaluation on it meaningless. Use the train split or a synthetic source.")
     samples = task.load(source, split)
     report = SFTReport()
     train, val = build_sft_examples(samples, pct=pct, seed=seed, val_fraction=val_fraction, task=task, report=report)
