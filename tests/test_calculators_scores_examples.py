@@ -160,3 +160,40 @@ def test_entity_variants_are_normalised():
     apache = get_calculator(28).from_entities({"age": [50, "years"], "Chronic Renal Failure": "Not mentinoed",
                                                "Surgery Type": "Nonoperative "})
     assert "chronic_renal_failure" not in apache and compute(28, apache).value == 2
+
+
+SCORE_IDS = sorted({e[0] for e in EXAMPLES})
+
+
+def _valid(cid: int) -> dict:
+    return dict(next(e[1] for e in EXAMPLES if e[0] == cid))
+
+
+def _error_field(cid: int, inputs: dict) -> str | None:
+    with pytest.raises(CalculatorInputError) as info:
+        compute(cid, inputs)
+    return info.value.field
+
+
+@pytest.mark.parametrize("cid", SCORE_IDS)
+def test_every_field_rejects_bad_input_by_name(cid):
+    """For every field of every score: a missing required input, a wrong type, an unknown unit and an
+    impossible measurement (below the field's physical minimum) are each rejected with an error naming it."""
+    calc = get_calculator(cid)
+    base = _valid(cid)
+    assert _error_field(cid, {**base, "no_such_input": 1}) == "no_such_input"
+    for f in calc.fields:
+        if f.required:
+            assert _error_field(cid, {k: v for k, v in base.items() if k != f.name}) == f.name
+        if f.kind == "bool":
+            assert _error_field(cid, {**base, f.name: "sometimes"}) == f.name
+        elif f.kind == "choice":
+            assert _error_field(cid, {**base, f.name: "not a listed option"}) == f.name
+        elif f.kind == "quantity":
+            assert _error_field(cid, {**base, f.name: (1.0, "furlongs")}) == f.name
+            assert f.minimum is not None, f"{calc.slug}.{f.name} has no lower bound"
+            assert _error_field(cid, {**base, f.name: (f.minimum - 1, f.unit)}) == f.name
+        elif f.kind in ("int", "float"):
+            assert _error_field(cid, {**base, f.name: "many"}) == f.name
+            assert f.minimum is not None, f"{calc.slug}.{f.name} has no lower bound"
+            assert _error_field(cid, {**base, f.name: f.minimum - 1}) == f.name

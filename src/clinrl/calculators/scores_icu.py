@@ -90,7 +90,7 @@ class ApacheII(Calculator):
                  "system. Crit Care Med 1985;13(10):818-829.")
     fields = (
         AGE,
-        optional("temperature", "degC", "core temperature", "Temperature", minimum=-300, maximum=50),
+        optional("temperature", "degC", "core temperature", "Temperature", minimum=10, maximum=47),
         optional("map", "mmHg", "mean arterial pressure (else from systolic and diastolic)",
                  "Mean arterial pressure", maximum=300),
         optional("systolic_bp", "mmHg", "systolic blood pressure", "Systolic Blood Pressure", maximum=350),
@@ -320,7 +320,7 @@ class SIRS(Calculator):
                  "the use of innovative therapies in sepsis. ACCP/SCCM Consensus Conference. Chest "
                  "1992;101(6):1644-1655.")
     fields = (
-        optional("temperature", "degC", "body temperature", "Temperature", minimum=-300, maximum=50),
+        optional("temperature", "degC", "body temperature", "Temperature", minimum=10, maximum=47),
         optional("heart_rate", "/min", "heart rate", "Heart Rate or Pulse", maximum=400),
         optional("respiratory_rate", "/min", "respiratory rate", "respiratory rate", maximum=150),
         optional("paco2", "mmHg", "PaCO2", "PaCO2", maximum=300),

@@ -19,7 +19,7 @@ class Centor(Calculator):
                  "in patients with sore throat. CMAJ 1998;158(1):75-83.")
     fields = (
         AGE,
-        optional(*_TEMP, minimum=-300, maximum=50),
+        optional(*_TEMP, minimum=10, maximum=47),
         flag("cough_absent", "cough absent", "Cough Absent"),
         flag("tender_nodes", "tender/swollen anterior cervical lymph nodes",
              "Tender/swollen anterior cervical lymph nodes"),
@@ -130,7 +130,7 @@ class PneumoniaSeverityIndex(Calculator):
         *(flag(name, label, *keys) for name, label, _, keys in _PSI_FLAGS),
         optional(*_RR, maximum=150),
         optional("systolic_bp", "mmHg", "systolic blood pressure", "Systolic Blood Pressure", maximum=350),
-        optional(*_TEMP, minimum=-300, maximum=50),
+        optional(*_TEMP, minimum=10, maximum=47),
         optional(*_HR, maximum=400),
         Field("ph", "float", required=False, default=None, minimum=6.0, maximum=8.5, help="arterial pH",
               entity_keys=("pH",)),
