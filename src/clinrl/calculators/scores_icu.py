@@ -210,8 +210,10 @@ class ApacheII(Calculator):
                   ">=500: 4, 350-499: 3, 200-349: 2, <200: 0")
             return
         air = "not given (room air)" if fio2 is None else f"{fmt(fio2)}%"
-        t.add("Oxygenation (FiO2 < 50%: PaO2)", f"FiO2 {air}, PaO2 {given(v, 'pao2')}", 0 if pao2 is None else band(
-            pao2, [(None, 55, 4), (55, 61, 3), (61, 71, 1), (71, None, 0)]), ">70: 0, 61-70: 1, 55-60: 3, <55: 4")
+        # "> 70: 0" is strict (70.5 scores 0); a value in the published gap 60-61 stays with 55-60.
+        points = 0 if pao2 is None or pao2 > 70 else band(pao2, [(None, 55, 4), (55, 61, 3), (61, None, 1)])
+        t.add("Oxygenation (FiO2 < 50%: PaO2)", f"FiO2 {air}, PaO2 {given(v, 'pao2')}", points,
+              ">70: 0, 61-70: 1, 55-60: 3, <55: 4")
 
 
 _VASOPRESSORS = ("dopamine", "dobutamine", "norepinephrine", "epinephrine")
