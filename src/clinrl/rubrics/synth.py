@@ -194,3 +194,54 @@ def criterion_pairs(examples: Sequence[SyntheticExample]) -> list[CriterionPair]
 def plain_pairs(examples: Sequence[SyntheticExample]) -> list[PlainPair]:
     return [PlainPair(ex.rubric.instruction, ex.responses[i].text, ex.responses[j].text)
             for ex, i, j in preference_pairs(examples)]
+
+
+# -- labelled examples on disk (for `clinrl train rm --data` / `clinrl eval rm --data`) -------------
+def write_labelled(path: Any, examples: Sequence[SyntheticExample]) -> int:
+    """JSONL, one example per line: ``{"rubric": {...}, "responses": [{"text", "kind", "labels"}]}``."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for ex in examples:
+            row = {"rubric": ex.rubric.to_dict(), "category": ex.category,
+                   "responses": [{"text": r.text, "kind": r.kind, "labels": list(r.labels)} for r in ex.responses]}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(examples)
+
+
+def read_labelled(path: Any) -> list[SyntheticExample]:
+    """Read :func:`write_labelled` files (also physician-labelled responses in the same shape)."""
+    import json
+    from pathlib import Path
+
+    from clinrl.errors import DataError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", source=str(path))
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"invalid JSON ({exc})", source=str(path), row=n) from None
+        if not isinstance(row, dict) or not isinstance(row.get("responses"), list):
+            raise DataError("needs 'rubric' and a 'responses' list", source=str(path), row=n, field="responses")
+        rubric = Rubric.from_dict(row.get("rubric"), source=str(path), row=n)
+        responses = []
+        for k, resp in enumerate(row["responses"]):
+            labels = resp.get("labels") if isinstance(resp, dict) else None
+            if (not isinstance(resp.get("text") if isinstance(resp, dict) else None, str)
+                    or not isinstance(labels, list) or len(labels) != len(rubric.items)
+                    or not all(isinstance(v, bool) for v in labels)):
+                raise DataError(f"needs text and {len(rubric.items)} true/false labels (rubric order)",
+                                source=str(path), row=n, field=f"responses[{k}]")
+            responses.append(GradedResponse(resp["text"], str(resp.get("kind", "")), tuple(labels)))
+        category = str(row.get("category") or rubric.metadata.get("category") or "")
+        out.append(SyntheticExample(rubric=rubric, responses=tuple(responses), category=category))
+    return out

