@@ -80,11 +80,12 @@ class Tally:
         """A line explaining a derived value (a unit conversion, a mean arterial pressure, ...)."""
         self.lines.append(f"  {text}")
 
-    def explanation(self, intro: str, result: str | None = None) -> str:
+    def explanation(self, intro: str, result: str | None = None, *, absent_convention: bool = True) -> str:
         """The whole explanation: what the score sums, each criterion, then the result."""
         body = "\n".join(self.lines)
         result = result or f"the patient's {self.score_name} is {fmt(self.total)}"
-        return f"{intro} {ABSENT_CONVENTION}\nStart at 0.\n{body}\nHence {result}."
+        convention = f" {ABSENT_CONVENTION}" if absent_convention else ""
+        return f"{intro}{convention}\nStart at 0.\n{body}\nHence {result}."
 
 
 # MedCalc-Bench writes cell counts with the denominator only: ``[9400.0, 'µL']``, ``[9400.0, 'm^3']`` (for mm3)

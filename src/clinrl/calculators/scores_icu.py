@@ -76,7 +76,7 @@ class GlasgowComaScale(Calculator):
             else:
                 t.add(label, v[name], scale.index(v[name]) + 1)
         return int(t.total), t.explanation(
-            "GCS = eye (1-4) + verbal (1-5) + motor (1-6), from 3 to 15.")
+            "GCS = eye (1-4) + verbal (1-5) + motor (1-6), from 3 to 15.", absent_convention=False)
 
 
 _SURGERY = ("Nonoperative", "Emergency postoperative", "Elective postoperative")
