@@ -10,6 +10,7 @@ measurement that is normal unless given).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from clinrl.calculators.base import Field, fmt
 
@@ -91,11 +92,11 @@ class Tally:
 # MedCalc-Bench writes cell counts with the denominator only: ``[9400.0, 'µL']``, ``[9400.0, 'm^3']`` (for mm3)
 # or ``[9440.0, 'L']``; every such value in the test set is a count per microlitre (per mm3), and a value under
 # 100 is the laboratory shorthand "WBC 4.1" for 4.1 x 10^3/µL.
-_BARE_VOLUME = {"µl", "μl", "ul", "mcl", "mm3", "mm^3", "m^3", "m3", "l", "µl)"}
+_BARE_VOLUME = {"µl", "μl", "ul", "mcl", "mm3", "mm^3", "m^3", "m3", "l"}
 _SHORTHAND_BELOW = 100.0
 
 
-def cell_count(raw):
+def cell_count(raw: Any) -> Any:
     """A ``Relevant Entities`` cell count as ``(value, unit)`` the units module can convert."""
     if isinstance(raw, (list, tuple)) and len(raw) == 2 and isinstance(raw[1], str):
         value, unit = raw
@@ -105,7 +106,7 @@ def cell_count(raw):
     return raw
 
 
-def not_mentioned(raw) -> bool:
+def not_mentioned(raw: Any) -> bool:
     """Entity strings that mean "the note does not say" (e.g. the dataset's ``'Not mentinoed'``)."""
     return isinstance(raw, str) and raw.strip().casefold().replace(" ", "") in {
         "notmentioned", "notmentinoed", "unknown", "notreported", "notgiven"}
