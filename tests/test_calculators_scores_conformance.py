@@ -216,3 +216,18 @@ def test_score_entity_maps_of_both_releases_are_covered(shared_data, version):
         if lost:
             missing[cid] = lost
     assert not missing, missing
+
+
+def test_train_sample_score_rows_agree(shared_data):
+    """The 98-row train sample (a different split) holds 42 rows of CHA2DS2-VASc, Centor and FeverPAIN."""
+    path = shared_data / "medcalc-bench" / "train_sample_98.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if int(r["Calculator ID"]) in SCORE_IDS]
+    assert len(rows) == 42
+    wrong = [(r["Calculator ID"], r["Row Number"], _result(r).value, r["Ground Truth Answer"]) for r in rows
+             if not check_value(int(r["Calculator ID"]), _result(r).answer, {
+                 "ground_truth": r["Ground Truth Answer"], "lower_limit": r["Lower Limit"],
+                 "upper_limit": r["Upper Limit"]})[0]]
+    assert not wrong, wrong
