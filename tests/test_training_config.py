@@ -1,0 +1,124 @@
+"""Training configuration, mixtures and reward dispatch (fast unit tests, no model)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import training_toy  # noqa: E402,F401  (registers the toy task)
+
+from clinrl.errors import ConfigError  # noqa: E402
+from clinrl.registry import get_task  # noqa: E402
+from clinrl.rewards.contract import wrap_contract  # noqa: E402
+from clinrl.training.config import (  # noqa: E402
+    RunConfig, TaskSettings, field_help, find_recipe, from_dict, load_recipe, parse_override,
+)
+from clinrl.training.grpo import batch_layout  # noqa: E402
+from clinrl.training.mixtures import MixtureReward, load_mixture, sft_target, weighted_order  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["quickstart", "ehrmind-medcalc"])
+def test_shipped_recipes_load(name):
+    config = load_recipe(name)
+    assert config.tasks and config.tasks[0].name == "medcalc"
+    assert config.sft.enabled and config.grpo.enabled
+
+
+def test_ehrmind_recipe_has_the_paper_settings():
+    c = load_recipe("ehrmind-medcalc")
+    assert (c.grpo.num_generations, c.grpo.prompts_per_step, c.grpo.learning_rate) == (12, 32, 1e-6)
+    assert (c.grpo.beta, c.grpo.temperature, c.grpo.top_p, c.grpo.max_completion_length) == (0.001, 0.6, 0.95, 1500)
+    assert (c.sft.num_train_epochs, c.sft.learning_rate, c.tasks[0].sft_fraction) == (2, 2e-5, 0.2)
+
+
+def test_overrides_are_typed_and_unknown_fields_rejected():
+    config = load_recipe("quickstart", parse_override("grpo.learning_rate=1e-5"))
+    assert config.grpo.learning_rate == 1e-5 and isinstance(config.grpo.learning_rate, float)
+    with pytest.raises(ConfigError, match="grpo.lr"):
+        load_recipe("quickstart", parse_override("grpo.lr=1"))
+    with pytest.raises(ConfigError, match="not a valid int"):
+        load_recipe("quickstart", parse_override("sft.max_steps=1.5"))
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("grpo.max_steps")
+    with pytest.raises(ConfigError, match="not found"):
+        find_recipe("no-such-recipe")
+    with pytest.raises(ConfigError, match="expected a list"):
+        from_dict(RunConfig, {"tasks": {"name": "medcalc"}})
+
+
+def test_every_field_has_a_help_text():
+    rows = field_help()
+    assert len(rows) > 50
+    assert all(text.strip() for _, _, text in rows), [name for name, _, text in rows if not text.strip()]
+
+
+def test_batch_layout():
+    assert batch_layout(2, 8, 16, 1) == (16, 1)
+    assert batch_layout(32, 12, 12, 8) == (12, 4)  # EHRMIND on 8 GPUs: 384 completions per step
+    assert batch_layout(2, 8, 16, 2) == (8, 1)
+    assert batch_layout(3, 4, 5, 1) == (4, 3)
+    with pytest.raises(ConfigError, match="≥ 2"):
+        batch_layout(2, 1, 16, 1)
+    with pytest.raises(ConfigError, match="processes"):
+        batch_layout(3, 3, 16, 2)
+
+
+def test_weighted_order_follows_weights_and_is_seeded():
+    picks = weighted_order([100, 100], [0.8, 0.2], 2000, seed=1)
+    share = sum(1 for t, _ in picks if t == 0) / len(picks)
+    assert 0.75 < share < 0.85
+    assert picks == weighted_order([100, 100], [0.8, 0.2], 2000, seed=1)
+    assert picks != weighted_order([100, 100], [0.8, 0.2], 2000, seed=2)
+    rows_task1 = [i for t, i in picks if t == 1][:100]
+    assert sorted(rows_task1) == list(range(100))  # every row before any repeats
+
+
+def test_mixture_loading_keeps_heldout_disjoint():
+    mixture = load_mixture([TaskSettings(name="toy_copy", source=None, train_limit=50, heldout_limit=20)])
+    (data,) = mixture.tasks
+    train_prompts = {json.dumps(s.prompt) for s in data.train}
+    assert len(data.train) == 50 and data.heldout
+    assert not any(json.dumps(s.prompt) in train_prompts for s in data.heldout)
+    with pytest.raises(ConfigError, match="twice"):
+        load_mixture([TaskSettings(name="toy_copy"), TaskSettings(name="toy_copy")])
+    with pytest.raises(ConfigError, match="weight"):
+        load_mixture([TaskSettings(name="toy_copy", weight=0)])
+
+
+def test_sft_target_is_a_correct_contract_completion():
+    task = get_task("toy_copy")
+    sample = task.load(None, "train", limit=1)[0]
+    for think in ("full", "last_line"):
+        target = sft_target(task, sample, think)
+        assert task.score(target, sample.target).correct is True
+        assert "The note says" in target
+    with pytest.raises(ConfigError):
+        sft_target(task, sample, "everything")
+
+
+class _Crashing(training_toy.ToyCopyTask):
+    name = "toy_crash"
+
+    def check_answer(self, answer, target):
+        raise RuntimeError("verifier bug")
+
+
+def test_mixture_reward_dispatches_per_row_and_keeps_unscored_as_none():
+    toy = get_task("toy_copy")
+    reward = MixtureReward({"toy_copy": toy, "toy_crash": _Crashing()})
+    fmt, correct = reward.functions()
+    good = wrap_contract({"answer": 7}, "x")
+    completions = [good, wrap_contract({"answer": 8}, "x"), "no tags at all", good]
+    kwargs = {"task": ["toy_copy", "toy_copy", "toy_copy", "toy_crash"],
+              "target": [json.dumps({"value": 7})] * 4}
+    f, c = fmt([None] * 4, completions, **kwargs), correct([None] * 4, completions, **kwargs)
+    assert [a + b if a is not None else None for a, b in zip(f, c)] == [1.1, 0.0, -2.0, None]
+    assert f[3] is None and c[3] is None and reward.unscored == 1  # both None: TRL leaves it out of the baseline
+    with pytest.raises(ConfigError, match="'task' and 'target'"):
+        fmt([None], [good])
+    with pytest.raises(ConfigError, match="mixture has"):
+        fmt([None], [good], task=["other"], target=["{}"])

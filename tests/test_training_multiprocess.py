@@ -1,0 +1,58 @@
+"""Two-process CPU GRPO through torchrun (gloo): 2 steps, both ranks finish, weights saved once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+pytestmark = pytest.mark.slow
+
+TESTS = Path(__file__).parent
+
+SCRIPT = """
+import os, sys, json
+sys.path.insert(0, {tests!r})
+import training_toy
+from pathlib import Path
+from clinrl.training.config import GRPOSettings, RunConfig, TaskSettings
+from clinrl.training.grpo import run_grpo
+from clinrl.training.mixtures import load_mixture
+
+config = RunConfig(
+    tasks=[TaskSettings(name="toy_copy", source=None, train_limit=16, heldout_limit=2)],
+    grpo=GRPOSettings(max_steps=2, num_generations=2, prompts_per_step=2, max_completion_length=8,
+                      logging_steps=1, save_steps=10, eval_every=0),
+)
+mixture = load_mixture(config.tasks)
+stage = run_grpo(config, mixture, "tiny", Path(sys.argv[1]))
+print("RANK", os.environ["RANK"], "WORLD", os.environ["WORLD_SIZE"], "STEP", stage.global_step, flush=True)
+"""
+
+
+def test_torchrun_two_process_grpo(tmp_path):
+    from clinrl.models import resolve_model
+
+    resolve_model("tiny")  # build once here, not in both ranks
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun not found next to the interpreter")
+    script = tmp_path / "ddp_grpo.py"
+    script.write_text(SCRIPT.format(tests=str(TESTS)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    ranks = sorted(line.split()[1] for line in done.stdout.splitlines() if line.startswith("RANK"))
+    assert ranks == ["0", "1"]
+    assert all("WORLD 2 STEP 2" in line for line in done.stdout.splitlines() if line.startswith("RANK"))
+    final = tmp_path / "run" / "grpo" / "final"
+    assert (final / "model.safetensors").is_file()
+    assert json.loads((final / "clinrl_stage_done.json").read_text())["global_step"] == 2
