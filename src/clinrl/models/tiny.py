@@ -24,7 +24,7 @@ from typing import Iterator
 from clinrl.models.cache import cached_build
 
 #: bump when the corpus or the build changes, so old cache entries are not reused
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -46,7 +46,7 @@ class TinySpec:
     """
 
     seed: int = 0
-    vocab_size: int = 2048  # target BPE vocabulary; small keeps the embedding cheap
+    vocab_size: int = 4096  # target BPE vocabulary: whole words for the task's boilerplate, still a cheap embedding
     hidden_size: int = 256
     intermediate_size: int = 768
     num_hidden_layers: int = 4
@@ -90,6 +90,7 @@ def corpus(seed: int, n_lines: int) -> Iterator[str]:
              *_GENERIC]
     for line in fixed:
         yield line
+    yield from task_text(seed)
     for i in range(n_lines):
         kind = i % 4
         if kind == 0:
@@ -106,6 +107,27 @@ def corpus(seed: int, n_lines: int) -> Iterator[str]:
             yield wrap_contract({"answer": value}, think)
         else:
             yield rng.choice(_GENERIC) + " " + " ".join(rng.choice(_WORDS) for _ in range(8))
+
+
+def task_text(seed: int, n_rows: int = 400) -> Iterator[str]:
+    """Rendered MedCalc prompts and worked explanations from clinrl's synthetic generator.
+
+    Training the tokenizer on the task's own text makes its boilerplate (instructions, units, finding
+    names) a few tokens long, so a prompt costs ~3× fewer tokens than with a generic vocabulary — the
+    largest single saving in CPU training time.
+    """
+    try:
+        from clinrl.data.medcalc_synth import generate_rows
+        from clinrl.tasks.medcalc.scoring import output_kind
+    except ImportError:  # a trimmed install without the generator: generic text only
+        return
+    from clinrl.tasks.medcalc import prompts
+
+    for row in generate_rows(n_rows, seed=seed + 7919, difficulty="mixed"):
+        messages, _ = prompts.ehrmind_messages(row["Patient Note"], row["Question"],
+                                               output_kind(int(row["Calculator ID"])))
+        yield "\n".join(m["content"] for m in messages)
+        yield str(row.get("Ground Truth Explanation") or "")
 
 
 def build_tokenizer(spec: TinySpec):
