@@ -73,6 +73,17 @@ def test_hf_auto_batch_size_backs_off_on_oom(tiny):
     assert wrapped.sizes[:3] == [6, 4, 2]  # 8 (all six rows) -> 4 -> 2
 
 
+def test_hf_prompt_past_the_context_is_an_error_not_text(tiny):
+    model, tok = tiny
+    backend = HFBackend(model, tok)
+    context = backend.context_length()
+    assert context and context > 100
+    long_prompt = PROMPTS[0] + " 7" * context
+    out = backend.generate([PROMPTS[1], long_prompt], max_new_tokens=4)
+    assert out[0][0].error is None and out[0][0].n_tokens >= 1
+    assert out[1][0].error and "exceeds the model's context" in out[1][0].error and out[1][0].text == ""
+
+
 def test_hf_other_errors_propagate(tiny):
     model, tok = tiny
 

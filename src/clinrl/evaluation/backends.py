@@ -69,7 +69,9 @@ class HFBackend(Backend):
     """Batched generation with a transformers causal LM.
 
     Batches are real: prompts are sorted by length (least padding), left-padded, and decoded with the
-    KV cache. ``batch_size="auto"`` starts at ``max_batch_size`` and halves after an out-of-memory
+    KV cache. A prompt that, with ``max_new_tokens``, would run past the model's context
+    (``max_position_embeddings``) is not generated: it gets an error, so it is counted as unscored
+    instead of producing text from positions the model never saw. ``batch_size="auto"`` starts at ``max_batch_size`` and halves after an out-of-memory
     error, keeping the size that worked for the next batches (so a long run pays for one OOM at most).
 
     Args:
@@ -108,6 +110,11 @@ class HFBackend(Backend):
 
         return render_prompt(self.tokenizer, sample)
 
+    def context_length(self) -> int | None:
+        """The model's positional limit (``max_position_embeddings``), when its config states one."""
+        value = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return value if isinstance(value, int) and value > 0 else None
+
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
         for source in (getattr(self.model, "generation_config", None), self.tokenizer):
@@ -124,8 +131,15 @@ class HFBackend(Backend):
         torch = require("torch", "train")
         # One row per (prompt, sample); sorted by prompt length so each batch pads little.
         lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        rows = sorted(((i, j) for i in range(len(prompts)) for j in range(n)), key=lambda r: (-lengths[r[0]], r))
         out: list[list[Generation | None]] = [[None] * n for _ in prompts]
+        context = self.context_length()
+        for i, length in enumerate(lengths):
+            if context and length + max_new_tokens > context:  # would run past the trained positions
+                error = (f"prompt of {length} tokens + max_new_tokens {max_new_tokens} exceeds the model's context "
+                         f"of {context} tokens")
+                out[i] = [Generation(text="", n_tokens=0, truncated=False, error=error) for _ in range(n)]
+        rows = sorted(((i, j) for i in range(len(prompts)) for j in range(n) if out[i][j] is None),
+                      key=lambda r: (-lengths[r[0]], r))
         eos = self._eos_ids()
         start, batch_index = 0, 0
         while start < len(rows):
