@@ -18,7 +18,7 @@ for the ground truth, so a note can never disagree with its label.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 

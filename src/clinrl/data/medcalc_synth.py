@@ -31,7 +31,7 @@ import random
 from typing import Any, Iterable, Sequence
 
 from clinrl.data.medcalc_notes import (
-    COMPLAINTS, SETTINGS, Choice, Count, Finding, Flag, Quantity, Spec, distractor_sentences, fmt_number,
+    COMPLAINTS, SETTINGS, Choice, Count, Finding, Flag, Quantity, distractor_sentences, fmt_number,
     render_findings, spec_for,
 )
 from clinrl.data.medcalc_catalog import (
