@@ -30,6 +30,7 @@ Layout::
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -93,7 +94,11 @@ class SerializedTimeline:
 @lru_cache(maxsize=1)
 def _icd10():
     try:
-        import simple_icd_10_cm as cm
+        with warnings.catch_warnings():  # the package reads its data with a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import simple_icd_10_cm as cm
+
+            cm.is_valid_item("I10")  # loads the code tables under the same filter
     except ImportError:  # descriptions are a nicety: fall back to code strings
         return None
     return cm
