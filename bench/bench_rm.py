@@ -85,7 +85,7 @@ def compare(args: argparse.Namespace) -> dict:
                             learning_rate=args.lr, batch_size=args.batch_size, max_length=args.max_length,
                             seed=args.seed)
         start = time.perf_counter()
-        rm = train_reward_model(train, cfg, calibration=calib, progress=False,
+        rm = train_reward_model(train, cfg, calibration=calib, progress=args.progress,
                                 output_dir=Path(args.save) / name if args.save else None)
         train_s = time.perf_counter() - start
         metrics = evaluate_judge(test, rm) if conditioned else evaluate_plain_rm(test, rm)
@@ -114,6 +114,7 @@ def main() -> None:
     cp.add_argument("--lr", type=float, default=5e-5)
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--save", default="", help="directory to keep both trained models in")
+    cp.add_argument("--progress", action="store_true", help="show the trainer's progress bars")
     for p in (sp, cp):
         p.add_argument("--backbone", default="minilm")
         p.add_argument("--max-length", type=int, default=256)

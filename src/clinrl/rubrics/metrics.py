@@ -21,7 +21,7 @@ import numpy as np
 
 from clinrl.errors import ConfigError
 from clinrl.metrics import proportion
-from clinrl.rubrics.schema import DIMENSIONS, SAFETY, Rubric
+from clinrl.rubrics.schema import DIMENSIONS, Rubric
 from clinrl.rubrics.scoring import RubricScores, compare, rubric_scores
 
 GRADES = 6
@@ -167,7 +167,7 @@ def evaluate_plain_rm(examples: Sequence[Any], rm: Any) -> dict[str, Any]:
     for ex in examples:
         ref = [rubric_scores(ex.rubric, r.labels) for r in ex.responses]
         n = len(ex.responses)
-        groups.append((ref, list(scores[k:k + n])))
+        groups.append((ref, [float(x) for x in scores[k:k + n]]))
         for s, p in zip(ref, p_safe[k:k + n]):
             flagged = p < 0.5
             tp += int(s.s3 > 0 and flagged)
@@ -179,7 +179,3 @@ def evaluate_plain_rm(examples: Sequence[Any], rm: Any) -> dict[str, Any]:
         return (a > b) - (a < b)
 
     return {"pairwise": pairwise_accuracy(groups, prefer), "safety_veto": prf(tp, fp, fn), "n_responses": len(pairs)}
-
-
-def safety_item_count(rubric: Rubric) -> int:
-    return sum(1 for it in rubric.items if it.dimension == SAFETY)
