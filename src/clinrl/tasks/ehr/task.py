@@ -30,7 +30,8 @@ from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
 from clinrl.rewards.contract import EHRMIND_PREFILL
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard
-from clinrl.tasks.ehr.labelers import LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label
+from clinrl.tasks.ehr.labelers import (LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label,
+                                       parse_diagnosis_code)
 from clinrl.tasks.ehr.metrics import classification_metrics
 from clinrl.tasks.ehr.serialize import (DEFAULT_SECTIONS, DEFAULT_TOKEN_BUDGET, SerializeConfig, serialize_timeline,
                                         tokenizer_counter)
@@ -38,6 +39,27 @@ from clinrl.types import Sample, Score
 
 SYNTHETIC = "synthetic"
 DEFAULT_LABELING_TASK = "new_hypertension"
+
+#: risk factors named in the SFT warm-up rationale: (name, ICD-10 prefixes, ICD-9 prefixes)
+_OBESITY = ("obesity", ("E66",), ("2780",))
+_DIABETES = ("diabetes mellitus", ("E10", "E11"), ("250",))
+_CKD = ("chronic kidney disease", ("N18",), ("585",))
+_TOBACCO = ("tobacco use", ("F17", "Z720"), ("3051", "V1582"))
+_HTN = ("hypertension", ("I10", "I11", "I12", "I13"), ("401", "402", "403", "404", "405"))
+_LIPIDS = ("hyperlipidemia", ("E78",), ("272",))
+_COPD = ("COPD", ("J44",), ("491", "492", "496"))
+_HEART_FAILURE = ("heart failure", ("I50",), ("428",))
+_SEPSIS = ("sepsis", ("A40", "A41", "R652"), ("038", "99591", "99592"))
+RISK_FACTORS: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
+    "new_hypertension": (_OBESITY, _DIABETES, _CKD),
+    "new_hyperlipidemia": (_OBESITY, _DIABETES, _HTN),
+    "new_acutemi": (_HTN, _LIPIDS, _DIABETES, _TOBACCO),
+    "new_pancan": (_TOBACCO, _DIABETES, _OBESITY),
+    "new_celiac": (),
+    "new_lupus": (),
+    "guo_readmission": (_CKD, _COPD, _HEART_FAILURE, _DIABETES),
+    "guo_los": (_SEPSIS, _CKD, _HEART_FAILURE),
+}
 
 SYSTEM_PROMPT = (
     "You are a clinical prediction assistant. You read a patient's electronic health record timeline and "
@@ -161,13 +183,15 @@ class EHRDiagnosisTask(Task):
                 f"final answer in <answer> </answer> tags as JSON {{\"prediction\": \"{task.name}\", "
                 f"\"label\": 0 or 1}}.")
         when = prediction_time.isoformat(timespec="minutes")
+        explanation = _rationale(task, by_subject[subject], prediction_time, positive)
         return Sample(
             id=f"{task.name}:{subject}@{when}",
             prompt=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
             target={"label": int(positive), "labeling_task": task.name},
             metadata={"source": dataset.source, "split": split, "category": task.name, "subject_id": int(subject),
                       "prediction_time": when, "seed": seed, "timeline_tokens": timeline.n_tokens,
-                      "timeline_entries": timeline.n_entries, "timeline_omitted": timeline.n_omitted},
+                      "timeline_entries": timeline.n_entries, "timeline_omitted": timeline.n_omitted,
+                      "explanation": explanation},
             prefill=EHRMIND_PREFILL,
         )
 
@@ -244,6 +268,22 @@ class EHRDiagnosisTask(Task):
                            if k in ("auroc", "auprc")})
             result["n_voted_samples"] = len(groups)
         return result
+
+
+def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: bool) -> str:
+    """A short warm-up rationale written *given the gold label* (as EHRMIND's teacher rationales are):
+    the task's risk factors found in the record before the prediction time, then the conclusion."""
+    import polars as pl
+
+    codes = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time)) \
+        .get_column("code").unique().to_list()
+    parsed = [p for p in (parse_diagnosis_code(c) for c in codes) if p is not None]
+    found = [name for name, icd10, icd9 in RISK_FACTORS.get(task.name, ())
+             if any((v == "ICD10" and c.startswith(icd10)) or (v == "ICD9" and c.startswith(icd9)) for v, c in parsed)]
+    listed = ", ".join(found) if found else "none of the usual ones"
+    verdict = "yes, label 1" if positive else "no, label 0"
+    return (f"The question is about {task.condition}. Risk factors recorded before the prediction time: {listed}. "
+            f"Weighing the history, my prediction is {verdict}.")
 
 
 def _subject_frames(dataset: MedsDataset) -> dict[int, Any]:

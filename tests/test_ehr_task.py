@@ -1,0 +1,174 @@
+"""The ehr task: loading, prompts without leakage, adversarial answers, metrics, CLI commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pl = pytest.importorskip("polars")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from clinrl.cli import app  # noqa: E402
+from clinrl.errors import ConfigError, DataError  # noqa: E402
+from clinrl.registry import get_task  # noqa: E402
+from clinrl.rewards.contract import wrap_contract  # noqa: E402
+from clinrl.tasks.ehr.metrics import auprc, auroc, classification_metrics  # noqa: E402
+from clinrl.types import Score  # noqa: E402
+
+TARGET = {"label": 1, "labeling_task": "new_hypertension"}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return get_task("ehr", synthetic_subjects=120)
+
+
+def _answer(answer) -> str:
+    return "<think>looking</think><answer>" + (answer if isinstance(answer, str) else json.dumps(answer)) + "</answer>"
+
+
+@pytest.mark.parametrize("answer,correct", [
+    ({"prediction": "new_hypertension", "label": 1}, True),
+    ({"prediction": "Hypertension", "label": 1}, True),
+    ({"prediction": " new-hypertension ", "label": 1}, True),
+    ({"prediction": "new_hypertension", "label": 0}, False),
+    ({"prediction": "new_lupus", "label": 1}, False),
+    ({"prediction": "new_hypertension", "label": "1"}, False),
+    ({"prediction": "new_hypertension", "label": True}, False),
+    ({"prediction": "new_hypertension", "label": 1.0}, False),
+    ({"prediction": "new_hypertension", "label": 2}, False),
+    ({"prediction": "new_hypertension", "label": [1]}, False),
+    ({"prediction": ["new_hypertension"], "label": 1}, False),
+])
+def test_answers_are_checked_strictly(task, answer, correct):
+    score = task.score(_answer(answer), TARGET)
+    assert score.format_ok is True and score.correct is correct
+    assert score.value == (task.scheme.correct if correct else task.scheme.wrong)
+
+
+@pytest.mark.parametrize("text", [
+    _answer('{"prediction": "new_hypertension", "label": 1, "label": 0}'),          # duplicate key
+    _answer('{"prediction": "new_hypertension", "label": 1, "confidence": 0.9}'),   # extra key
+    _answer('{"label": 1}'),
+    _answer({"prediction": "new_hypertension", "label": 1}) + _answer({"prediction": "x", "label": 0}),
+    'The answer is {"prediction": "new_hypertension", "label": 1}',
+])
+def test_malformed_answers_get_the_format_penalty(task, text):
+    score = task.score(text, TARGET)
+    assert score.format_ok is False and score.value == task.scheme.malformed
+
+
+def test_load_is_seeded_split_disjoint_and_leak_free(task):
+    train = task.load("synthetic", "train", limit=40, seed=3)
+    assert [s.id for s in train] == [s.id for s in task.load("synthetic", "train", limit=40, seed=3)]
+    assert [s.id for s in train] != [s.id for s in task.load("synthetic", "train", limit=40, seed=4)]
+    test = task.load("synthetic", "test", seed=3)
+    assert {s.metadata["subject_id"] for s in train}.isdisjoint({s.metadata["subject_id"] for s in test})
+    assert all(s.metadata["split"] == "held_out" for s in test)
+    for sample in train + test:
+        user = sample.prompt[1]["content"]
+        assert sample.metadata["timeline_tokens"] <= task.serialize_config.token_budget
+        if sample.target["label"] == 1:  # the outcome lies in the future: its code must not be shown
+            assert "I10" not in user.split("Task (")[0]
+        assert sample.prefill.endswith("<think>")
+    assert task.label_reports["new_hypertension"]["n_labels"] > 0
+
+
+def test_balance_all_tasks_and_bad_options():
+    balanced = get_task("ehr", labeling_task="new_acutemi,guo_los", balance=True, synthetic_subjects=120)
+    samples = balanced.load("synthetic", "train", seed=0)
+    for name in ("new_acutemi", "guo_los"):
+        labels = [s.target["label"] for s in samples if s.target["labeling_task"] == name]
+        assert labels and labels.count(1) == labels.count(0)
+    every = get_task("ehr", labeling_task="all", synthetic_subjects=60).load("synthetic", "train", seed=0)
+    assert len({s.category for s in every}) >= 6
+    with pytest.raises(ConfigError):
+        get_task("ehr", labeling_task="new_gout")
+    with pytest.raises(ConfigError):
+        get_task("ehr", sections="conditions,vibes")
+    with pytest.raises(DataError):
+        get_task("ehr").load("/nonexistent/meds", "train")
+
+
+def test_sft_rationale_uses_the_record_and_the_gold_label(task):
+    sample = next(s for s in task.load("synthetic", "train", seed=0) if s.target["label"] == 1)
+    assert "label 1" in sample.metadata["explanation"]
+    completion = wrap_contract(task.oracle_answer(sample.target), sample.metadata["explanation"])
+    assert task.score(completion, sample.target).correct is True
+
+
+def test_reward_functions_take_dataset_columns(task):
+    samples = task.load("synthetic", "train", limit=4, seed=0)
+    rows = [task.to_row(s) for s in samples]
+    columns = {"label": [r["label"] for r in rows], "labeling_task": [r["labeling_task"] for r in rows]}
+    good = [task.oracle_completion(s) for s in samples]
+    bad = ["no tags here"] * len(samples)
+    fmt, correct = task.reward_functions()
+    assert [f + c for f, c in zip(fmt(None, good, **columns), correct(None, good, **columns))] == [1.1] * 4
+    assert fmt(None, bad, **columns) == [-2.0] * 4
+
+
+def test_auroc_and_auprc_known_values():
+    assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auprc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.8333333)
+    assert auroc([0, 1], [0.5, 0.5]) == pytest.approx(0.5)
+    assert auroc([1, 1], [0.2, 0.3]) != auroc([1, 1], [0.2, 0.3])  # NaN with one class
+
+
+def test_balanced_accuracy_counts_unreadable_as_wrong():
+    m = classification_metrics([1, 0, 0, 0], [1, 0, None, 1])
+    assert m["sensitivity"] == 1.0 and m["specificity"] == pytest.approx(1 / 3)
+    assert m["balanced_accuracy"] == pytest.approx(2 / 3) and m["n_unreadable"] == 1
+
+
+def test_task_metrics_per_task_and_votes(task):
+    samples = task.load("synthetic", "train", seed=0)
+    pos = [s for s in samples if s.target["label"] == 1][:2]
+    neg = [s for s in samples if s.target["label"] == 0][:2]
+    picked = pos + neg
+
+    def score(s, label):
+        return task.score(_answer({"prediction": "new_hypertension", "label": label}), s.target)
+
+    always_no = task.metrics(picked, [score(s, 0) for s in picked])
+    assert always_no["classification"]["balanced_accuracy"] == pytest.approx(0.5)
+    assert "auroc" not in always_no["classification"]
+    assert always_no["per_task"]["new_hypertension"]["n"] == 4
+    votes = [[score(s, 1), score(s, 1), score(s, 0)] for s in pos] + [[score(s, 0), score(s, 0), score(s, 1)]
+                                                                    for s in neg]
+    voted = task.vote_metrics(picked, votes)
+    assert voted["classification"]["auroc"] == pytest.approx(1.0)
+    assert voted["classification"]["n_voted_samples"] == 4
+    crashed = task.metrics(picked, [Score.unscored("boom")] * 4)
+    assert crashed["n_unscored"] == 4 and crashed["classification"]["n"] == 0
+
+
+def test_labels_learnable_from_risk_factors(task):
+    """A one-line rule on the visible record beats chance on the synthetic cohort."""
+    samples = task.load("synthetic", "all", seed=0)
+    rule = [int(any(code in s.prompt[1]["content"] for code in ("E669", "E119", "N183"))) for s in samples]
+    result = classification_metrics([s.target["label"] for s in samples], rule)
+    assert result["balanced_accuracy"] > 0.6
+
+
+def test_cli_synth_then_labels(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cohort"
+    result = runner.invoke(app, ["data", "synth", "ehr", "--out", str(out), "-n", "40", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert (out / "metadata" / "subject_splits.parquet").exists() and "new_hypertension" in result.output
+    labels = tmp_path / "labels.parquet"
+    result = runner.invoke(app, ["data", "labels", "ehr", "--meds", str(out), "--task", "guo_los", "--out",
+                                 str(labels), "--report", str(tmp_path / "counts.json")])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(labels)
+    assert table.column_names == ["subject_id", "prediction_time", "boolean_value"]
+    counts = json.loads((tmp_path / "counts.json").read_text())
+    assert counts[0]["task"] == "guo_los" and counts[0]["n_labels"] == table.num_rows
+    result = runner.invoke(app, ["data", "labels", "ehr", "--meds", str(out), "--task", "new_gout", "--icd10", "M10"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["data", "labels", "ehr", "--meds", str(out), "--icd10", "M10"])
+    assert result.exit_code != 0
