@@ -256,3 +256,14 @@ def test_hub_id_goes_through_download(tmp_path, monkeypatch):
     assert len(pairs) == 3 and report.source == "someone/trec-ct-2021"
     with pytest.raises(DataError, match="no such file"):
         load_source(str(tmp_path / "absent.jsonl"))
+
+
+def test_limit_on_real_source_is_a_seeded_spread_subset(tmp_path, task):
+    rows = [{"query_id": f"q{p}", "trial_id": f"t{j}", "label": j % 3, "patient_note": "n", "trial_title": "T",
+             "inclusion_criteria": "i", "exclusion_criteria": "e"} for p in range(10) for j in range(10)]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    picked = task.load(str(path), limit=20, seed=1)
+    assert len(picked) == 20 and len({s.metadata["query_id"] for s in picked}) > 3
+    assert [s.id for s in picked] == [s.id for s in task.load(str(path), limit=20, seed=1)]
+    assert [s.id for s in picked] != [s.id for s in task.load(str(path), limit=20, seed=2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -68,7 +69,9 @@ class TrialMatchingTask(Task):
         """Samples for ``split``. ``source`` defaults to the synthetic generator.
 
         Real sources are split by patient (see :mod:`clinrl.tasks.trials.splits`); with ``balance=True`` each
-        class is sampled to the same size (``limit / 3`` per class, or the rarest class's count).
+        class is sampled to the same size (``limit / 3`` per class, or the rarest class's count). ``limit`` on a
+        real source keeps a seeded random subset in file order (qrels are sorted by patient, so a prefix would
+        cover only a few patients).
         """
         src = source or "synthetic"
         if src == "synthetic" or src.startswith("synthetic:"):
@@ -87,8 +90,10 @@ class TrialMatchingTask(Task):
         pairs = split_pairs(pairs, split, config)
         if self.balance:
             pairs, _ = balanced_sample(pairs, per_class_for_limit(limit), seed)
-        if limit is not None:
-            pairs = pairs[:limit]
+        if limit is not None and len(pairs) > limit:
+            # qrels are sorted by patient: a prefix would be a handful of patients, so take a seeded subset
+            keep = sorted(random.Random(f"trials-limit:{seed}").sample(range(len(pairs)), limit))
+            pairs = [pairs[i] for i in keep]
         self.last_report = report
         problems = report.problems()
         if problems:
