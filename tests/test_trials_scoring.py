@@ -267,3 +267,28 @@ def test_limit_on_real_source_is_a_seeded_spread_subset(tmp_path, task):
     assert len(picked) == 20 and len({s.metadata["query_id"] for s in picked}) > 3
     assert [s.id for s in picked] == [s.id for s in task.load(str(path), limit=20, seed=1)]
     assert [s.id for s in picked] != [s.id for s in task.load(str(path), limit=20, seed=2)]
+
+
+def test_eval_harness_reports_trials_metrics(tmp_path, task):
+    from clinrl.evaluation.backends import Backend, Generation
+    from clinrl.evaluation.harness import run_eval
+
+    samples = task.load("synthetic", "test", limit=9, seed=4)
+    answers = {s.id: task.oracle_completion(s) for s in samples}
+    answers[samples[0].id] = wrap('{"prediction": "eligible", "idx": 1}')  # a name/index mismatch
+
+    class Oracle(Backend):
+        name = "oracle"
+
+        def render(self, sample):
+            return sample.id
+
+        def generate(self, prompts, **kwargs):
+            return [[Generation(answers[p], 10, False)] for p in prompts]
+
+    result = run_eval(task, samples, Oracle(), out_dir=tmp_path, progress=False)
+    m = result.metrics
+    assert m["accuracy"]["value"] == pytest.approx(8 / 9) and m["classification"]["n"] == 9
+    assert sum(row["invalid"] for row in m["classification"]["confusion"]["matrix"].values()) == 1
+    assert m["ranking"]["n_patients"] == 3 and 0 < m["ranking"]["ndcg@10"] <= 1
+    assert (tmp_path / "eval_log.json").exists() and task.answer_space_size == 3
