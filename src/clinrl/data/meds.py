@@ -115,6 +115,23 @@ class MedsDataset:
 
 
 # -- validation -----------------------------------------------------------------------------------
+def validate_with(schema: Any, obj: Any, source: Any) -> None:
+    """Run one of the ``meds`` package's schema checks; its verdict becomes a ``DataError``."""
+    try:
+        schema.validate(obj)
+    except Exception as exc:  # the meds package's own message says which columns are wrong
+        raise DataError(f"does not match the meds {schema.__name__}: {exc}", source=str(source)) from exc
+
+
+def _read_validated(path: Path, schema: Any) -> Any:
+    try:
+        table = _pq().read_table(path)
+    except Exception as exc:
+        raise DataError(f"not a readable parquet file ({exc.__class__.__name__}: {exc})", source=str(path)) from exc
+    validate_with(schema, table, path)
+    return table
+
+
 def _first_true(mask: Any) -> int:
     """Index of the first True in a pyarrow boolean array (callers know there is one)."""
     pa = _pa()
@@ -176,11 +193,7 @@ def normalise_event_table(table: Any, source: str) -> Any:
             row = _first_true(nulls)
             raise DataError("null value (MEDS requires every event to have one)", source=source,
                             row=row + 1, field=column)
-    meds = _meds()
-    try:
-        meds.DataSchema.validate(table)
-    except Exception as exc:  # the meds package's own verdict, with its message
-        raise DataError(f"does not match the meds DataSchema: {exc}", source=source) from exc
+    validate_with(_meds().DataSchema, table, source)
     return table
 
 
@@ -268,28 +281,16 @@ def read_meds(path: str | Path, *, split_seed: int = 0) -> MedsDataset:
             raise DataError(f"invalid JSON ({exc.msg})", source=str(meta_path), row=exc.lineno) from exc
         if not isinstance(metadata, dict):
             raise DataError("not a JSON object", source=str(meta_path))
-        try:
-            _meds().DatasetMetadataSchema.validate(metadata)
-        except Exception as exc:
-            raise DataError(f"does not match the meds DatasetMetadataSchema: {exc}", source=str(meta_path)) from exc
+        validate_with(_meds().DatasetMetadataSchema, metadata, meta_path)
 
     codes = None
     codes_path = root / "metadata" / "codes.parquet"
     if codes_path.exists():
-        table = _pq().read_table(codes_path)
-        try:
-            _meds().CodeMetadataSchema.validate(table)
-        except Exception as exc:
-            raise DataError(f"does not match the meds CodeMetadataSchema: {exc}", source=str(codes_path)) from exc
-        codes = pl.from_arrow(table)
+        codes = pl.from_arrow(_read_validated(codes_path, _meds().CodeMetadataSchema))
 
     splits_path = root / "metadata" / "subject_splits.parquet"
     if splits_path.exists():
-        table = _pq().read_table(splits_path)
-        try:
-            _meds().SubjectSplitSchema.validate(table)
-        except Exception as exc:
-            raise DataError(f"does not match the meds SubjectSplitSchema: {exc}", source=str(splits_path)) from exc
+        table = _read_validated(splits_path, _meds().SubjectSplitSchema)
         splits = {int(s): str(v) for s, v in zip(table.column("subject_id").to_pylist(),
                                                   table.column("split").to_pylist())}
         origin = "file"
