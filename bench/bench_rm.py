@@ -83,7 +83,7 @@ def compare(args: argparse.Namespace) -> dict:
     for name, conditioned in (("criterion_conditioned", True), ("criterion_free", False)):
         cfg = RMTrainConfig(backbone=args.backbone, conditioned=conditioned, max_steps=steps,
                             learning_rate=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                            seed=args.seed)
+                            seed=args.seed, freeze_layers=args.freeze_layers)
         start = time.perf_counter()
         rm = train_reward_model(train, cfg, calibration=calib, progress=args.progress,
                                 output_dir=Path(args.save) / name if args.save else None)
@@ -115,6 +115,7 @@ def main() -> None:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--save", default="", help="directory to keep both trained models in")
     cp.add_argument("--progress", action="store_true", help="show the trainer's progress bars")
+    cp.add_argument("--freeze-layers", type=int, default=0, help="freeze the embeddings and the first N layers")
     for p in (sp, cp):
         p.add_argument("--backbone", default="minilm")
         p.add_argument("--max-length", type=int, default=256)

@@ -155,3 +155,13 @@ def test_healthbench_source_loads_and_keyword_judge_leaves_it_unscored(shared_da
     judge.add(rubric.instruction, rubric.reference, rubric.items, [True, False])
     graded = get_task("rubric", judge=judge).score(rubric.reference, samples[0].target)
     assert graded.value == pytest.approx(0.5) and graded.answer["labels"] == [True, False]
+
+
+def test_promedical_recipe_has_the_paper_settings():
+    from clinrl.training.config import load_recipe
+
+    config = load_recipe("recipes/promedical-rubric.yaml")
+    assert config.grpo.num_generations == 8 and config.grpo.learning_rate == 1e-6 and config.grpo.beta == 0.04
+    task_settings = config.tasks[0]
+    task = get_task(task_settings.name, **task_settings.options)   # the judge loads lazily, on first score
+    assert task.reward_config.lam >= 1 + task.reward_config.beta

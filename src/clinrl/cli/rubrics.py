@@ -58,6 +58,8 @@ def train_rm(
     lr: float = typer.Option(5e-5, "--lr", help="Learning rate; 5e-5 suits a 22M encoder (ProMedical: 5e-6 on 8B)."),
     batch_size: int = typer.Option(16, help="Preference pairs per step (each pair = 2 sequences)."),
     max_length: int = typer.Option(256, help="Tokens per criterion+instruction+response input."),
+    freeze_layers: int = typer.Option(0, help="Freeze the embeddings and the first N encoder layers (about halves "
+                                      "CPU training time; 3 of MiniLM's 6 was used for BENCHMARKS.md)."),
     seed: int = typer.Option(0, help="Seed for data and initialisation."),
 ) -> None:
     """Train the criterion-conditioned reward model (explicit criteria injection, Bradley–Terry loss via TRL's
@@ -68,7 +70,8 @@ def train_rm(
     train = _examples(data, n_train, seed)
     calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET)
     config = RMTrainConfig(backbone=backbone, conditioned=not criterion_free, epochs=epochs, max_steps=max_steps,
-                           learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed)
+                           learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed,
+                           freeze_layers=freeze_layers)
     console.print(f"[bold cyan]clinrl[/] training a {'criterion-free' if criterion_free else 'criterion-conditioned'}"
                   f" reward model on {len(train)} instructions ({backbone})")
     rm = train_reward_model(train, config, calibration=calib, output_dir=out)

@@ -84,6 +84,8 @@ class RMTrainConfig:
     max_length: int = 256
     #: TRL's centring term keeps scores near 0 so one calibration fits all criteria
     center_rewards_coefficient: float = 0.01
+    #: freeze the embeddings and the first N encoder layers: a CPU-time saver (no backward pass through them)
+    freeze_layers: int = 0
     warmup_ratio: float = 0.1
     seed: int = 0
     logging_steps: int = 10
@@ -242,6 +244,24 @@ def load_backbone(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def freeze_bottom(model: Any, n_layers: int) -> int:
+    """Freeze the embeddings and the first ``n_layers`` transformer layers; returns the layers frozen."""
+    base = getattr(model, model.base_model_prefix, model)
+    layers = getattr(getattr(base, "encoder", None), "layer", None) or getattr(base, "layers", None)
+    if layers is None:
+        raise ConfigError(f"cannot find the transformer layers of {type(model).__name__} to freeze")
+    if n_layers > len(layers):
+        raise ConfigError(f"freeze_layers={n_layers} but the backbone has {len(layers)} layers")
+    for module in [base.get_input_embeddings(), *list(layers)[:n_layers]]:
+        for param in module.parameters():
+            param.requires_grad_(False)
+    embeddings = getattr(base, "embeddings", None)   # BERT-style: position / type embeddings and LayerNorm
+    if embeddings is not None:
+        for param in embeddings.parameters():
+            param.requires_grad_(False)
+    return n_layers
+
+
 def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig | None = None, *,
                        calibration: Sequence[SyntheticExample] | None = None, output_dir: str | Path | None = None,
                        progress: bool = True) -> CriterionRewardModel:
@@ -256,6 +276,8 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     datasets = require("datasets", "train")
     trl = require("trl", "train")
     model, tokenizer = load_backbone(config.backbone, seed=config.seed)
+    if config.freeze_layers:
+        freeze_bottom(model, config.freeze_layers)
     rm = CriterionRewardModel(model, tokenizer, conditioned=config.conditioned, max_length=config.max_length,
                               info={"train": asdict(config), "n_train_examples": len(train)})
     if config.conditioned:
