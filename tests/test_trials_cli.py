@@ -1,0 +1,52 @@
+"""`clinrl data synth trials` and `clinrl data rationales trials` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from clinrl.cli import app
+from clinrl.registry import get_task
+
+runner = CliRunner()
+
+
+def test_synth_file_round_trips_through_the_task(tmp_path):
+    out = tmp_path / "synth.jsonl"
+    result = runner.invoke(app, ["data", "synth", "trials", "--out", str(out), "--n", "12", "--preset", "hard",
+                                 "--set", "negation_rate=0.6,distractors=3", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    assert "not relevant 4, excluded 4, eligible 4" in " ".join(result.output.split())
+    task = get_task("trials")
+    from_file = task.load(str(out))
+    generated = task.load("synthetic:hard,negation_rate=0.6,distractors=3", "train", limit=12, seed=4)
+    assert [(s.id, s.target, s.prompt) for s in from_file] == [(s.id, s.target, s.prompt) for s in generated]
+    again = tmp_path / "again.jsonl"
+    runner.invoke(app, ["data", "synth", "trials", "--out", str(again), "--n", "12", "--preset", "hard",
+                        "--set", "negation_rate=0.6,distractors=3", "--seed", "4"])
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_synth_rejects_bad_knobs(tmp_path):
+    result = runner.invoke(app, ["data", "synth", "trials", "--out", str(tmp_path / "x.jsonl"), "--set", "bogus=1"])
+    assert result.exit_code != 0 and "unknown synthetic option" in str(result.exception or result.output)
+
+
+def test_rationales_command_against_fake_server(tmp_path, fake_llm):
+    fake_llm.reply = lambda request: json.dumps({"rationale": "Checked each criterion against the note.",
+                                                 "confidence": 5})
+    out = tmp_path / "rationales"
+    args = ["data", "rationales", "trials", "--source", "synthetic:easy", "--out", str(out), "--per-class", "2",
+            "--base-url", fake_llm.base_url, "--model", "teacher", "--max-retries", "0", "--cache-dir",
+            str(tmp_path / "cache")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert sorted(r["trial_label"] for r in rows) == [0, 0, 1, 1, 2, 2]
+    assert json.loads((out / "report.json").read_text())["accepted_per_class"] == \
+        {"not relevant": 2, "excluded": 2, "eligible": 2}
+    # a rerun finds everything done in the journal and sends nothing
+    fake_llm.requests.clear()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and fake_llm.requests == [] and "finished earlier and skipped: 6" in " ".join(result.output.split())
