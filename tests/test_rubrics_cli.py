@@ -1,0 +1,48 @@
+"""`clinrl data synth rubric` and `clinrl eval rm` (judge specs, labelled files, bad input)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from clinrl.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_then_eval_keyword_judge(tmp_path):
+    path = tmp_path / "labelled.jsonl"
+    result = runner.invoke(app, ["data", "synth", "rubric", "--out", str(path), "--n", "6", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 6 and len(rows[0]["responses"]) == 4
+    out = tmp_path / "metrics.json"
+    result = runner.invoke(app, ["eval", "rm", "keyword", "--data", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.read_text())
+    assert metrics["pairwise"]["accuracy"] == 1.0 and metrics["safety_veto"]["f1"] == 1.0
+    assert metrics["judge"] == "keyword" and "pairwise accuracy" in result.output
+
+
+def test_eval_rm_reports_bad_labelled_rows(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    runner.invoke(app, ["data", "synth", "rubric", "--out", str(path), "--n", "1"])
+    row = json.loads(path.read_text())
+    row["responses"][1]["labels"] = row["responses"][1]["labels"][:-1]
+    path.write_text(json.dumps(row) + "\n")
+    result = runner.invoke(app, ["eval", "rm", "keyword", "--data", str(path)])
+    assert result.exit_code != 0
+    assert "responses[1]" in str(result.exception) and "row 1" in str(result.exception)
+
+
+def test_eval_rm_unknown_judge_and_missing_model(tmp_path):
+    result = runner.invoke(app, ["eval", "rm", "oracle", "--test", "2"])
+    assert result.exit_code != 0 and "unknown judge" in str(result.exception)
+    result = runner.invoke(app, ["eval", "rm", f"rm:{tmp_path}", "--test", "2"])
+    assert result.exit_code != 0 and "not a clinrl reward model" in str(result.exception)
+
+
+def test_train_rm_help_teaches():
+    result = runner.invoke(app, ["train", "rm", "--help"])
+    assert result.exit_code == 0 and "criterion-free" in result.output and "minilm" in result.output
