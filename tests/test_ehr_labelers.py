@@ -240,3 +240,10 @@ def test_demo_label_counts_per_task(demo):
     assert counts["guo_readmission"].n_stays == 275
     assert counts["guo_los"].n_positive > 0 and counts["guo_readmission"].n_positive > 0
     assert counts["new_hypertension"].dropped["already diagnosed at prediction time"] > 0
+
+
+def test_no_stays_gives_an_empty_valid_label_table(tmp_path):
+    labels, report = label(_dataset([(1, D0, HTN)]), "new_hypertension")
+    assert labels.height == 0 and report.n_labels == 0 and report.n_stays == 0
+    assert labels.columns == ["subject_id", "prediction_time", "boolean_value"]
+    write_labels(labels, tmp_path / "empty.parquet")

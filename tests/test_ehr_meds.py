@@ -183,3 +183,9 @@ def test_hash_split_is_stable_and_roughly_80_10_10():
     assert splits == [hash_split(i) for i in range(5000)]
     share = splits.count("train") / len(splits)
     assert 0.77 < share < 0.83 and {"tuning", "held_out"} <= set(splits)
+
+
+def test_time_zone_aware_times_are_rejected(tmp_path):
+    path = _write(tmp_path, _table(time=pa.array([None, T0, T1, T2], pa.timestamp("us", tz="UTC"))))
+    with pytest.raises(DataError, match="time zone"):
+        read_meds(path)

@@ -117,3 +117,21 @@ def test_budget_holds_on_the_longest_real_timeline(shared_data):
             other = serialize_timeline(subject, end, config=cfg, count_tokens=whitespace_counter)
             assert whitespace_counter(other.text) <= budget
     assert counter_calls
+
+
+@pytest.mark.conformance
+def test_budget_holds_with_a_real_tokenizer_on_the_longest_timeline(shared_data):
+    pytest.importorskip("transformers")
+    from clinrl.models import load_tokenizer
+    from clinrl.tasks.ehr.serialize import tokenizer_counter
+
+    path = shared_data / "mimic-iv-demo-meds" / "mimic_iv_demo_meds_events.parquet"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    events = read_meds(path).events
+    longest = events.group_by("subject_id").len().sort("len").row(-1)[0]
+    subject = events.filter(pl.col("subject_id") == longest)
+    count = tokenizer_counter(load_tokenizer("tiny"))
+    cfg = SerializeConfig(sections=("conditions", "procedures", "labs", "medications"), token_budget=512)
+    out = serialize_timeline(subject, subject.get_column("time").max(), config=cfg, count_tokens=count)
+    assert out.n_tokens == count(out.text) <= 512 and out.n_entries > 0 and out.n_omitted > 0

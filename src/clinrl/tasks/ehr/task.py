@@ -13,6 +13,8 @@ Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
 * ``sections`` / ``token_budget``: what the timeline shows and its length limit (serialize.py).
 * ``balance``: keep every positive and as many seeded-random negatives per labeling task (for
   training on rare outcomes; evaluation should use the natural rate, the default).
+* ``tokenizer``: a tokenizer object or a model spec (``"tiny"``, a directory, a hub id) whose tokenizer
+  counts the timeline budget exactly (default: a conservative estimate).
 * ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
   ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples).
 """
@@ -132,6 +134,10 @@ class EHRDiagnosisTask(Task):
         self.serialize_config = SerializeConfig(sections=tuple(sections), token_budget=int(token_budget))
         self.balance = bool(balance)
         self.synthetic_subjects, self.synthetic_seed = int(synthetic_subjects), int(synthetic_seed)
+        if isinstance(tokenizer, str):  # a model spec (recipes are YAML): count with that model's tokenizer
+            from clinrl.models import load_tokenizer
+
+            tokenizer = load_tokenizer(tokenizer)
         self.count_tokens = tokenizer_counter(tokenizer) if tokenizer is not None else None
         self.visits = visits or VisitCodes()
         self.label_reports: dict[str, dict[str, Any]] = {}
