@@ -172,3 +172,12 @@ def test_cli_synth_then_labels(tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["data", "labels", "ehr", "--meds", str(out), "--icd10", "M10"])
     assert result.exit_code != 0
+
+
+def test_synthetic_source_options(task):
+    small = task.load("synthetic:subjects=30;seed=4", "all", seed=0)
+    assert {s.metadata["source"] for s in small} == {"synthetic(seed=4, n=30)"}
+    assert len({s.metadata["subject_id"] for s in small}) <= 30
+    for bad in ("synthetic:subjects=0", "synthetic:colour=red", "synthetic:n=ten"):
+        with pytest.raises(ConfigError):
+            task.load(bad, "train")

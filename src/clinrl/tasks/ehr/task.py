@@ -16,7 +16,8 @@ Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
 * ``tokenizer``: a tokenizer object or a model spec (``"tiny"``, a directory, a hub id) whose tokenizer
   counts the timeline budget exactly (default: a conservative estimate).
 * ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
-  ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples).
+  ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples);
+  the source ``synthetic:subjects=500;seed=1`` overrides both.
 """
 
 from __future__ import annotations
@@ -145,13 +146,29 @@ class EHRDiagnosisTask(Task):
     # -- loading --------------------------------------------------------------------------------
     def dataset(self, source: str | None) -> MedsDataset:
         src = source or SYNTHETIC
-        if src == SYNTHETIC:
-            return _synthetic(self.synthetic_subjects, self.synthetic_seed)
+        if src == SYNTHETIC or src.startswith(SYNTHETIC + ":"):
+            return _synthetic(*self._synthetic_options(src))
         path = Path(src)
         if not path.exists():
             raise DataError("no such MEDS directory or parquet file (the ehr task reads local MEDS data or "
                             "'synthetic')", source=src)
         return _read(str(path.resolve()), path.stat().st_mtime)
+
+    def _synthetic_options(self, source: str) -> tuple[int, int]:
+        """``synthetic`` or ``synthetic:subjects=500;seed=1`` → (subjects, cohort seed)."""
+        options = {"subjects": self.synthetic_subjects, "seed": self.synthetic_seed}
+        for part in source.partition(":")[2].replace(",", ";").split(";"):
+            if not part.strip():
+                continue
+            key, _, value = part.partition("=")
+            key = {"n": "subjects"}.get(key.strip(), key.strip())
+            if key not in options or not value.strip().lstrip("-").isdigit():
+                raise ConfigError(f"bad synthetic option {part.strip()!r} in {source!r}; use "
+                                  "synthetic:subjects=N;seed=S")
+            options[key] = int(value)
+        if options["subjects"] < 1:
+            raise ConfigError(f"synthetic subjects must be at least 1 in {source!r}")
+        return options["subjects"], options["seed"]
 
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
