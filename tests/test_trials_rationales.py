@@ -54,7 +54,7 @@ def test_class_balanced_rows_score_correct_and_hide_the_label(fake_llm, setup):
         assert row["prefill"] == sample.prefill and row["prompt"] == sample.prompt
     # the teacher is told the gold decision; the prompt it gets carries the student's task verbatim
     first = fake_llm.requests[0]["messages"][1]["content"]
-    assert "Here is the patient note" in first and "do not say or hint that the decision was given" in first
+    assert "Patient note:" in first and "do not say or hint that the decision was given" in first
     assert fake_llm.requests[0]["model"] == "teacher"
 
 

@@ -106,7 +106,7 @@ def test_swapped_scheme_is_explicit_and_reproduces_the_paper(task):
     assert not swapped.score(wrap('{"prediction": "not relevant", "idx": 0}'), {"trial_label": 0}).correct
     assert not task.score(wrap('{"prediction": "excluded", "idx": 0}'), {"trial_label": 0}).correct
     assert task.label_scheme == "trec"
-    assert '"excluded" — ' in swapped.load("synthetic", limit=1)[0].prompt[1]["content"].split("idx 0:")[1][:20]
+    assert '\n0 "excluded": ' in swapped.load("synthetic", limit=1)[0].prompt[1]["content"]
     with pytest.raises(ConfigError):
         TrialMatchingTask(label_scheme="swapped")
 

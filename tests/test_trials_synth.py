@@ -85,9 +85,9 @@ def criteria_lines(block: str) -> list[str]:
 
 
 def label_from_text(user_prompt: str) -> int:
-    note = user_prompt.split("Here is the patient note:\n", 1)[1].split("\n\nHere is the clinical trial:", 1)[0]
+    note = user_prompt.split("Patient note:\n", 1)[1].split("\n\nTrial:\n", 1)[0]
     inclusion = user_prompt.split("Inclusion criteria:\n", 1)[1].split("\n\nExclusion criteria:", 1)[0]
-    exclusion = user_prompt.split("Exclusion criteria:\n", 1)[1].split("\n\nDecide which", 1)[0]
+    exclusion = user_prompt.split("Exclusion criteria:\n", 1)[1].split("\n\nOptions:", 1)[0]
     patient = read_note(note)
     inc, exc = criteria_lines(inclusion), criteria_lines(exclusion)
     target = CONDITION_BY_NAME[re.sub(r"^(confirmed diagnosis of|diagnosis of|adults with) ", "", inc[0].lower())]

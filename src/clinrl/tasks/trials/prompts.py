@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from clinrl.rewards.contract import EHRMIND_PREFILL
-from clinrl.tasks.trials.labels import LABEL_DESCRIPTIONS
 from clinrl.types import Message
 
+# Short on purpose: real TREC pairs already run to thousands of tokens, and on the embedded CPU model every
+# prompt token costs training time. The one-line definitions keep TREC's meaning of each label.
 SYSTEM = (
-    "You are a clinical research coordinator who screens patients for clinical trials. Read the patient note "
-    "and the trial's inclusion and exclusion criteria, check the criteria one by one against the note inside "
-    "<think> </think> tags, then give your decision inside <answer> </answer> tags as a JSON object."
+    "You screen patients for clinical trials. Check the trial's criteria against the patient note inside "
+    "<think> </think>, then give your decision inside <answer> </answer>."
 )
+
+#: one-line definitions shown to the model (the rationale teacher gets the longer LABEL_DESCRIPTIONS)
+SHORT_DESCRIPTIONS = {
+    "not relevant": "the patient lacks the condition the trial studies",
+    "excluded": "has it, but fails an inclusion or meets an exclusion criterion",
+    "eligible": "meets every inclusion and no exclusion criterion",
+}
 
 #: shown in the prompt when a judged trial has no criteria text in the corpus (usable for scoring only)
 MISSING_TRIAL_TEXT = "[criteria text not available: this trial is not in the loaded corpus]"
@@ -28,12 +35,9 @@ def trial_block(title: str, inclusion: str, exclusion: str, *, max_criteria_char
 
 def matching_messages(note: str, trial_text: str, names: tuple[str, str, str]) -> tuple[list[Message], str]:
     """Chat messages + pre-fill. ``names[i]`` is the answer name of index ``i`` in the active scheme."""
-    options = "\n".join(f"- idx {i}: \"{name}\" — {LABEL_DESCRIPTIONS[name]}" for i, name in enumerate(names))
-    example = f'{{"prediction": "{names[2]}", "idx": 2}}'
+    options = "\n".join(f'{i} "{name}": {SHORT_DESCRIPTIONS[name]}' for i, name in enumerate(names))
     user = (
-        f"Here is the patient note:\n{note.strip()}\n\nHere is the clinical trial:\n{trial_text}\n\n"
-        f"Decide which one of these applies:\n{options}\n\n"
-        "Show your reasoning in <think> </think> tags and return the final answer in <answer> </answer> tags as "
-        f"JSON {{\"prediction\": name, \"idx\": integer}} with a name and index from the list, e.g. {example}."
+        f"Patient note:\n{note.strip()}\n\nTrial:\n{trial_text}\n\nOptions:\n{options}\n\n"
+        f'Answer as JSON {{"prediction": name, "idx": number}}, e.g. {{"prediction": "{names[2]}", "idx": 2}}.'
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}], EHRMIND_PREFILL
