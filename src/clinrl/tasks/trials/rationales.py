@@ -90,7 +90,7 @@ class RationaleReport:
                 else getattr(self, f.name) for f in fields(self)}
 
 
-def teacher_messages(sample: Sample, names: Sequence[str]) -> list[dict[str, str]]:
+def teacher_messages(sample: Sample) -> list[dict[str, str]]:
     task_text = next(m["content"] for m in sample.prompt if m["role"] == "user")
     gold = int(sample.target["trial_label"])
     decision = TREC_NAMES[gold]
@@ -196,7 +196,7 @@ def generate_rationales(task: Any, samples: Sequence[Sample], client: Any, out_d
         batch = [s for group in zip_longest(*queues) for s in group if s is not None][:config.batch_size]
         if not batch:
             break
-        results = client.chat_many([teacher_messages(s, task.names) for s in batch], progress=progress,
+        results = client.chat_many([teacher_messages(s) for s in batch], progress=progress,
                                    description="teacher rationales", temperature=config.temperature,
                                    max_tokens=config.max_tokens)
         report.requested += len(batch)
