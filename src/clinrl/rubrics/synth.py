@@ -245,3 +245,38 @@ def read_labelled(path: Any) -> list[SyntheticExample]:
         category = str(row.get("category") or rubric.metadata.get("category") or "")
         out.append(SyntheticExample(rubric=rubric, responses=tuple(responses), category=category))
     return out
+
+
+def read_pairs(path: Any) -> list[CriterionPair] | list[PlainPair]:
+    """Preference rows from ``clinrl pairs build``: ``instances.jsonl`` rows (``instruction``, ``criterion``,
+    ``chosen``, ``rejected``) → :class:`CriterionPair`; ``pairs.jsonl`` rows (no criterion) → :class:`PlainPair`."""
+    import json
+    from pathlib import Path
+
+    from clinrl.errors import DataError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError("file not found", source=str(path))
+    out: list = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"invalid JSON ({exc})", source=str(path), row=n) from None
+        for field in ("instruction", "chosen", "rejected"):
+            if not isinstance(row.get(field) if isinstance(row, dict) else None, str):
+                raise DataError("missing text", source=str(path), row=n, field=field)
+        if "criterion" in row:
+            item = RubricItem.from_dict(row["criterion"], source=str(path), row=n)
+            if not item.text.strip() or item.dimension not in (PROFICIENCY, EXCELLENCE, SAFETY):
+                raise DataError("criterion needs text and a known dimension", source=str(path), row=n,
+                                field="criterion")
+            out.append(CriterionPair(row["instruction"], item, row["chosen"], row["rejected"]))
+        else:
+            out.append(PlainPair(row["instruction"], row["chosen"], row["rejected"]))
+    if len({type(p) for p in out}) > 1:
+        raise DataError("mixes criterion instances and plain pairs", source=str(path))
+    return out

@@ -32,7 +32,9 @@ from clinrl.errors import ConfigError, require
 from clinrl.rubrics.judges.backbones import DEFAULT_BACKBONE, resolve_backbone
 from clinrl.rubrics.judges.base import CriterionJudge, JudgeRequest, Verdicts
 from clinrl.rubrics.schema import DIMENSIONS, SAFETY, RubricItem
-from clinrl.rubrics.synth import SyntheticExample, criterion_pairs, item_good, plain_pairs
+from clinrl.rubrics.synth import (
+    CriterionPair, PlainPair, SyntheticExample, criterion_pairs, item_good, plain_pairs,
+)
 
 META_FILE = "clinrl_rm.json"
 
@@ -208,6 +210,23 @@ class CriterionRewardModel(CriterionJudge):
         self.calibration = cal
         return cal
 
+    def calibrate_pairs(self, pairs: Sequence[CriterionPair]) -> dict[str, tuple[float, float]]:
+        """Calibrate on criterion instances: the chosen response is on the good side of its criterion,
+        the rejected one on the bad side (what ``clinrl pairs build`` writes)."""
+        if not self.conditioned:
+            raise ConfigError("the criterion-free model calibrates on labelled responses (calibration examples)")
+        triples = [(p.instruction, text, p.item) for p in pairs for text in (p.chosen, p.rejected)]
+        goods = np.array([good for _ in pairs for good in (True, False)])
+        scores = self.raw_scores(triples)
+        dims = np.array([t[2].dimension for t in triples])
+        cal = {"all": fit_logistic(scores, goods)}
+        for dim in DIMENSIONS:
+            sel = dims == dim
+            if sel.sum() >= 10:
+                cal[dim] = fit_logistic(scores[sel], goods[sel])
+        self.calibration = cal
+        return cal
+
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -264,11 +283,15 @@ def freeze_bottom(model: Any, n_layers: int) -> int:
 
 def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig | None = None, *,
                        calibration: Sequence[SyntheticExample] | None = None, output_dir: str | Path | None = None,
-                       progress: bool = True) -> CriterionRewardModel:
-    """Train (and calibrate) a reward model on labelled examples with TRL's ``RewardTrainer``.
+                       progress: bool = True, pairs: Sequence[Any] | None = None,
+                       calibration_pairs: Sequence[CriterionPair] | None = None) -> CriterionRewardModel:
+    """Train (and calibrate) a reward model with TRL's ``RewardTrainer``.
 
-    ``calibration`` examples fit the met / not-met calibration (use a held-out split); without them the
-    training examples are used (optimistic). ``output_dir`` receives the trainer state and the final model.
+    Training data: labelled examples ``train`` (expanded into criterion instances or plain pairs here), or
+    ready ``pairs`` (:class:`CriterionPair` for the conditioned model, :class:`PlainPair` for the ablation,
+    e.g. from ``clinrl pairs build``). Calibration: labelled ``calibration`` examples (use a held-out
+    split), else held-out ``calibration_pairs`` (criterion instances: chosen = good side, rejected = bad
+    side), else the training examples (optimistic). ``output_dir`` receives the trainer state and the model.
     """
     import tempfile
 
@@ -280,12 +303,14 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
         freeze_bottom(model, config.freeze_layers)
     rm = CriterionRewardModel(model, tokenizer, conditioned=config.conditioned, max_length=config.max_length,
                               info={"train": asdict(config), "n_train_examples": len(train)})
-    if config.conditioned:
-        rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, p.item),
-                 "rejected_ids": rm.encode(p.instruction, p.rejected, p.item)} for p in criterion_pairs(train)]
-    else:
-        rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, None),
-                 "rejected_ids": rm.encode(p.instruction, p.rejected, None)} for p in plain_pairs(train)]
+    if pairs is None:
+        pairs = criterion_pairs(train) if config.conditioned else plain_pairs(train)
+    wanted = CriterionPair if config.conditioned else PlainPair
+    if any(not isinstance(p, wanted) for p in pairs):
+        raise ConfigError(f"a {'criterion-conditioned' if config.conditioned else 'criterion-free'} reward model "
+                          f"trains on {wanted.__name__} rows")
+    rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, getattr(p, "item", None)),
+             "rejected_ids": rm.encode(p.instruction, p.rejected, getattr(p, "item", None))} for p in pairs]
     if not rows:
         raise ConfigError("no preference pairs in the training examples (every response pair tied)")
     rm.info["n_train_instances"] = len(rows)
@@ -306,7 +331,14 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     rm.model.eval()
     rm.info["train_loss"] = float(result.training_loss)
     rm.info["train_steps"] = int(result.global_step)
-    rm.calibrate(calibration if calibration else train)
+    if calibration:
+        rm.calibrate(calibration)
+    elif calibration_pairs:
+        rm.calibrate_pairs(calibration_pairs)
+    elif train:
+        rm.calibrate(train)
+    else:
+        raise ConfigError("nothing to calibrate on: pass labelled calibration examples or held-out criterion pairs")
     if output_dir:
         rm.save(out / "model")
     return rm
