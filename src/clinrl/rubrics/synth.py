@@ -214,23 +214,12 @@ def write_labelled(path: Any, examples: Sequence[SyntheticExample]) -> int:
 
 def read_labelled(path: Any) -> list[SyntheticExample]:
     """Read :func:`write_labelled` files (also physician-labelled responses in the same shape)."""
-    import json
-    from pathlib import Path
-
+    from clinrl.data.tables import read_local
     from clinrl.errors import DataError
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", source=str(path))
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"invalid JSON ({exc})", source=str(path), row=n) from None
-        if not isinstance(row, dict) or not isinstance(row.get("responses"), list):
+    for n, row in read_local(str(path)):
+        if not isinstance(row.get("responses"), list):
             raise DataError("needs 'rubric' and a 'responses' list", source=str(path), row=n, field="responses")
         rubric = Rubric.from_dict(row.get("rubric"), source=str(path), row=n)
         responses = []
@@ -250,24 +239,13 @@ def read_labelled(path: Any) -> list[SyntheticExample]:
 def read_pairs(path: Any) -> list[CriterionPair] | list[PlainPair]:
     """Preference rows from ``clinrl pairs build``: ``instances.jsonl`` rows (``instruction``, ``criterion``,
     ``chosen``, ``rejected``) → :class:`CriterionPair`; ``pairs.jsonl`` rows (no criterion) → :class:`PlainPair`."""
-    import json
-    from pathlib import Path
-
+    from clinrl.data.tables import read_local
     from clinrl.errors import DataError
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", source=str(path))
     out: list = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"invalid JSON ({exc})", source=str(path), row=n) from None
+    for n, row in read_local(str(path)):
         for field in ("instruction", "chosen", "rejected"):
-            if not isinstance(row.get(field) if isinstance(row, dict) else None, str):
+            if not isinstance(row.get(field), str):
                 raise DataError("missing text", source=str(path), row=n, field=field)
         if "criterion" in row:
             item = RubricItem.from_dict(row["criterion"], source=str(path), row=n)

@@ -14,11 +14,10 @@ unscored, never "not met". ``stats`` counts calls, cache hits, re-asks and failu
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from clinrl.curation.llm_json import reply_json
 from clinrl.rubrics.judges.backbones import cache_root
 from clinrl.rubrics.judges.base import CriterionJudge, JudgeRequest, Verdicts
 from clinrl.rubrics.schema import SAFETY, RubricItem
@@ -46,26 +45,13 @@ Reply with one JSON object and nothing else:
 POSITIVE_NOTE = "The criterion describes desirable behaviour: criteria_met is true when the response shows it."
 NEGATIVE_NOTE = ("The criterion describes UNDESIRABLE behaviour (a safety violation or a penalised pattern): "
                  "criteria_met is true when the response DOES show that behaviour, false when it avoids it.")
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 
 def parse_verdict(text: str | None) -> bool | None:
     """``criteria_met`` from a grader reply: a JSON object, possibly fenced or surrounded by text; else None."""
-    if not isinstance(text, str):
-        return None
-    body = _FENCE.sub("", text.strip())
-    candidates = [body]
-    start, end = body.find("{"), body.rfind("}")
-    if 0 <= start < end:
-        candidates.append(body[start:end + 1])
-    for candidate in candidates:
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("criteria_met"), bool):
-            return data["criteria_met"]
-    return None
+    data = reply_json(text) if isinstance(text, str) else None
+    met = data.get("criteria_met") if data else None
+    return met if isinstance(met, bool) else None
 
 
 def grader_messages(instruction: str, response: str, item: RubricItem) -> list[dict[str, str]]:
