@@ -118,6 +118,16 @@ def test_mixture_reward_dispatches_per_row_and_keeps_unscored_as_none():
     f, c = fmt([None] * 4, completions, **kwargs), correct([None] * 4, completions, **kwargs)
     assert [a + b if a is not None else None for a, b in zip(f, c)] == [1.1, 0.0, -2.0, None]
     assert f[3] is None and c[3] is None and reward.unscored == 1  # both None: TRL leaves it out of the baseline
+    assert f[:3] == [0.0, 0.0, -2.0] and c[:3] == [1.1, 0.0, 0.0]
+    calls = []
+    toy_many = get_task("toy_copy")
+    toy_many.score_many = lambda texts, targets: calls.append(len(texts)) or [toy.score(t, g) for t, g in
+                                                                             zip(texts, targets)]
+    batched = MixtureReward({"toy_copy": toy_many})
+    fmt2, correct2 = batched.functions()
+    kw = {"task": ["toy_copy"] * 2, "target": [json.dumps({"value": 7})] * 2}
+    assert correct2([None] * 2, [good, good], **kw) == [1.1, 1.1] and fmt2([None] * 2, [good, good], **kw) == [0, 0]
+    assert calls == [2]  # one batched call shared by both functions
     with pytest.raises(ConfigError, match="'task' and 'target'"):
         fmt([None], [good])
     with pytest.raises(ConfigError, match="mixture has"):

@@ -20,7 +20,7 @@ from clinrl.registry import get_task
 from clinrl.rewards.contract import completion_text
 from clinrl.tasks.base import Task
 from clinrl.training.config import TaskSettings
-from clinrl.types import Sample
+from clinrl.types import Sample, Score
 
 
 @dataclass
@@ -164,48 +164,58 @@ def grpo_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
 class MixtureReward:
     """TRL reward functions that score each completion with its own row's task.
 
-    Two functions, ``format`` (malformed → scheme.malformed, else 0) and ``correct`` (correct →
-    scheme.correct, else scheme.wrong), whose sum is the task's reward scheme (−2 / 0 / 1.1), so TRL
-    logs format and correctness separately. A completion that cannot be scored gets ``None`` from
-    *both* functions, which TRL treats as unscorable (left out of the group baseline, zero advantage)
-    instead of the wrong-answer 0 a lone ``None`` would be summed into.
+    Two functions whose sum is the task's reward (EHRMIND: −2 / 0 / 1.1; a rubric task: its rubric
+    reward), so TRL logs format and content separately: ``format`` carries the whole value of a
+    malformed completion (``Score.format_ok is False``) and 0 otherwise; ``correct`` carries the rest.
+    A completion that cannot be scored gets ``None`` from *both* functions, which TRL treats as
+    unscorable (left out of the group baseline, zero advantage) instead of the 0 a lone ``None`` would
+    be summed into. Scores are computed once per batch (tasks with ``score_many`` — judged rubric tasks
+    — are scored in one batched call) and shared by the two functions.
     """
 
     def __init__(self, tasks: dict[str, Task]):
         self.tasks = tasks
         self.unscored = 0
+        self._cache: tuple[Any, list[Score]] | None = None
 
-    def _scores(self, completions: Sequence[Any], kwargs: dict[str, Any]):
+    def _scores(self, completions: Sequence[Any], kwargs: dict[str, Any]) -> list[Score]:
         names = kwargs.get("task")
         targets = kwargs.get("target")
         if names is None or targets is None:
             raise ConfigError("mixture rewards need the dataset columns 'task' and 'target' "
                               "(build rows with clinrl.training.mixtures.grpo_rows)")
-        out = []
-        for completion, name, target in zip(completions, names, targets):
-            task = self.tasks.get(name)
-            if task is None:
+        texts = [completion_text(c) for c in completions]
+        key = (tuple(texts), tuple(map(str, names)), tuple(map(str, targets)))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        by_task: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            if name not in self.tasks:
                 raise ConfigError(f"row of task {name!r} but the mixture has {', '.join(self.tasks)}")
-            target = json.loads(target) if isinstance(target, str) else target
-            out.append((task, task.score(completion_text(completion), target, contract="ehrmind")))
-        return out
+            by_task.setdefault(name, []).append(i)
+        scores: list[Score | None] = [None] * len(texts)
+        for name, rows in by_task.items():
+            task = self.tasks[name]
+            parsed = [json.loads(targets[i]) if isinstance(targets[i], str) else targets[i] for i in rows]
+            if hasattr(task, "score_many"):
+                got = task.score_many([texts[i] for i in rows], parsed)
+            else:
+                got = [task.score(texts[i], t, contract="ehrmind") for i, t in zip(rows, parsed)]
+            for i, score in zip(rows, got):
+                scores[i] = score
+        result = [s if s is not None else Score.unscored("not scored") for s in scores]
+        self.unscored += sum(1 for s in result if s.value is None)
+        self._cache = (key, result)
+        return result
 
     def functions(self) -> list:
         def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            values: list[float | None] = []
-            for task, score in self._scores(completions, kwargs):
-                values.append(None if score.value is None else (0.0 if score.format_ok else task.scheme.malformed))
-            return values
+            return [None if s.value is None else (float(s.value) if s.format_ok is False else 0.0)
+                    for s in self._scores(completions, kwargs)]
 
         def correct_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            values: list[float | None] = []
-            for task, score in self._scores(completions, kwargs):
-                if score.value is None:
-                    self.unscored += 1
-                    values.append(None)
-                else:
-                    values.append(task.scheme.correct if score.correct else task.scheme.wrong)
-            return values
+            return [None if s.value is None else (0.0 if s.format_ok is False else float(s.value))
+                    for s in self._scores(completions, kwargs)]
 
         format_reward.__name__ = "format"
         correct_reward.__name__ = "correct"
