@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from clinrl.errors import DataError
 from clinrl.llm import ChatClient
 from clinrl.registry import get_task
 from clinrl.tasks.trials.rationales import RationaleConfig, generate_rationales, parse_teacher_reply
@@ -131,3 +132,24 @@ def test_endpoint_down_stops_after_one_round(fake_llm, setup):
 def test_parse_teacher_reply(reply, error):
     _, _, got = parse_teacher_reply(reply, RationaleConfig())
     assert (error in got) if error else got == ""
+
+
+def test_rationales_attach_to_samples_for_the_warm_up(fake_llm, setup):
+    from clinrl.data.sft import explanation_for
+    from clinrl.tasks.trials import TrialMatchingTask
+    from clinrl.training.mixtures import sft_target
+
+    task, samples, out = setup
+    fake_llm.reply = good_reply
+    generate_rationales(task, samples, _client(fake_llm), out, config=RationaleConfig(per_class=1), progress=False)
+    rows = {r["id"]: r for r in _rows(out)}
+    with_rationales = TrialMatchingTask(rationales=str(out / "train.jsonl"))
+    loaded = with_rationales.load("synthetic", "train", limit=30, seed=3)
+    matched = [s for s in loaded if s.id in rows]
+    assert len(matched) == 3 and with_rationales.last_report.samples_with_rationale == 3
+    for s in matched:
+        assert sft_target(with_rationales, s) == rows[s.id]["completion"]
+        assert explanation_for(s)[0].startswith("The patient has the target condition")
+    (out / "bad.jsonl").write_text(json.dumps({**next(iter(rows.values())), "trial_label": 9}) + "\n")
+    with pytest.raises(DataError, match="written for label 9"):
+        TrialMatchingTask(rationales=str(out / "bad.jsonl")).load("synthetic", "train", limit=30, seed=3)

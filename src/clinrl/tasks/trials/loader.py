@@ -70,6 +70,8 @@ class LoadReport:
     judgments_missing_trial: int = 0
     corpus: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
+    #: with the task's ``rationales=`` option: loaded samples that got a teacher rationale
+    samples_with_rationale: int | None = None
 
     def problems(self) -> list[str]:
         lines = []
@@ -93,6 +95,7 @@ class LoadReport:
             "judgments_missing_patient": self.judgments_missing_patient,
             "missing_trials": len(self.missing_trials), "judgments_missing_trial": self.judgments_missing_trial,
             "corpus": self.corpus, "skipped": dict(self.skipped),
+            "samples_with_rationale": self.samples_with_rationale,
         }
 
 

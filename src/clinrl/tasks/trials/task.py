@@ -53,7 +53,8 @@ class TrialMatchingTask(Task):
     def __init__(self, *, label_scheme: str = DEFAULT_SCHEME, corpus: str | None = None,
                  require_trial_text: bool = False, balance: bool = False, train_fraction: float = 0.8,
                  seen_fraction: float = 0.1, synthetic: Mapping[str, Any] | None = None,
-                 max_criteria_chars: int = MAX_CRITERIA_CHARS, **kwargs: Any) -> None:
+                 max_criteria_chars: int = MAX_CRITERIA_CHARS, rationales: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.label_scheme = label_scheme
         self.names = check_scheme(label_scheme)
@@ -63,6 +64,7 @@ class TrialMatchingTask(Task):
         self.train_fraction, self.seen_fraction = train_fraction, seen_fraction
         self.synthetic_options = dict(synthetic or {})
         self.max_criteria_chars = max_criteria_chars
+        self.rationales = rationales
         self.last_report: LoadReport | None = None
 
     # -- loading --------------------------------------------------------------------------------------------
@@ -81,7 +83,8 @@ class TrialMatchingTask(Task):
             n = limit if limit is not None else config.default_size(split)
             pairs = synth.generate_pairs(n, split=split, seed=seed, config=config)
             self.last_report = LoadReport(source=src, layout="synthetic", n_judgments=len(pairs), n_pairs=len(pairs))
-            return [self.sample_from_pair(p, source=src, split=split) for p in pairs]
+            samples = [self.sample_from_pair(p, source=src, split=split) for p in pairs]
+            return self._attach_rationales(samples, self.last_report) if self.rationales else samples
         pairs, report = load_source(src, split=split, corpus=self.corpus)
         if self.require_trial_text:
             kept = [p for p in pairs if p.trial is not None]
@@ -100,7 +103,37 @@ class TrialMatchingTask(Task):
         problems = report.problems()
         if problems:
             warnings.warn(f"{src}: " + "; ".join(problems), TrialDataWarning, stacklevel=2)
-        return [self.sample_from_pair(p, source=src, split=split) for p in pairs]
+        samples = [self.sample_from_pair(p, source=src, split=split) for p in pairs]
+        return self._attach_rationales(samples, report) if self.rationales else samples
+
+    def _attach_rationales(self, samples: list[Sample], report: LoadReport) -> list[Sample]:
+        """Put teacher rationales (``train.jsonl`` of ``clinrl data rationales trials``) on matching samples.
+
+        A matched sample gets ``metadata["explanation"]`` (the rationale) and ``metadata["sft_target"]`` (the
+        checked completion), which the SFT warm-up uses; unmatched samples are counted in the load report.
+        """
+        from clinrl.data.tables import read_local
+
+        by_id: dict[str, dict[str, Any]] = {}
+        for row_number, row in read_local(str(self.rationales)):
+            for name in ("id", "completion"):
+                if not isinstance(row.get(name), str):
+                    raise DataError("missing or not text", source=str(self.rationales), row=row_number, field=name)
+            by_id[row["id"]] = row
+        out = []
+        for sample in samples:
+            row = by_id.get(sample.id)
+            if row is None:
+                out.append(sample)
+                continue
+            if int(row.get("trial_label", sample.target["trial_label"])) != sample.target["trial_label"]:
+                raise DataError(f"rationale for {sample.id} was written for label {row['trial_label']}, the source "
+                                f"says {sample.target['trial_label']}", source=str(self.rationales), field="trial_label")
+            rationale = row["completion"].split("</think>", 1)[0].strip()
+            meta = {**sample.metadata, "explanation": rationale, "sft_target": row["completion"]}
+            out.append(Sample(sample.id, sample.prompt, sample.target, meta, sample.prefill))
+        report.samples_with_rationale = sum(1 for s in out if "sft_target" in s.metadata)
+        return out
 
     def sample_from_pair(self, pair: Pair, *, source: str, split: str) -> Sample:
         if pair.trial is not None:
