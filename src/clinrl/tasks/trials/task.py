@@ -10,7 +10,7 @@ from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard
 from clinrl.tasks.trials import prompts, synth
-from clinrl.tasks.trials.labels import DEFAULT_SCHEME, TREC_NAMES, check_scheme, normalise_name
+from clinrl.tasks.trials.labels import DEFAULT_SCHEME, TREC_NAMES, check_scheme, normalise_name, parse_gold_label
 from clinrl.tasks.trials.loader import LoadReport, Pair, load_source
 from clinrl.tasks.trials.metrics import classification_metrics, ranking_metrics
 from clinrl.tasks.trials.splits import SplitConfig, balanced_sample, per_class_for_limit, split_pairs
@@ -126,11 +126,15 @@ class TrialMatchingTask(Task):
             if row is None:
                 out.append(sample)
                 continue
-            if int(row.get("trial_label", sample.target["trial_label"])) != sample.target["trial_label"]:
-                raise DataError(f"rationale for {sample.id} was written for label {row['trial_label']}, the source "
-                                f"says {sample.target['trial_label']}", source=str(self.rationales), field="trial_label")
+            label = parse_gold_label(row.get("trial_label", sample.target["trial_label"]))
+            if label != sample.target["trial_label"]:
+                raise DataError(f"rationale for {sample.id} was written for label {row.get('trial_label')!r}, the "
+                                f"source says {sample.target['trial_label']}", source=str(self.rationales),
+                                field="trial_label")
             rationale = row["completion"].split("</think>", 1)[0].strip()
-            meta = {**sample.metadata, "explanation": rationale, "sft_target": row["completion"]}
+            # rebuilt rather than copied, so the answer follows this task's label scheme
+            target = self.oracle_completion(sample, think=f"\n{rationale}\n")
+            meta = {**sample.metadata, "explanation": rationale, "sft_target": target}
             out.append(Sample(sample.id, sample.prompt, sample.target, meta, sample.prefill))
         report.samples_with_rationale = sum(1 for s in out if "sft_target" in s.metadata)
         return out
