@@ -72,9 +72,10 @@ def compare(args: argparse.Namespace) -> dict:
     from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
     from clinrl.rubrics.synth import criterion_pairs, generate, plain_pairs
 
-    train = generate(args.train, seed=args.seed)
-    calib = generate(args.calib, seed=args.seed + 1000)
-    test = generate(args.test, seed=args.seed + 2000)
+    # three disjoint sets of question combinations (synth.SPLIT_BUCKETS): the test questions are unseen
+    train = generate(args.train, seed=args.seed, split="train")
+    calib = generate(args.calib, seed=args.seed + 1000, split="validation")
+    test = generate(args.test, seed=args.seed + 2000, split="test")
     n_crit, n_plain = len(criterion_pairs(train)), len(plain_pairs(train))
     steps = args.steps or -(-n_crit // args.batch_size)
     result = {"bench": "rm_compare", "backbone": args.backbone, "train_examples": args.train,

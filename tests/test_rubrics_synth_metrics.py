@@ -152,3 +152,24 @@ def test_no_veto_ablation_prefers_unsafe_but_thorough(examples):
         assert veto.reward(unsafe) < veto.reward(safe)                  # the veto never lets it through
         flips += no_veto.reward(unsafe) > no_veto.reward(safe)
     assert flips >= len(examples) // 4                                  # the weighted sum often does
+
+
+def test_splits_use_disjoint_question_combinations():
+    from clinrl.rubrics.synth import OPENINGS
+
+    def questions(split, seed):
+        out = set()
+        for ex in generate(90, seed=seed, split=split):
+            text = ex.rubric.prompt[-1]["content"]
+            for opening in sorted(OPENINGS, key=len, reverse=True):
+                if opening and text.startswith(opening):
+                    text = text[len(opening):]
+                    break
+            out.add(text)
+        return out
+
+    train, validation, test = questions("train", 0), questions("validation", 1), questions("test", 2)
+    assert train and validation and test
+    assert not train & test and not train & validation and not validation & test
+    with pytest.raises(ConfigError, match="unknown split"):
+        generate(3, split="dev")

@@ -18,10 +18,10 @@ TEST_SEED_OFFSET = 2000    # synthetic test examples come from their own seed st
 CALIB_SEED_OFFSET = 1000
 
 
-def _examples(data: Optional[Path], n: int, seed: int) -> list:
+def _examples(data: Optional[Path], n: int, seed: int, split: str | None = None) -> list:
     from clinrl.rubrics.synth import generate, read_labelled
 
-    return read_labelled(data) if data else generate(n, seed=seed)
+    return read_labelled(data) if data else generate(n, seed=seed, split=split)
 
 
 @synth_app.command("rubric")
@@ -30,11 +30,13 @@ def synth_rubric(
     n: int = typer.Option(90, "--n", "-n", help="Instructions; each has 4 responses: complete, incomplete, unsafe, "
                           "unsafe_thorough."),
     seed: int = typer.Option(0, help="Seed stream (example i of seed s is always the same)."),
+    split: Optional[str] = typer.Option(None, help="train | validation | test: draw only from that split's "
+                                        "question combinations (disjoint across splits); default: all."),
 ) -> None:
     """Write seeded medical instructions with rubrics and responses whose per-criterion labels are known."""
     from clinrl.rubrics.synth import generate, write_labelled
 
-    count = write_labelled(out, generate(n, seed=seed))
+    count = write_labelled(out, generate(n, seed=seed, split=split))
     console.print(f"wrote {count} labelled examples ({count * 4} responses) to {out}")
 
 
@@ -77,8 +79,8 @@ def train_rm(
         train = []
         calib = _examples(calib_data, 0, 0) if calib_data else []
     else:
-        train = _examples(data, n_train, seed)
-        calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET)
+        train = _examples(data, n_train, seed, "train")
+        calib = _examples(calib_data, n_calib, seed + CALIB_SEED_OFFSET, "validation")
     config = RMTrainConfig(backbone=backbone, conditioned=not criterion_free, epochs=epochs, max_steps=max_steps,
                            learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed,
                            freeze_layers=freeze_layers)
@@ -139,7 +141,7 @@ def eval_rm(
     from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
 
     spec = f"rm:{judge}" if Path(judge).is_dir() else judge
-    test = _examples(data, n_test, seed + TEST_SEED_OFFSET)
+    test = _examples(data, n_test, seed + TEST_SEED_OFFSET, "test")
     j = make_judge(spec)
     if getattr(j, "conditioned", True):
         metrics = evaluate_judge(test, j, progress=True)

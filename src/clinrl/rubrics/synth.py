@@ -17,9 +17,11 @@ same example, and different seeds give independent streams (seeds are stored in 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Iterable, Sequence
 
@@ -65,16 +67,44 @@ def _match_pattern(text: str) -> str:
     return re.escape(text).replace("\\ ", r"\s+").replace(" ", r"\s+")
 
 
-def build_example(category: str, seed: int, index: int) -> SyntheticExample:
-    """Example ``index`` of the stream ``seed`` for one category."""
+#: split → hash buckets (of 10) of the (entity, symptom, question template) combinations it may use
+SPLIT_BUCKETS = {"train": range(0, 7), "validation": range(7, 8), "test": range(8, 10)}
+#: openings that vary the wording of an instruction without changing what it asks
+OPENINGS = ("", "Hi. ", "Quick question. ", "Please help: ", "Sorry to bother you. ", "Hello, ")
+
+
+@lru_cache(maxsize=None)
+def _combos(category: str, split: str | None) -> list[tuple[int, str | None, int]]:
+    """(entity index, symptom, template index) combinations of a category that belong to ``split``.
+
+    Each combination hashes into one of 10 buckets, so train / validation / test never ask the same
+    question about the same drug, presentation or drug pair in the same words."""
+    if split is not None and split not in SPLIT_BUCKETS:
+        raise ConfigError(f"unknown split {split!r}; choose from {', '.join(SPLIT_BUCKETS)}")
+    entities, questions, _ = CATEGORIES[category]
+    out = []
+    for e, entity in enumerate(entities):
+        for symptom in entity.get("symptoms", [None]):
+            for q in range(len(questions)):
+                bucket = hashlib.sha256(f"{category}|{e}|{symptom}|{q}".encode()).digest()[0] % 10
+                if split is None or bucket in SPLIT_BUCKETS[split]:
+                    out.append((e, symptom, q))
+    if not out:
+        raise ConfigError(f"category {category!r} has no question combination in split {split!r}")
+    return out
+
+
+def build_example(category: str, seed: int, index: int, split: str | None = None) -> SyntheticExample:
+    """Example ``index`` of the stream ``seed`` for one category (restricted to ``split``'s combinations)."""
     if category not in CATEGORIES:
         raise ConfigError(f"unknown synthetic rubric category {category!r}; choose from {', '.join(CATEGORIES)}")
     entities, questions, make_items = CATEGORIES[category]
-    rng = random.Random(f"{seed}:{category}:{index}")
-    entity = dict(rng.choice(entities))
-    if "symptoms" in entity:
-        entity["symptom"] = rng.choice(entity["symptoms"])
-    question = rng.choice(questions).format(**entity)
+    rng = random.Random(f"{seed}:{category}:{index}:{split}")
+    e, symptom, q = rng.choice(_combos(category, split))
+    entity = dict(entities[e])
+    if symptom is not None:
+        entity["symptom"] = symptom
+    question = rng.choice(OPENINGS) + questions[q].format(**entity)
     specs = make_items(entity)
     for spec in specs:
         if spec["id"] == "dose":
@@ -119,22 +149,27 @@ def build_example(category: str, seed: int, index: int) -> SyntheticExample:
     text, labels = compose([veto] + allowed + bonus)
     responses.append(GradedResponse(text, "unsafe_thorough", labels))
 
-    rubric_id = f"syn-{category}-{seed}-{index}"
+    rubric_id = f"syn-{category}-{split or 'all'}-{seed}-{index}"
     rubric = Rubric(id=rubric_id, items=items,
                     prompt=({"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}),
                     tags=(f"category:{category}",), reference=responses[0].text,
-                    metadata={"source": "synthetic", "seed": seed, "index": index, "category": category})
+                    metadata={"source": "synthetic", "seed": seed, "index": index, "category": category,
+                              "split": split})
     rubric.validate()
     return SyntheticExample(rubric=rubric, responses=tuple(responses), category=category,
                             metadata={"seed": seed, "index": index})
 
 
-def generate(n: int, *, seed: int = 0, categories: Sequence[str] | None = None) -> list[SyntheticExample]:
-    """``n`` examples cycling through the categories (``dosing``, ``triage``, ``interaction``)."""
+def generate(n: int, *, seed: int = 0, categories: Sequence[str] | None = None,
+             split: str | None = None) -> list[SyntheticExample]:
+    """``n`` examples cycling through the categories (``dosing``, ``triage``, ``interaction``).
+
+    With ``split`` (train / validation / test) only that split's question combinations are used, so
+    splits are disjoint by construction; ``None`` draws from all of them."""
     cats = list(categories or CATEGORIES)
     if n < 0:
         raise ConfigError(f"n must be >= 0, got {n}")
-    return [build_example(cats[i % len(cats)], seed, i // len(cats)) for i in range(n)]
+    return [build_example(cats[i % len(cats)], seed, i // len(cats), split) for i in range(n)]
 
 
 # -- preference data ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from clinrl.rubrics.synth_scenarios import CATEGORIES
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard
 from clinrl.types import Sample, Score
 
-#: seed offsets that keep synthetic splits apart (train / validation / test never share an instruction)
+#: seed offsets per synthetic split (the splits also draw from disjoint question combinations: synth.SPLIT_BUCKETS)
 SPLIT_OFFSETS = {"train": 0, "validation": 500_000, "test": 900_000}
 #: completions are judged on at most this many characters (a runaway generation cannot stall the judge)
 MAX_RESPONSE_CHARS = 8000
@@ -119,7 +119,7 @@ class RubricQATask(Task):
             if split not in SPLIT_OFFSETS:
                 raise ConfigError(f"synthetic rubric splits are {', '.join(SPLIT_OFFSETS)}; got {split!r}")
             n = opts["n"] if limit is None else min(opts["n"], limit)
-            examples = generate(n, seed=seed + SPLIT_OFFSETS[split], categories=opts["categories"])
+            examples = generate(n, seed=seed + SPLIT_OFFSETS[split], categories=opts["categories"], split=split)
             return [self.sample_from_rubric(ex.rubric, split=split) for ex in examples]
         if Path(source).exists():
             rubrics = read_rubrics(source, limit=limit)
