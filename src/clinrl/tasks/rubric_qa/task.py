@@ -84,7 +84,7 @@ class RubricQATask(Task):
                "by construction), or a local rubric file: HealthBench JSONL, Rubrics-as-Rewards JSONL or clinrl "
                "JSONL (clinrl.rubrics.formats), or a hub dataset with one of those row shapes",
         licence="synthetic: clinrl's own; HealthBench: MIT (OpenAI simple-evals)",
-        splits="synthetic: train / validation / test from separate seed streams; files: all rows",
+        splits="synthetic: train / validation / test from disjoint question combinations; files: all rows",
         scoring="reward = clip(S1 + α·S2, 0, 1+β) − λ·S3 (defaults α=0.1, β=0.3, λ=1.5); pass = no violation and "
                 "S1 ≥ 0.6; also HealthBench's score (Σ met points ÷ Σ positive points, clipped mean)",
         categories=tuple(CATEGORIES),
