@@ -54,6 +54,7 @@ def test_tiny_rm_trains_and_calibrates(tiny_runs):
     ex = calib[0]
     verdicts = rm.judge(ex.rubric.instruction, ex.responses[0].text, ex.rubric.items)
     assert len(verdicts) == len(ex.rubric.items) and all(isinstance(v, bool) for v in verdicts)
+    assert rm.judge_many([("q", None, ex.rubric.items)]) == [[None] * len(ex.rubric.items)]
     assert (path / "trainer" / "trainer_state.json").exists()
 
 

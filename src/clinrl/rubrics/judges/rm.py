@@ -168,8 +168,9 @@ class CriterionRewardModel(CriterionJudge):
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[Verdicts]:
         out = []
-        for (_, response, items), probs in zip(requests, self.item_probabilities(requests)):
-            if not isinstance(response, str):
+        texts = [(ins, resp if isinstance(resp, str) else "", items) for ins, resp, items in requests]
+        for (_, response, items), probs in zip(requests, self.item_probabilities(texts)):
+            if not isinstance(response, str):   # not text: unscored, never "not met"
                 out.append([None] * len(items))
                 continue
             out.append([(p < 0.5) if item.dimension == SAFETY else (p > 0.5) for item, p in zip(items, probs)])
@@ -326,7 +327,8 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     trainer = trl.RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
                                 processing_class=tokenizer)
     result = trainer.train()
-    trainer.state.save_to_json(str(out / "trainer" / "trainer_state.json")) if output_dir else None
+    if output_dir:
+        trainer.state.save_to_json(str(out / "trainer" / "trainer_state.json"))
     rm.model = trainer.model
     rm.model.eval()
     rm.info["train_loss"] = float(result.training_loss)
