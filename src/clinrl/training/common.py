@@ -118,3 +118,29 @@ def save_final(trainer: Any, tokenizer: Any, directory: Path, *, merge_lora: boo
 
 def stage_done(directory: Path) -> bool:
     return (directory / STAGE_DONE).is_file()
+
+
+def train_stage(stage: str, trainer: Any, tokenizer: Any, output_dir: Path, *, resume: bool) -> StageResult:
+    """Train (from the latest checkpoint on resume), save ``final/`` on process 0, time the steps."""
+    import time
+
+    final_dir = output_dir / "final"
+    checkpoint = latest_checkpoint(output_dir) if resume else None
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    if trainer.is_world_process_zero():
+        save_final(trainer, tokenizer, final_dir, merge_lora=True)
+    trainer.accelerator.wait_for_everyone()
+    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
+    return StageResult(stage, final_dir, trainer.state.global_step, list(trainer.state.log_history),
+                       seconds=seconds, seconds_per_step=seconds / steps_run if steps_run else None,
+                       resumed_from=str(checkpoint) if checkpoint else None)
+
+
+def finished_stage(stage: str, final_dir: Path) -> StageResult:
+    """The result of a stage that an earlier (resumed) run already finished."""
+    import json
+
+    step = int(json.loads((final_dir / STAGE_DONE).read_text()).get("global_step", 0))
+    return StageResult(stage, final_dir, step, skipped=True)

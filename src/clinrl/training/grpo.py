@@ -9,15 +9,12 @@ writes the continuation — which is what the contract parser expects. Rewards c
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import ConfigError, require
 from clinrl.training.callbacks import HeldoutEvalCallback
-from clinrl.training.common import (
-    StageResult, device_kwargs, latest_checkpoint, peft_config, save_final, stage_done,
-)
+from clinrl.training.common import StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, MixtureReward, grpo_rows
 
@@ -87,9 +84,7 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
     output_dir = Path(run_dir) / "grpo"
     final_dir = output_dir / "final"
     if stage_done(final_dir):
-        from clinrl.training.sft import _final_step
-
-        return StageResult("grpo", final_dir, _final_step(final_dir), skipped=True)
+        return finished_stage("grpo", final_dir)
     model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
     rows = grpo_rows(mixture, tokenizer)
     rewards = MixtureReward(mixture.by_name())
@@ -109,17 +104,9 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
         peft_config=peft_config(config.model.lora),
         callbacks=all_callbacks,
     )
-    checkpoint = latest_checkpoint(output_dir) if resume else None
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
-    if trainer.is_world_process_zero():
-        save_final(trainer, tokenizer, final_dir, merge_lora=True)
-    trainer.accelerator.wait_for_everyone()
-    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
-    notes = [f"grpo: {rewards.unscored} completion(s) could not be scored (left out of group baselines)"] \
-        if rewards.unscored else []
-    return StageResult("grpo", final_dir, trainer.state.global_step, list(trainer.state.log_history),
-                       heldout=list(heldout_cb.history) if heldout_cb else [], seconds=seconds,
-                       seconds_per_step=seconds / steps_run if steps_run else None,
-                       resumed_from=str(checkpoint) if checkpoint else None, notes=notes)
+    result = train_stage("grpo", trainer, tokenizer, output_dir, resume=resume)
+    if rewards.unscored:
+        result.notes.append(f"grpo: {rewards.unscored} completion(s) could not be scored (left out of group "
+                            "baselines)")
+    result.heldout = list(heldout_cb.history) if heldout_cb else []
+    return result

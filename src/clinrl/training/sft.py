@@ -8,15 +8,12 @@ answers, not to repeat notes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import require
 from clinrl.training.callbacks import HeldoutEvalCallback
-from clinrl.training.common import (
-    StageResult, device_kwargs, latest_checkpoint, peft_config, save_final, stage_done,
-)
+from clinrl.training.common import StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, sft_rows
 
@@ -61,7 +58,7 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
     output_dir = Path(run_dir) / "sft"
     final_dir = output_dir / "final"
     if stage_done(final_dir):
-        return StageResult("sft", final_dir, _final_step(final_dir), skipped=True)
+        return finished_stage("sft", final_dir)
     model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
     rows = sft_rows(mixture, tokenizer, config.sft.think)
     notes = []
@@ -83,22 +80,6 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
         peft_config=peft_config(config.model.lora),
         callbacks=all_callbacks,
     )
-    checkpoint = latest_checkpoint(output_dir) if resume else None
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
-    if trainer.is_world_process_zero():
-        save_final(trainer, tokenizer, final_dir, merge_lora=True)
-    trainer.accelerator.wait_for_everyone()
-    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
-    return StageResult("sft", final_dir, trainer.state.global_step, list(trainer.state.log_history),
-                       seconds=seconds, seconds_per_step=seconds / steps_run if steps_run else None,
-                       resumed_from=str(checkpoint) if checkpoint else None, notes=notes)
-
-
-def _final_step(final_dir: Path) -> int:
-    import json
-
-    from clinrl.training.common import STAGE_DONE
-
-    return int(json.loads((final_dir / STAGE_DONE).read_text()).get("global_step", 0))
+    result = train_stage("sft", trainer, tokenizer, output_dir, resume=resume)
+    result.notes = notes
+    return result
