@@ -93,8 +93,9 @@ def labels_ehr(
 @synth_app.command("ehr")
 def synth_ehr(
     out: Path = typer.Option(..., "--out", "-o", help="Directory to write the MEDS dataset into (data/, metadata/)."),
-    subjects: int = typer.Option(300, "--subjects", "-n", help="Number of subjects. 300 gives ~60-90 positives "
-                                 "for the common new-diagnosis tasks; rare ones (pancan, celiac, lupus) need more."),
+    subjects: int = typer.Option(1000, "--subjects", "-n", help="Number of subjects (the ehr task's default "
+                                 "cohort size). 1,000 give ~200-300 positives for the common new-diagnosis "
+                                 "tasks; rare ones (pancan, celiac, lupus) stay rare."),
     seed: int = typer.Option(0, help="Seed: the same seed and size give byte-identical files."),
     subjects_per_shard: int = typer.Option(100, help="Subjects per data/*.parquet shard."),
 ) -> None:

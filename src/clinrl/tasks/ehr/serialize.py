@@ -6,15 +6,16 @@ Layout::
     Prediction time: 2016-01-02 23:59. Hospital stays before it: 3.
 
     Conditions (most recent last):
-    - 2015-06-03 Type 2 diabetes mellitus without complications [ICD-10 E119] (3 times since 2014-02-01)
+    - Type 2 diabetes mellitus without complications [ICD-10 E119] (213 d ago; 3x since 700 d ago)
     Procedures (most recent last):
     - ...
 
 * **What**: demographics, then condition and procedure codes (EHRMIND kept these two); labs (last
   value) and medications are optional sections. Only events at or before the prediction time are
   read, so nothing leaks from the label window.
-* **Deduplicated**: one line per distinct code, dated by its most recent occurrence, with the count
-  and first date when it recurs.
+* **Deduplicated**: one line per distinct code, dated by its most recent occurrence in days before
+  the prediction time (windows are stated in days; relative times are also shorter than dates),
+  with the count and first occurrence when it recurs.
 * **Ordered**: within a section by most recent occurrence, oldest first, so the latest facts sit
   next to the question.
 * **Descriptions**: ``metadata/codes.parquet`` descriptions first; else ICD-10-CM diagnoses through
@@ -156,6 +157,11 @@ def describe(code: str, descriptions: dict[str, str] | None, use_packages: bool 
     return code
 
 
+def _ago(prediction_time: datetime, t: datetime) -> str:
+    """Days before the prediction time, as a model should reason about windows ("0 d ago" = same day)."""
+    return f"{(prediction_time.date() - t.date()).days} d ago"
+
+
 def _demographics(events: Any, prediction_time: datetime) -> tuple[str, int]:
     pl = require("polars", "meds")
     sex = "sex unknown"
@@ -191,11 +197,11 @@ def serialize_timeline(events: Any, prediction_time: datetime, *, config: Serial
             text = describe(code, descriptions, config.describe)
             if section == "labs":
                 shown = "no value" if value is None else f"{value:g}"
-                line = f"- {last:%Y-%m-%d} {text}: {shown}"
+                line = f"- {text}: {shown} ({_ago(prediction_time, last)})"
+            elif n > 1:
+                line = f"- {text} ({_ago(prediction_time, last)}; {n}x since {_ago(prediction_time, first)})"
             else:
-                line = f"- {last:%Y-%m-%d} {text}"
-            if n > 1 and section != "labs":
-                line += f" ({n} times since {first:%Y-%m-%d})"
+                line = f"- {text} ({_ago(prediction_time, last)})"
             entries.append((last, order, section, line))
     entries.sort(key=lambda e: (e[0], e[1], e[3]))
 

@@ -11,8 +11,10 @@ Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
   ``all``. Default ``new_hypertension`` (the most common new diagnosis, ~10 % positive on the
   synthetic cohort).
 * ``sections`` / ``token_budget``: what the timeline shows and its length limit (serialize.py).
-* ``balance``: keep every positive and as many seeded-random negatives per labeling task (for
-  training on rare outcomes; evaluation should use the natural rate, the default).
+* ``balance``: keep every positive and as many seeded-random negatives per labeling task.
+  ``"train"`` (the default) balances the train split only: rare outcomes (1–14 % positive) would
+  otherwise teach "always 0", while held-out splits keep the natural rate that balanced accuracy
+  is designed for. ``True`` balances every split, ``False`` none.
 * ``tokenizer``: a tokenizer object or a model spec (``"tiny"``, a directory, a hub id) whose tokenizer
   counts the timeline budget exactly (default: a conservative estimate).
 * ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
@@ -65,10 +67,8 @@ RISK_FACTORS: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
 }
 
 SYSTEM_PROMPT = (
-    "You are a clinical prediction assistant. You read a patient's electronic health record timeline and "
-    "predict a future outcome. Reason step by step inside <think> </think> tags about the patient's risk "
-    "factors and history, then give only the final prediction inside <answer> </answer> tags as a JSON "
-    "object {\"prediction\": \"<task id>\", \"label\": 0 or 1}."
+    "You predict clinical outcomes from a patient's health record. Reason about risk factors and history "
+    "inside <think> </think>, then give only the answer inside <answer> </answer>."
 )
 
 
@@ -123,7 +123,7 @@ class EHRDiagnosisTask(Task):
 
     def __init__(self, *, labeling_task: str | Sequence[str] = DEFAULT_LABELING_TASK,
                  sections: Sequence[str] | str = DEFAULT_SECTIONS, token_budget: int = DEFAULT_TOKEN_BUDGET,
-                 balance: bool = False, synthetic_subjects: int = 300, synthetic_seed: int = 0,
+                 balance: bool | str = "train", synthetic_subjects: int = 1000, synthetic_seed: int = 0,
                  anchor: str | None = None, tokenizer: Any = None, visits: VisitCodes | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -133,7 +133,9 @@ class EHRDiagnosisTask(Task):
         if isinstance(sections, str):
             sections = tuple(s.strip() for s in sections.split(",") if s.strip())
         self.serialize_config = SerializeConfig(sections=tuple(sections), token_budget=int(token_budget))
-        self.balance = bool(balance)
+        if balance not in (True, False, "train"):
+            raise ConfigError(f"balance must be true, false or 'train', got {balance!r}")
+        self.balance = balance
         self.synthetic_subjects, self.synthetic_seed = int(synthetic_subjects), int(synthetic_seed)
         if isinstance(tokenizer, str):  # a model spec (recipes are YAML): count with that model's tokenizer
             from clinrl.models import load_tokenizer
@@ -182,7 +184,7 @@ class EHRDiagnosisTask(Task):
             self.label_reports[task.name] = report.to_dict()
             rows = [(task.name, s, t, bool(y)) for s, t, y in labels.iter_rows()
                     if subjects is None or s in subjects]
-            if self.balance:
+            if self.balance is True or (self.balance == "train" and wanted == "train"):
                 positives = [r for r in rows if r[3]]
                 negatives = [r for r in rows if not r[3]]
                 rows = positives + rng.sample(negatives, min(len(negatives), len(positives)))
@@ -202,9 +204,7 @@ class EHRDiagnosisTask(Task):
         timeline = serialize_timeline(by_subject[subject], prediction_time, config=self.serialize_config,
                                       descriptions=descriptions, count_tokens=self.count_tokens)
         user = (f"{timeline.text}\n\nTask ({task.name}): {task.question}\n"
-                f"Answer 1 for yes or 0 for no. Show your reasoning in <think> </think> tags and return the "
-                f"final answer in <answer> </answer> tags as JSON {{\"prediction\": \"{task.name}\", "
-                f"\"label\": 0 or 1}}.")
+                f"Answer as JSON {{\"prediction\": \"{task.name}\", \"label\": 1 (yes) or 0 (no)}}.")
         when = prediction_time.isoformat(timespec="minutes")
         explanation = _rationale(task, by_subject[subject], prediction_time, positive)
         return Sample(
