@@ -92,8 +92,9 @@ def test_estimate_is_conservative_for_digits():
     assert estimate_tokens("abcdef") == 2
 
 
-@pytest.mark.conformance
-def test_budget_holds_on_the_longest_real_timeline(shared_data):
+@pytest.fixture(scope="module")
+def longest_timeline(shared_data):
+    """The demo subject with the most events (36,581)."""
     path = shared_data / "mimic-iv-demo-meds" / "mimic_iv_demo_meds_events.parquet"
     if not path.exists():
         pytest.skip(f"{path} not found")
@@ -101,6 +102,12 @@ def test_budget_holds_on_the_longest_real_timeline(shared_data):
     longest = events.group_by("subject_id").len().sort("len").row(-1)[0]
     subject = events.filter(pl.col("subject_id") == longest)
     assert subject.height > 30_000
+    return subject
+
+
+@pytest.mark.conformance
+def test_budget_holds_on_the_longest_real_timeline(longest_timeline):
+    subject = longest_timeline
     end = subject.get_column("time").max()
     counter_calls = []
 
@@ -120,17 +127,12 @@ def test_budget_holds_on_the_longest_real_timeline(shared_data):
 
 
 @pytest.mark.conformance
-def test_budget_holds_with_a_real_tokenizer_on_the_longest_timeline(shared_data):
+def test_budget_holds_with_a_real_tokenizer_on_the_longest_timeline(longest_timeline):
     pytest.importorskip("transformers")
     from clinrl.models import load_tokenizer
     from clinrl.tasks.ehr.serialize import tokenizer_counter
 
-    path = shared_data / "mimic-iv-demo-meds" / "mimic_iv_demo_meds_events.parquet"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    events = read_meds(path).events
-    longest = events.group_by("subject_id").len().sort("len").row(-1)[0]
-    subject = events.filter(pl.col("subject_id") == longest)
+    subject = longest_timeline
     count = tokenizer_counter(load_tokenizer("tiny"))
     cfg = SerializeConfig(sections=("conditions", "procedures", "labs", "medications"), token_budget=512)
     out = serialize_timeline(subject, subject.get_column("time").max(), config=cfg, count_tokens=count)
