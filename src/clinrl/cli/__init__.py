@@ -31,16 +31,45 @@ def _register() -> None:
         importlib.import_module(module)
 
 
+def _print_error(message: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    # escape: messages quote user data ("[value, unit]", "[redacted]") that rich would eat as markup
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """clinrl's own warnings (data counted and reported) as one plain line, without a source location."""
+    if not getattr(category, "__module__", "").startswith("clinrl"):
+        return _default_showwarning(message, category, filename, lineno, file, line)
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False)
+
+
+_default_showwarning = None
+
+
 def main() -> None:
+    global _default_showwarning
+    import warnings
+
     _register()
     from clinrl.errors import ClinrlError
 
+    _default_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         app(standalone_mode=False)
     except ClinrlError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _print_error(str(exc))
+        sys.exit(2)
+    except OSError as exc:  # an output folder that cannot be made, a directory given for a file, ...
+        if exc.filename is None or not exc.strerror:
+            raise
+        _print_error(f"file {exc.filename}: {exc.strerror.lower()}")
         sys.exit(2)
     except SystemExit:
         raise
