@@ -63,3 +63,15 @@ def test_clinrl_warnings_are_one_plain_line(monkeypatch, capsys):
         app.registered_commands[:] = [c for c in app.registered_commands if c.name != "qa-warn"]
     assert "warning: 3 judgment(s) [no criteria] skipped" in err
     assert ".py:" not in err  # no source location
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["calc", "run", "bmi"], "Missing option '--input'"),
+    (["data", "synth", "medcalc", "-n", "abc", "-o", "x.csv"], "Invalid value for '--n'"),
+    (["score", "medcalc", "-c", "no-such-file.jsonl", "-o", "o.jsonl"], "does not exist"),
+    (["no-such-command"], "No such command"),
+])
+def test_usage_errors_are_shown_not_raised(monkeypatch, capsys, args, expected):
+    code, _, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2
+    assert expected in err and "Traceback" not in err

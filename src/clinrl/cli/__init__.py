@@ -73,13 +73,13 @@ def main() -> None:
         sys.exit(2)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors: a missing option, a bad number, a path that does not exist
+        # Typer >= 0.26 vendors its own click, whose exceptions are not click's: match by shape, so the
+        # message is shown the way click shows it (usage line + "Error: ...") whichever click raised it
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if type(exc).__name__ == "Abort":
             sys.exit(130)
         raise
 
