@@ -9,13 +9,17 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from clinrl.cli.app import app, data_app
 from clinrl.errors import DataError
 from clinrl.registry import get_task, list_tasks
+from clinrl.rewards.contract import completion_text
 
 console = Console()
+#: characters kept from the start and the end of a long message: the task's question sits at the end
+CLIP_HEAD, CLIP_TAIL = 450, 250
 
 
 @app.command("tasks")
@@ -33,28 +37,39 @@ def tasks_command() -> None:
 @data_app.command("show")
 def data_show(
     task: str = typer.Argument(..., help="Task name (see `clinrl tasks`)."),
-    source: Optional[str] = typer.Option(None, "--source", "-s", help="Hub dataset id or local file/dir; "
-                                         "default: the task's hub dataset."),
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Hub dataset id, local file/dir, or "
+                                         "'synthetic[:options]' where the task has a generator; default: the "
+                                         "task's hub dataset."),
     split: str = typer.Option("test", help="Split to read from a hub dataset."),
-    limit: int = typer.Option(3, "--limit", "-n", help="Number of samples to print."),
-    full: bool = typer.Option(False, help="Print whole prompts instead of the first 600 characters."),
+    limit: int = typer.Option(3, "--limit", "-n", min=1, help="Number of samples to print."),
+    full: bool = typer.Option(False, help=f"Print whole messages instead of the first {CLIP_HEAD} and last "
+                              f"{CLIP_TAIL} characters of each."),
 ) -> None:
-    """Print the first samples of a task as the model will see them, with their targets."""
+    """Print the first samples of a task as the model will see them, with their targets.
+
+    Example: clinrl data show medcalc --source ../shared/data/medcalc-bench/test_data.csv -n 2
+    """
     t = get_task(task)
     samples = t.load(source, split, limit=limit)
     for sample in samples:
-        console.rule(f"[bold]{task}[/] sample {sample.id}  ({sample.category or '-'})")
+        console.rule(f"[bold]{escape(task)}[/] sample {escape(str(sample.id))}  ({escape(sample.category or '-')})")
         for message in sample.prompt:
-            content = message["content"] if full else _clip(message["content"], 600)
-            console.print(f"[bold magenta]{message['role']}[/]: {content}", highlight=False)
+            content = message["content"] if full else _clip(message["content"])
+            # the text is printed as-is: notes hold brackets ("[i.e., serum creatinine: 1.42 mg/dL]") that
+            # rich markup would silently delete
+            console.print(f"[bold magenta]{escape(message['role'])}[/]: {escape(content)}", highlight=False)
         if sample.prefill:
-            console.print(f"[bold magenta]assistant (pre-fill)[/]: {sample.prefill!r}", highlight=False)
-        console.print(f"[bold green]target[/]: {json.dumps(sample.target)}", highlight=False)
+            console.print(f"[bold magenta]assistant (pre-fill)[/]: {escape(repr(sample.prefill))}", highlight=False)
+        console.print(f"[bold green]target[/]: {escape(json.dumps(sample.target, ensure_ascii=False))}",
+                      highlight=False)
     console.print(f"{len(samples)} sample(s) shown.")
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n] + f" … [{len(text) - n} more characters]"
+def _clip(text: str) -> str:
+    if len(text) <= CLIP_HEAD + CLIP_TAIL + 40:
+        return text
+    hidden = len(text) - CLIP_HEAD - CLIP_TAIL
+    return f"{text[:CLIP_HEAD]} … [{hidden} characters not shown; --full prints them] … {text[-CLIP_TAIL:]}"
 
 
 def _read_completions(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -73,16 +88,38 @@ def _read_completions(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 if field not in row:
                     raise DataError("missing field", source=str(path), row=i, field=field)
             if not isinstance(row["completion"], str):
-                raise DataError("must be a string", source=str(path), row=i, field="completion")
+                if not _is_messages(row["completion"]):
+                    raise DataError("must be a string or a list of chat messages {role, content}",
+                                    source=str(path), row=i, field="completion")
+                row["completion"] = completion_text(row["completion"])  # TRL's conversational form
             rows.append((i, row))
+    if not rows:
+        raise DataError("no completions in the file (expected one JSON object per line)", source=str(path))
     return rows
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(m, dict) and isinstance(m.get("content"), str) for m in value)
+
+
+def _duplicate_note(rows: list[tuple[int, dict[str, Any]]]) -> Optional[str]:
+    lines: dict[str, list[int]] = {}
+    for line_no, row in rows:
+        lines.setdefault(str(row["id"]), []).append(line_no)
+    repeated = {sid: nos for sid, nos in lines.items() if len(nos) > 1}
+    if not repeated:
+        return None
+    sid, nos = next(iter(repeated.items()))
+    return (f"{len(repeated)} id(s) appear on more than one row (e.g. {sid!r} on rows "
+            f"{', '.join(map(str, nos[:5]))}); every row is scored and counted in the metrics")
 
 
 @app.command("score")
 def score_command(
     task: str = typer.Argument(..., help="Task name (see `clinrl tasks`)."),
     completions: Path = typer.Option(..., "--completions", "-c", exists=True, dir_okay=False,
-                                     help="JSONL with `id` and `completion` per line."),
+                                     help="JSONL with `id` and `completion` (text, or a list of chat messages) per line."),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: each input row plus format_ok, answer, "
                              "correct, reward."),
     source: Optional[str] = typer.Option(None, "--source", "-s", help="Dataset the ids refer to (hub id or "
@@ -129,9 +166,16 @@ def score_command(
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
     metrics = t.metrics(samples, scores)
     print_metrics(metrics)
+    note = _duplicate_note(rows)
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if source is not None and len({s.id for s in samples}) < len(by_id):
+        console.print(f"[yellow]note:[/] the metrics cover {len({s.id for s in samples})} of the {len(by_id)} "
+                      f"samples in {escape(source)}", highlight=False)
     reasons = Counter(s.explanation.split(" (")[0] for s in scores if s.format_ok is False)
     if reasons:
-        console.print("malformed: " + "; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5)), highlight=False)
+        console.print("malformed: " + escape("; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5))),
+                      highlight=False)
     console.print(f"wrote {len(out_rows)} scored rows to {out}")
 
 
@@ -157,5 +201,5 @@ def print_metrics(metrics: dict[str, Any]) -> None:
         gt.add_column(group)
         gt.add_column("accuracy (95% CI)")
         for key, p in per.items():
-            gt.add_row(key, _fmt(p))
+            gt.add_row(escape(str(key)), _fmt(p))
         console.print(gt)

@@ -1,0 +1,100 @@
+"""`clinrl data show` and `clinrl score` against the inputs a first-time user actually has: notes with
+square brackets, long notes, empty or repeated completion files, TRL's chat-message completions."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from typer.testing import CliRunner
+
+from clinrl.cli import app
+
+runner = CliRunner()
+COLUMNS = ["Row Number", "Calculator ID", "Calculator Name", "Category", "Output Type", "Note ID", "Note Type",
+           "Patient Note", "Question", "Relevant Entities", "Ground Truth Answer", "Lower Limit", "Upper Limit",
+           "Ground Truth Explanation"]
+TARGET = {"calculator_id": 6, "ground_truth": "22.0", "lower_limit": "20.9", "upper_limit": "23.1"}
+
+
+def _medcalc_csv(path, note):
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for i in (1, 2):
+            writer.writerow({"Row Number": i, "Calculator ID": 6, "Calculator Name": "Body Mass Index (BMI)",
+                             "Category": "physical", "Output Type": "decimal", "Note ID": f"n{i}",
+                             "Note Type": "Synthetic", "Patient Note": note,
+                             "Question": "What is the patient's BMI in terms of kg/m^2?",
+                             "Relevant Entities": "{}", "Ground Truth Answer": "22.0", "Lower Limit": "20.9",
+                             "Upper Limit": "23.1", "Ground Truth Explanation": "x"})
+    return path
+
+
+def _completion(value):
+    return "<think>w</think><answer>" + json.dumps({"answer": value}) + "</answer>"
+
+
+def test_data_show_prints_bracketed_note_text(tmp_path):
+    note = "Labs [i.e., serum creatinine: 1.42 mg/dL] and [/b] vitals [bold]normal[/bold]."
+    source = _medcalc_csv(tmp_path / "rows.csv", note)
+    result = runner.invoke(app, ["data", "show", "medcalc", "-s", str(source), "-n", "1", "--full"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "[i.e., serum creatinine: 1.42 mg/dL]" in flat and "[bold]normal[/bold]" in flat and "[/b]" in flat
+
+
+def test_data_show_clip_keeps_the_question_at_the_end(tmp_path):
+    source = _medcalc_csv(tmp_path / "rows.csv", "Long history. " * 300)
+    result = runner.invoke(app, ["data", "show", "medcalc", "-s", str(source), "-n", "1"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "characters not shown" in flat and "What is the patient's BMI" in flat
+
+
+def test_data_show_rejects_a_non_positive_limit(tmp_path):
+    source = _medcalc_csv(tmp_path / "rows.csv", "note")
+    assert runner.invoke(app, ["data", "show", "medcalc", "-s", str(source), "-n", "0"]).exit_code == 2
+
+
+def _score(tmp_path, lines, *extra):
+    comp = tmp_path / "c.jsonl"
+    comp.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    out = tmp_path / "o.jsonl"
+    result = runner.invoke(app, ["score", "medcalc", "-c", str(comp), "-o", str(out), *extra])
+    return result, out
+
+
+def test_score_empty_file_is_an_error(tmp_path):
+    result, out = _score(tmp_path, [])
+    assert result.exit_code != 0 and not out.exists()
+    assert "no completions" in str(result.exception)
+
+
+def test_score_reports_repeated_ids(tmp_path):
+    rows = [{"id": "a", "completion": _completion(22), **TARGET}, {"id": "a", "completion": "x", **TARGET}]
+    result, out = _score(tmp_path, rows)
+    assert result.exit_code == 0, result.output
+    assert "1 id(s) appear on more than one row" in " ".join(result.output.split())
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_score_accepts_chat_message_completions(tmp_path):
+    rows = [{"id": "a", "completion": [{"role": "assistant", "content": _completion(22)}], **TARGET}]
+    result, out = _score(tmp_path, rows)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["correct"] is True
+
+
+def test_score_rejects_other_completion_shapes(tmp_path):
+    for bad in (5, None, [], [{"role": "assistant"}], {"content": 1}):
+        result, _ = _score(tmp_path, [{"id": "a", "completion": bad, **TARGET}])
+        assert result.exit_code != 0
+        assert "field 'completion'" in str(result.exception)
+
+
+def test_score_says_when_only_part_of_the_source_was_scored(tmp_path):
+    source = _medcalc_csv(tmp_path / "rows.csv", "note")
+    result, _ = _score(tmp_path, [{"id": "1", "completion": _completion(22)}], "-s", str(source))
+    assert result.exit_code == 0, result.output
+    assert "cover 1 of the 2 samples" in " ".join(result.output.split())
