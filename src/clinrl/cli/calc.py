@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from clinrl.cli.app import calc_app, data_app, synth_app
@@ -42,7 +43,7 @@ def _read_json_argument(text: str) -> Any:
     """``--input`` is inline JSON or ``@path/to/file.json``."""
     if text.startswith("@"):
         path = Path(text[1:])
-        if not path.exists():
+        if not path.is_file():
             raise ConfigError(f"--input: no such file {path}")
         text = path.read_text(encoding="utf-8")
     try:
@@ -57,7 +58,7 @@ def calc_run(
     calculator: str = typer.Argument(..., help="MedCalc-Bench calculator id (e.g. 6) or slug (e.g. bmi); "
                                               "see `clinrl calc list`."),
     input_json: str = typer.Option(..., "--input", "-i",
-                                   help="Inputs as JSON (or @file.json): field name -> value, [value, unit], "
+                                   help="Inputs as JSON (or @file.json): field name -> value, \\[value, unit], "
                                         "true/false, a choice or an MM/DD/YYYY date. Example: "
                                         "'{\"weight\": [154, \"lb\"], \"height\": [70, \"in\"]}'."),
     entities: bool = typer.Option(False, "--entities",
@@ -85,10 +86,10 @@ def calc_run(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
     unit = f" {result.unit}" if result.unit else ""
-    console.print(f"[bold]{result.name}[/] (id {result.calculator_id}, {result.slug})", highlight=False)
-    console.print(f"[bold green]answer:[/] {result.answer}{unit}", highlight=False)
-    console.print(result.explanation, highlight=False)
-    console.print(f"[dim]reference: {result.reference}[/]", highlight=False)
+    console.print(f"[bold]{escape(result.name)}[/] (id {result.calculator_id}, {result.slug})", highlight=False)
+    console.print(f"[bold green]answer:[/] {escape(str(result.answer))}{escape(unit)}", highlight=False)
+    console.print(result.explanation, highlight=False, markup=False)
+    console.print(f"[dim]reference: {escape(result.reference or '')}[/]", highlight=False)
 
 
 @calc_app.command("audit")
@@ -143,10 +144,15 @@ def synth_medcalc(
     The task loads the file like real data: `clinrl data show medcalc --source FILE`. For training
     without a file use the task source 'synthetic:calculators=6,5,39;n=500;seed=0;difficulty=mixed'.
     """
-    from clinrl.data.medcalc_synth import DIFFICULTY_CHOICES, generate_rows, write_rows
+    from clinrl.data.medcalc_synth import DIFFICULTY_CHOICES, OUTPUT_SUFFIXES, generate_rows, write_rows
 
     if difficulty not in DIFFICULTY_CHOICES:
         raise ConfigError(f"--difficulty must be one of {', '.join(DIFFICULTY_CHOICES)}")
+    if not calculators.strip(" ,;"):
+        raise ConfigError("--calculators is empty; give ids or slugs (e.g. 6,5,39) or 'all'")
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:  # checked before minutes of generation, not after
+        raise ConfigError(f"--out {out}: unsupported output type {out.suffix.lower()!r}; use "
+                          f"{', '.join(OUTPUT_SUFFIXES)}")
     rows = generate_rows(n, calculators=calculators, seed=seed, difficulty=difficulty, progress=True)
     write_rows(rows, str(out))
     per = Counter(int(r["Calculator ID"]) for r in rows)

@@ -296,6 +296,9 @@ def generate_rows(n: int, *, calculators: str | Sequence[int | str] | None = Non
     return [generate_row(ids[i % len(ids)], i, seed=seed, difficulty=difficulty) for i in indices]
 
 
+OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+
 def write_rows(rows: Sequence[dict[str, Any]], path: str) -> None:
     """Write rows as ``.csv``, ``.jsonl`` or ``.parquet`` (chosen by the suffix); deterministic bytes."""
     import csv
@@ -303,8 +306,10 @@ def write_rows(rows: Sequence[dict[str, Any]], path: str) -> None:
     from pathlib import Path
 
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ConfigError(f"unsupported output type {suffix!r} for {out}; use .csv, .jsonl or .parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         with out.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\n")
@@ -321,8 +326,6 @@ def write_rows(rows: Sequence[dict[str, Any]], path: str) -> None:
         pq = require("pyarrow.parquet", "data")
         table = pa.table({c: [str(r[c]) for r in rows] for c in COLUMNS})
         pq.write_table(table, out)
-    else:
-        raise ConfigError(f"unsupported output type {suffix!r}; use .csv, .jsonl or .parquet")
 
 
 # -- the task's "synthetic" source ------------------------------------------------------------------
