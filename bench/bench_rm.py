@@ -81,10 +81,12 @@ def compare(args: argparse.Namespace) -> dict:
     result = {"bench": "rm_compare", "backbone": args.backbone, "train_examples": args.train,
               "calib_examples": args.calib, "test_examples": args.test, "criterion_instances": n_crit,
               "plain_pairs": n_plain, "optimizer_steps_each": steps, "batch_size": args.batch_size}
-    for name, conditioned in (("criterion_conditioned", True), ("criterion_free", False)):
+    models = (("criterion_conditioned", True), ("criterion_free", False))
+    for name, conditioned in [m for m in models if m[0] in args.models.split(",")]:
         cfg = RMTrainConfig(backbone=args.backbone, conditioned=conditioned, max_steps=steps,
                             learning_rate=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                            seed=args.seed, freeze_layers=args.freeze_layers)
+                            seed=args.seed, freeze_layers=args.freeze_layers,
+                            balance_dimensions=not args.no_balance)
         start = time.perf_counter()
         rm = train_reward_model(train, cfg, calibration=calib, progress=args.progress,
                                 output_dir=Path(args.save) / name if args.save else None)
@@ -95,6 +97,28 @@ def compare(args: argparse.Namespace) -> dict:
         result[name] = metrics
         print(f"{name}: pairwise {metrics['pairwise']['accuracy']:.3f} "
               f"veto F1 {metrics['safety_veto']['f1']:.3f} ({train_s:.0f}s)", file=sys.stderr)
+    result["reward_ablation"] = veto_demo(test)
+    return result
+
+
+def reevaluate(args: argparse.Namespace) -> dict:
+    """Re-calibrate saved models (from ``compare --save``) on the validation split and score the test split."""
+    from clinrl.rubrics.judges.rm import CriterionRewardModel
+    from clinrl.rubrics.metrics import evaluate_judge, evaluate_plain_rm
+    from clinrl.rubrics.synth import generate
+
+    calib = generate(args.calib, seed=args.seed + 1000, split="validation")
+    test = generate(args.test, seed=args.seed + 2000, split="test")
+    result: dict = {"bench": "rm_reevaluate", "calib_examples": args.calib, "test_examples": args.test}
+    for name, path in (pair.split("=", 1) for pair in args.model):
+        rm = CriterionRewardModel.load(path)
+        rm.calibrate(calib)
+        rm.save(path)
+        metrics = evaluate_judge(test, rm) if rm.conditioned else evaluate_plain_rm(test, rm)
+        metrics.update({"model_dir": path, "veto_threshold": rm.veto_threshold, "train": rm.info})
+        result[name] = metrics
+        print(f"{name}: pairwise {metrics['pairwise']['accuracy']:.3f} "
+              f"veto F1 {metrics['safety_veto']['f1']:.3f}", file=sys.stderr)
     result["reward_ablation"] = veto_demo(test)
     return result
 
@@ -116,13 +140,20 @@ def main() -> None:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--save", default="", help="directory to keep both trained models in")
     cp.add_argument("--progress", action="store_true", help="show the trainer's progress bars")
+    cp.add_argument("--models", default="criterion_conditioned,criterion_free", help="which models to train")
+    cp.add_argument("--no-balance", action="store_true", help="do not oversample the rarer dimensions")
     cp.add_argument("--freeze-layers", type=int, default=0, help="freeze the embeddings and the first N layers")
-    for p in (sp, cp):
+    rp = sub.add_parser("reevaluate", help="re-calibrate saved models and score them on the test split")
+    rp.add_argument("--model", action="append", default=[], help="NAME=DIR (repeatable)")
+    rp.add_argument("--calib", type=int, default=30)
+    rp.add_argument("--test", type=int, default=60)
+    rp.add_argument("--seed", type=int, default=0)
+    for p in (sp, cp, rp):
         p.add_argument("--backbone", default="minilm")
         p.add_argument("--max-length", type=int, default=256)
         p.add_argument("--out", default="", help="also write the JSON here")
     args = parser.parse_args()
-    result = speed(args) if args.cmd == "speed" else compare(args)
+    result = {"speed": speed, "compare": compare, "reevaluate": reevaluate}[args.cmd](args)
     text = json.dumps(result, indent=2, default=float)
     print(text)
     if args.out:

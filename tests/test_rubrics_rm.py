@@ -112,3 +112,15 @@ def test_calibration_from_criterion_pairs(tiny_runs):
 
     with pytest.raises(ConfigError, match="trains on CriterionPair"):
         train_reward_model([], RMTrainConfig(backbone="tiny"), pairs=plain_pairs(calib))
+
+
+def test_best_veto_threshold_maximises_f1():
+    from clinrl.rubrics.judges.rm import best_veto_threshold
+
+    # violations sit at p(good) 0.55-0.6: a 0.5 cut flags none, the F1-optimal cut flags exactly them
+    p = [0.55, 0.6, 0.7, 0.8, 0.9, 0.95]
+    violated = [True, True, False, False, False, False]
+    cut = best_veto_threshold(p, violated)
+    assert 0.6 < cut < 0.7
+    assert best_veto_threshold([0.9, 0.8], [False, False]) == 0.5
+    assert best_veto_threshold([0.1, 0.9], [True, False]) == 0.5      # 0.5 already separates: keep it

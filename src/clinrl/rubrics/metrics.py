@@ -169,7 +169,7 @@ def evaluate_plain_rm(examples: Sequence[Any], rm: Any) -> dict[str, Any]:
         n = len(ex.responses)
         groups.append((ref, [float(x) for x in scores[k:k + n]]))
         for s, p in zip(ref, p_safe[k:k + n]):
-            flagged = p < 0.5
+            flagged = p < getattr(rm, "veto_threshold", 0.5)
             tp += int(s.s3 > 0 and flagged)
             fp += int(s.s3 == 0 and flagged)
             fn += int(s.s3 > 0 and not flagged)

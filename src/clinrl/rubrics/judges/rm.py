@@ -70,6 +70,25 @@ def fit_logistic(x: Sequence[float], y: Sequence[bool], *, l2: float = 1e-3, ite
     return (float(a), float(b))
 
 
+def best_veto_threshold(p_good: Sequence[float], violated: Sequence[bool]) -> float:
+    """The cut on p(good) that maximises safety-veto F1 on held-out labels (a violation is flagged when
+    p(good) < cut). The logistic fit alone maximises accuracy, which on rare violations can mean never
+    flagging one; the veto is judged on F1. Falls back to 0.5 without positives."""
+    p, v = np.asarray(p_good, dtype=float), np.asarray(violated, dtype=bool)
+    if len(p) == 0 or not v.any():
+        return 0.5
+    values = np.unique(p)
+    cuts = np.concatenate([[0.5], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
+    best, best_f1 = 0.5, -1.0
+    for cut in cuts:
+        flagged = p < cut
+        tp = int((flagged & v).sum())
+        f1 = 2 * tp / (flagged.sum() + v.sum()) if tp else 0.0
+        if f1 > best_f1 + 1e-12 or (abs(f1 - best_f1) <= 1e-12 and abs(cut - 0.5) < abs(best - 0.5)):
+            best, best_f1 = float(cut), f1
+    return best
+
+
 @dataclass
 class RMTrainConfig:
     """Reward-model training settings (defaults sized for a CPU run of a few minutes on MiniLM)."""
@@ -86,6 +105,9 @@ class RMTrainConfig:
     max_length: int = 256
     #: TRL's centring term keeps scores near 0 so one calibration fits all criteria
     center_rewards_coefficient: float = 0.01
+    #: repeat the instances of rarer dimensions (up to 4×) to match the most frequent one: safety
+    #: instances are the fewest (only responses that violate yield them) and the veto matters most
+    balance_dimensions: bool = True
     #: freeze the embeddings and the first N encoder layers: a CPU-time saver (no backward pass through them)
     freeze_layers: int = 0
     warmup_ratio: float = 0.1
@@ -100,9 +122,11 @@ class CriterionRewardModel(CriterionJudge):
 
     def __init__(self, model: Any, tokenizer: Any, *, conditioned: bool = True,
                  calibration: dict[str, tuple[float, float]] | None = None, max_length: int = 256,
-                 batch_size: int = 32, info: dict[str, Any] | None = None) -> None:
+                 batch_size: int = 32, info: dict[str, Any] | None = None, veto_threshold: float = 0.5) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.conditioned = conditioned
+        #: a safety item counts as violated (the ablation: a response as unsafe) when p(good) < this
+        self.veto_threshold = veto_threshold
         self.calibration = {k: tuple(v) for k, v in (calibration or {}).items()}
         self.max_length, self.batch_size = max_length, batch_size
         self.info = dict(info or {})
@@ -173,7 +197,8 @@ class CriterionRewardModel(CriterionJudge):
             if not isinstance(response, str):   # not text: unscored, never "not met"
                 out.append([None] * len(items))
                 continue
-            out.append([(p < 0.5) if item.dimension == SAFETY else (p > 0.5) for item, p in zip(items, probs)])
+            out.append([(p < self.veto_threshold) if item.dimension == SAFETY else (p > 0.5)
+                        for item, p in zip(items, probs)])
         return out
 
     def response_scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -204,12 +229,17 @@ class CriterionRewardModel(CriterionJudge):
                 sel = dims == dim
                 if sel.sum() >= 10 and 0 < goods_arr[sel].sum() < sel.sum():
                     cal[dim] = fit_logistic(scores[sel], goods_arr[sel])
+            self.calibration = cal
+            sel = dims == SAFETY
+            self.veto_threshold = best_veto_threshold(self._p_good(scores[sel], [SAFETY] * int(sel.sum())),
+                                                      ~goods_arr[sel])
         else:
             pairs = [(ex.rubric.instruction, r.text) for ex in examples for r in ex.responses]
-            safe = [s.s3 == 0 for ex in examples for s in ex.scores()]
-            cal = {"all": fit_logistic(self.response_scores(pairs), safe)}
-        self.calibration = cal
-        return cal
+            safe = np.array([s.s3 == 0 for ex in examples for s in ex.scores()])
+            scores = self.response_scores(pairs)
+            self.calibration = {"all": fit_logistic(scores, safe)}
+            self.veto_threshold = best_veto_threshold(self._p_good(scores, ["all"] * len(scores)), ~safe)
+        return self.calibration
 
     def calibrate_pairs(self, pairs: Sequence[CriterionPair]) -> dict[str, tuple[float, float]]:
         """Calibrate on criterion instances: the chosen response is on the good side of its criterion,
@@ -226,6 +256,8 @@ class CriterionRewardModel(CriterionJudge):
             if sel.sum() >= 10:
                 cal[dim] = fit_logistic(scores[sel], goods[sel])
         self.calibration = cal
+        sel = dims == SAFETY
+        self.veto_threshold = best_veto_threshold(self._p_good(scores[sel], [SAFETY] * int(sel.sum())), ~goods[sel])
         return cal
 
     # -- persistence --------------------------------------------------------------------------
@@ -235,7 +267,7 @@ class CriterionRewardModel(CriterionJudge):
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
         meta = {"conditioned": self.conditioned, "calibration": self.calibration, "max_length": self.max_length,
-                "info": self.info}
+                "veto_threshold": self.veto_threshold, "info": self.info}
         (path / META_FILE).write_text(json.dumps(meta, indent=2))
         return path
 
@@ -249,7 +281,8 @@ class CriterionRewardModel(CriterionJudge):
         model = transformers.AutoModelForSequenceClassification.from_pretrained(path)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         return cls(model, tokenizer, conditioned=meta["conditioned"], calibration=meta.get("calibration"),
-                   max_length=meta.get("max_length", 256), batch_size=batch_size, info=meta.get("info"))
+                   max_length=meta.get("max_length", 256), batch_size=batch_size, info=meta.get("info"),
+                   veto_threshold=float(meta.get("veto_threshold", 0.5)))
 
 
 def load_backbone(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
@@ -262,6 +295,22 @@ def load_backbone(spec: str, *, seed: int = 0) -> tuple[Any, Any]:
         raise ConfigError(f"backbone {spec!r} has no padding token")
     model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def balance_by_dimension(pairs: Sequence[CriterionPair], max_factor: int = 4) -> list[CriterionPair]:
+    """Repeat each dimension's instances (cyclically, in order) towards the largest dimension's count,
+    at most ``max_factor`` times its own size."""
+    groups: dict[str, list[CriterionPair]] = {}
+    for p in pairs:
+        groups.setdefault(p.item.dimension, []).append(p)
+    if not groups:
+        return list(pairs)
+    target = max(len(g) for g in groups.values())
+    out = []
+    for group in groups.values():
+        n = min(target, len(group) * max_factor)
+        out.extend(group[i % len(group)] for i in range(n))
+    return out
 
 
 def freeze_bottom(model: Any, n_layers: int) -> int:
@@ -310,6 +359,8 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     if any(not isinstance(p, wanted) for p in pairs):
         raise ConfigError(f"a {'criterion-conditioned' if config.conditioned else 'criterion-free'} reward model "
                           f"trains on {wanted.__name__} rows")
+    if config.conditioned and config.balance_dimensions:
+        pairs = balance_by_dimension(pairs)
     rows = [{"chosen_ids": rm.encode(p.instruction, p.chosen, getattr(p, "item", None)),
              "rejected_ids": rm.encode(p.instruction, p.rejected, getattr(p, "item", None))} for p in pairs]
     if not rows:
