@@ -30,12 +30,27 @@ review_app.add_typer(adjudication_app, name="adjudication")
 app.add_typer(pairs_app, name="pairs")
 
 
-def _store(db: str):
+def _store(db: str, *, must_exist: bool = False):
+    """Open the review database. Commands that only read it (stats, exports) pass ``must_exist``, so a
+    mistyped ``--db`` path is an error instead of a fresh, empty database that reports nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from clinrl.review.store import ReviewStore
 
-    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
-        Path(db[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    return ReviewStore(db)
+    if db.startswith("sqlite:///") and db[len("sqlite:///"):] not in ("", ":memory:"):
+        path = Path(db[len("sqlite:///"):])
+        if must_exist and not path.is_file():
+            raise ConfigError(f"--db {db}: no review database at {path}; `clinrl review add-user` or "
+                              "`clinrl review import` creates one")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return ReviewStore(db)
+    except SQLAlchemyError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"--db {db}: cannot open the review database ({reason})") from None
+    except ImportError as exc:  # a server URL whose driver is not installed
+        raise ConfigError(f"--db {db}: the database driver is not installed ({exc}); install it into this "
+                          "environment (e.g. pip install psycopg for postgresql://)") from None
 
 
 def _client(base_url: Optional[str], model: str, cache: Optional[Path]):
@@ -90,7 +105,8 @@ def rubrics_pool(
 
 @rubrics_app.command("draft")
 def rubrics_draft(
-    pool_file: Path = typer.Argument(..., exists=True, help="Pool JSONL from `clinrl rubrics pool` (its kept file)."),
+    pool_file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                     help="Pool JSONL from `clinrl rubrics pool` (its kept file)."),
     out: Path = typer.Option(..., "--out", "-o", help="Valid drafts (clinrl rubric JSONL), appended as they finish."),
     flagged: Path = typer.Option(None, help="Drafts still invalid after re-asking (default: OUT.flagged.jsonl)."),
     db: Optional[str] = typer.Option(None, help="Review database whose approved rubrics form the few-shot pool."),
@@ -106,15 +122,10 @@ def rubrics_draft(
 
     Resumable: instructions already in OUT or the flagged file are skipped."""
     from clinrl.curation.drafting import draft_all
-    from clinrl.curation.pool import Instruction
+    from clinrl.curation.pool import read_pool
 
-    pool = []
-    for line in pool_file.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("duplicate_of") is None:
-                pool.append(Instruction(**row))
-    few = _store(db).fewshot_pool() if db else (_read_rubrics(examples) if examples else [])
+    pool = [inst for inst in read_pool(pool_file) if inst.duplicate_of is None]
+    few = _store(db, must_exist=round <= 0).fewshot_pool() if db else (_read_rubrics(examples) if examples else [])
     console.print(f"{len(pool)} instructions, {len(few)} few-shot rubrics")
     flagged = flagged or out.with_suffix(".flagged.jsonl")
     counts = draft_all(pool, _client(base_url, model, cache), few, out=out, flagged=flagged, k=k,
@@ -145,7 +156,7 @@ def rubrics_export(
     """Export the approved rubrics (the few-shot pool) for training and benchmarks."""
     from clinrl.rubrics.formats import write_rubrics
 
-    rubrics = _store(db).fewshot_pool()
+    rubrics = _store(db, must_exist=True).fewshot_pool()
     n = write_rubrics(out, rubrics, fmt)
     console.print(f"wrote {n} approved rubric(s) to {out} ({fmt})")
 
@@ -189,8 +200,9 @@ def review_add_user(
 
 @review_app.command("import")
 def review_import(
-    rubrics: Path = typer.Argument(..., exists=True, help="Rubric JSONL (clinrl format), e.g. from `rubrics draft`."),
-    round: int = typer.Option(1, help="Review round (statistics are reported per round)."),
+    rubrics: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                   help="Rubric JSONL (clinrl format), e.g. from `rubrics draft`."),
+    round: int = typer.Option(1, min=1, help="Review round (statistics are reported per round)."),
     db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
 ) -> None:
     """Queue rubrics for review. The whole file is validated first; nothing is added if any line is bad."""
@@ -212,7 +224,7 @@ def review_stats(db: str = typer.Option(DEFAULT_DB, help=DB_HELP)) -> None:
     for column in ("round", "total", "pending", "approved", "rejected", "pass rate", "edited", "edit distance",
                    "median s/rubric"):
         table.add_column(column)
-    for r in round_stats(_store(db)):
+    for r in round_stats(_store(db, must_exist=True)):
         pct = (lambda v: "-" if v is None else f"{100 * v:.0f}%")
         table.add_row(str(r["round"]), str(r["total"]), str(r["pending"]), str(r["approved"]), str(r["rejected"]),
                       pct(r["pass_rate"]), pct(r["edited_fraction"]),
@@ -227,7 +239,7 @@ def review_export(
     db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
 ) -> None:
     """Export review records: original draft, final rubric, status, reason, round, time spent."""
-    rows = _store(db).round_rows()
+    rows = _store(db, must_exist=True).round_rows()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -237,8 +249,10 @@ def review_export(
 
 @adjudication_app.command("add")
 def adjudication_add(
-    rubrics: Path = typer.Option(..., exists=True, help="Rubric JSONL the responses are graded against."),
-    candidates: Path = typer.Option(..., exists=True, help='JSONL of {"rubric_id", "model", "response"}.'),
+    rubrics: Path = typer.Option(..., exists=True, dir_okay=False,
+                                 help="Rubric JSONL the responses are graded against."),
+    candidates: Path = typer.Option(..., exists=True, dir_okay=False,
+                                    help='JSONL of {"rubric_id", "model", "response"}.'),
     first: str = typer.Option(..., help="First reviewer (user name)."),
     second: str = typer.Option(..., help="Second reviewer; must differ from the first."),
     third: Optional[str] = typer.Option(None, help="Third reviewer, who settles disagreements."),
@@ -246,13 +260,23 @@ def adjudication_add(
 ) -> None:
     """Queue anonymised responses for independent criterion labelling by two reviewers."""
     from clinrl.curation.pairs import read_candidates
+    from clinrl.review.store import DuplicateItem
 
     by_id = {r.id: r for r in _read_rubrics(rubrics)}
     store = _store(db)
     items = read_candidates(str(candidates), set(by_id))
+    for name in filter(None, (first, second, third)):
+        store.reviewer_id(name)  # every reviewer checked before anything is queued
+    added = skipped = 0
     for c in items:
-        store.add_adjudication_item(by_id[c.rubric_id], c.response, c.model, first=first, second=second, third=third)
-    console.print(f"{len(items)} response(s) queued for {first} and {second}" + (f" (third: {third})" if third else ""))
+        try:
+            store.add_adjudication_item(by_id[c.rubric_id], c.response, c.model, first=first, second=second,
+                                        third=third)
+            added += 1
+        except DuplicateItem:
+            skipped += 1
+    console.print(f"{added} response(s) queued for {first} and {second}" + (f" (third: {third})" if third else "")
+                  + (f"; {skipped} already queued, skipped" if skipped else ""))
 
 
 @adjudication_app.command("export")
@@ -263,7 +287,7 @@ def adjudication_export(
     """Export the adjudicated benchmark and print the two reviewers' agreement (Cohen's κ)."""
     from clinrl.review.stats import adjudication_agreement
 
-    rows = _store(db).adjudication_export()
+    rows = _store(db, must_exist=True).adjudication_export()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -281,7 +305,7 @@ def adjudication_export(
 # -- clinrl pairs -----------------------------------------------------------------------------------
 @pairs_app.command("build")
 def pairs_build(
-    rubrics: Path = typer.Option(..., exists=True, help="Rubric JSONL (approved rubrics)."),
+    rubrics: Path = typer.Option(..., exists=True, dir_okay=False, help="Rubric JSONL (approved rubrics)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: pairs.jsonl, instances.jsonl, summary.json."),
     candidates: Optional[Path] = typer.Option(None, help='Responses JSONL {"rubric_id", "model", "response"}.'),
     model: List[str] = typer.Option([], help="Generate responses: NAME=BASE_URL of an OpenAI-compatible endpoint "

@@ -8,12 +8,12 @@ never silently dropped, never given a made-up difficulty.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from clinrl.curation.llm_json import reply_json
-from clinrl.data.tables import read_rows
+from clinrl.data.tables import read_local, read_rows
 from clinrl.errors import DataError, require
 
 CATEGORIES = ("dosing", "triage", "medication_interaction", "diagnosis", "treatment", "prevention",
@@ -184,3 +184,24 @@ def write_pool(path: str | Path, pool: Iterable[Instruction]) -> int:
             fh.write(json.dumps(inst.to_dict(), ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def read_pool(path: str | Path) -> list[Instruction]:
+    """A pool file written by :func:`write_pool`, every line checked: bad JSON, unknown fields and a missing
+    ``id`` / ``messages`` are errors naming the line and the field."""
+    known = {f.name for f in fields(Instruction)}
+    pool = []
+    for row_number, row in read_local(str(path)):
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise DataError(f"unknown field(s) {', '.join(unknown)}; a pool line (from `clinrl rubrics pool`) has "
+                            f"{', '.join(sorted(known))}", source=str(path), row=row_number, field=unknown[0])
+        if not isinstance(row.get("id"), str) or not row["id"]:
+            raise DataError("missing or empty id", source=str(path), row=row_number, field="id")
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages or not all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages):
+            raise DataError("expected a non-empty list of {role, content} messages", source=str(path),
+                            row=row_number, field="messages")
+        pool.append(Instruction(**row))
+    return pool

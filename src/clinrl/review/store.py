@@ -32,6 +32,10 @@ class ReviewError(ClinrlError):
     """A review action that cannot be done (unknown rubric, bad credentials, invalid edit)."""
 
 
+class DuplicateItem(ReviewError):
+    """The same response to the same rubric is already queued for adjudication."""
+
+
 class EditConflict(ReviewError):
     """The rubric changed since the reviewer opened it; nothing was written."""
 
@@ -306,6 +310,11 @@ class ReviewStore:
             raise ReviewError("the third reviewer must differ from the first two")
         anon = "r-" + secrets.token_hex(6)
         with self.sessions.begin() as db:
+            # queuing a file twice would double-count its items in the benchmark and in κ
+            same = db.scalars(select(AdjudicationItem.rubric_json).where(
+                AdjudicationItem.response == response, AdjudicationItem.model == model))
+            if any(json.loads(text).get("id") == rubric.id for text in same):
+                raise DuplicateItem(f"the response of {model!r} to rubric {rubric.id!r} is already queued")
             db.add(AdjudicationItem(anon_id=anon, rubric_json=json.dumps(rubric.to_dict(), sort_keys=True),
                                     response=response, model=model, first_reviewer_id=ids[0],
                                     second_reviewer_id=ids[1], third_reviewer_id=third_id))
