@@ -52,8 +52,11 @@ class SteroidConversion(Calculator):
         return value, (
             f"Equivalent doses: {fmt(STEROID_EQUIVALENT_MG[src])} mg {src} = {fmt(STEROID_EQUIVALENT_MG[dst])} mg "
             f"{dst}, so the factor is {fmt(STEROID_EQUIVALENT_MG[dst])} / {fmt(STEROID_EQUIVALENT_MG[src])} = "
-            f"{fmt(factor)} mg {dst} per mg {src}.\nDose {v.text('dose')} {src}.\n"
-            f"{fmt(v['dose'])} mg x {fmt(factor)} = {fmt(value)} mg {dst}.")
+            f"{fmt(factor, 4)} mg {dst} per mg {src}.\nDose {v.text('dose')} {src}.\n"
+            # multiply by the equivalents themselves: the factor rounded to 3 decimals (0.1875 -> 0.188) would
+            # make the written product disagree with the answer (23.465 x 0.188 = 4.411, not 4.4)
+            f"{fmt(v['dose'])} mg x {fmt(STEROID_EQUIVALENT_MG[dst])} / {fmt(STEROID_EQUIVALENT_MG[src])} = "
+            f"{fmt(value)} mg {dst}.")
 
 
 # CDC 2022 conversion factors (MME per unit of daily dose). Fentanyl buccal is per microgram; the
