@@ -98,3 +98,28 @@ def test_score_says_when_only_part_of_the_source_was_scored(tmp_path):
     result, _ = _score(tmp_path, [{"id": "1", "completion": _completion(22)}], "-s", str(source))
     assert result.exit_code == 0, result.output
     assert "cover 1 of the 2 samples" in " ".join(result.output.split())
+
+
+def test_score_writes_strict_json_metrics_next_to_the_output(tmp_path):
+    result, out = _score(tmp_path, [{"id": "a", "completion": _completion(22), **TARGET}])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "o.metrics.json").read_text())
+    assert metrics["accuracy"]["value"] == 1.0 and metrics["task"] == "medcalc"
+
+
+def test_headline_metrics_show_each_tasks_own_numbers():
+    from clinrl.cli.core import headline_metrics
+
+    metrics = {"task": "t", "task_version": "1", "n": 4, "n_unscored": 0, "groups": {},
+               "accuracy": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9, "n": 4},
+               "format_valid": {"value": 1.0, "ci_low": 0.5, "ci_high": 1.0, "n": 4},
+               "macro_f1": 0.25, "reward_config": {"alpha": 0.1},
+               "ranking": {"ndcg@10": 0.5, "mrr": 0.75, "n_patients": 2},
+               "classification": {"balanced_accuracy": 0.6, "sensitivity": float("nan"), "n_positive": 1,
+                                  "per_class": {"a": {"f1": 1.0}}}}
+    rows = dict(headline_metrics(metrics))
+    assert rows["macro f1"] == "0.2500"
+    assert rows["ranking: ndcg@10"] == "0.5000" and rows["ranking: mrr"] == "0.7500"
+    assert rows["classification: balanced accuracy"] == "0.6000"
+    assert rows["classification: sensitivity"] == "- (undefined)"
+    assert not any("n patients" in k or "n positive" in k or "alpha" in k or "per class" in k for k in rows)

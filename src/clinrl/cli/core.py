@@ -121,7 +121,7 @@ def score_command(
     completions: Path = typer.Option(..., "--completions", "-c", exists=True, dir_okay=False,
                                      help="JSONL with `id` and `completion` (text, or a list of chat messages) per line."),
     out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: each input row plus format_ok, answer, "
-                             "correct, reward."),
+                             "correct, reward. The metrics go next to it as OUT-stem.metrics.json."),
     source: Optional[str] = typer.Option(None, "--source", "-s", help="Dataset the ids refer to (hub id or "
                                          "local file). Omit when each row carries its own target fields."),
     split: str = typer.Option("test", help="Split of a hub dataset."),
@@ -166,6 +166,9 @@ def score_command(
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
     metrics = t.metrics(samples, scores)
     print_metrics(metrics)
+    metrics_path = out.with_name(out.stem + ".metrics.json")
+    metrics_path.write_text(json.dumps(_json_safe(metrics), indent=2, ensure_ascii=False, default=str) + "\n",
+                            encoding="utf-8")
     note = _duplicate_note(rows)
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
@@ -176,13 +179,56 @@ def score_command(
     if reasons:
         console.print("malformed: " + escape("; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5))),
                       highlight=False)
-    console.print(f"wrote {len(out_rows)} scored rows to {out}")
+    console.print(f"wrote {len(out_rows)} scored rows to {escape(str(out))} and the metrics to "
+                  f"{escape(str(metrics_path))}", highlight=False)
+
+
+def _json_safe(value: Any) -> Any:
+    """Metrics as strict JSON: NaN (an undefined rate) becomes null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _fmt(p: dict[str, Any]) -> str:
     if not p.get("n"):
         return "-"
     return f"{100 * p['value']:.1f}%  [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]  n={p['n']}"
+
+
+_SHOWN = {"task", "task_version", "groups", "accuracy", "format_valid", "n_unscored", "n"}
+
+
+def headline_metrics(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """A task's own headline numbers beyond accuracy (macro-F1, balanced accuracy, NDCG@10, mean reward,
+    HealthBench score, ...): top-level numbers, intervals, and the numbers one level down."""
+    rows = []
+    for key, value in metrics.items():
+        if key in _SHOWN:
+            continue
+        if isinstance(value, dict) and "value" in value and "n" in value:
+            rows.append((key.replace("_", " "), _fmt(value)))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((key.replace("_", " "), _number(value)))
+        elif isinstance(value, dict):
+            rows += [(f"{key.replace('_', ' ')}: {sub.replace('_', ' ')}", _number(v)) for sub, v in value.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool) and not _is_count(sub)
+                     and sub not in metrics and not key.endswith("_config")]
+    return rows
+
+
+def _is_count(name: str) -> bool:
+    return name == "n" or name.startswith("n_")
+
+
+def _number(x: float) -> str:
+    if x != x:  # NaN: undefined here (e.g. sensitivity without a positive case)
+        return "- (undefined)"
+    return str(x) if isinstance(x, int) else f"{x:.4f}"
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
@@ -193,6 +239,8 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     table.add_row("accuracy", _fmt(metrics["accuracy"]))
     table.add_row("format valid", _fmt(metrics["format_valid"]))
     table.add_row("unscored", str(metrics["n_unscored"]))
+    for name, value in headline_metrics(metrics):
+        table.add_row(escape(name), value)
     console.print(table)
     for group, per in metrics.get("groups", {}).items():
         if len(per) > 60:
