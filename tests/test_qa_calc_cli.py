@@ -50,3 +50,25 @@ def test_synth_medcalc_checks_the_output_type_before_generating(tmp_path):
 def test_synth_medcalc_empty_calculator_list_is_an_error(tmp_path):
     result = runner.invoke(app, ["data", "synth", "medcalc", "-c", " , ", "-n", "2", "-o", str(tmp_path / "r.csv")])
     assert result.exit_code != 0 and "--calculators is empty" in str(result.exception)
+
+
+ENTITIES_CELL = "{'sex': 'Male', 'weight': [93.0, 'kg'], 'height': [180.0, 'cm'], 'creatinine': [75.0, 'µmol/L'], " \
+                "'age': [23, 'years']}"
+
+
+def test_calc_run_entities_accepts_the_dataset_cell_as_is():
+    result = runner.invoke(app, ["calc", "run", "2", "--entities", "--json", "--input", ENTITIES_CELL])
+    assert result.exit_code == 0, result.output
+    assert '"answer": 157.434' in result.output
+
+
+def test_calc_run_entities_warns_about_keys_it_ignores():
+    cell = ENTITIES_CELL[:-1] + ", 'Hypertention': True}"
+    result = runner.invoke(app, ["calc", "run", "2", "--entities", "--json", "--input", cell])
+    assert result.exit_code == 0
+    assert "'Hypertention'" in result.stderr and "'Hypertention'" not in result.stdout
+
+
+def test_calc_run_entities_bad_text_is_a_clear_error():
+    result = runner.invoke(app, ["calc", "run", "2", "--entities", "--input", "{'sex': 'Male'"])
+    assert result.exit_code != 0 and "Python-literal dict" in str(result.exception)

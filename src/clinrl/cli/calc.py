@@ -53,6 +53,26 @@ def _read_json_argument(text: str) -> Any:
                           "'{\"weight\": [70, \"kg\"], \"height\": [175, \"cm\"]}'") from None
 
 
+def _read_entities_argument(text: str) -> dict[str, Any]:
+    """``--entities`` input: JSON, or the Python-literal dict the dataset's 'Relevant Entities' column holds
+    (single quotes, True/False), so a cell can be pasted as it is."""
+    from clinrl.calculators.entities import parse_relevant_entities
+    from clinrl.errors import DataError
+
+    try:
+        raw = _read_json_argument(text)
+    except ConfigError:
+        body = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        try:
+            return parse_relevant_entities(body)
+        except DataError:
+            raise ConfigError("--input is neither JSON nor a Python-literal dict like the dataset's 'Relevant "
+                              "Entities' cell, e.g. \"{'sex': 'Male', 'age': [67, 'years']}\"") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("--input must be a JSON object or a Python-literal dict")
+    return raw
+
+
 @calc_app.command("run")
 def calc_run(
     calculator: str = typer.Argument(..., help="MedCalc-Bench calculator id (e.g. 6) or slug (e.g. bmi); "
@@ -63,7 +83,7 @@ def calc_run(
                                         "'{\"weight\": [154, \"lb\"], \"height\": [70, \"in\"]}'."),
     entities: bool = typer.Option(False, "--entities",
                                   help="Read --input as a MedCalc-Bench 'Relevant Entities' dict (dataset keys "
-                                       "and units) instead of field names."),
+                                       "and units; the CSV cell may be pasted as it is) instead of field names."),
     as_json: bool = typer.Option(False, "--json", help="Print {calculator_id, answer, explanation, ...} as JSON."),
 ) -> None:
     """Compute one calculator and print the answer with its step-by-step explanation.
@@ -72,13 +92,21 @@ def calc_run(
     impossible value is an error that names the field.
     """
     from clinrl.calculators import compute, get_calculator
-    from clinrl.calculators.entities import inputs_from_relevant_entities
+    from clinrl.calculators.entities import inputs_from_relevant_entities, unmatched_entity_keys
 
     calc = get_calculator(calculator)
-    raw = _read_json_argument(input_json)
-    if not isinstance(raw, dict):
-        raise ConfigError("--input must be a JSON object")
-    inputs = inputs_from_relevant_entities(calc.id, raw) if entities else raw
+    if entities:
+        raw = _read_entities_argument(input_json)
+        ignored = unmatched_entity_keys(calc.id, raw)
+        if ignored:  # a misspelt optional finding would otherwise silently count as absent
+            Console(stderr=True).print(f"[bold yellow]warning:[/] {calc.slug} does not read entity key(s) "
+                          f"{escape(', '.join(map(repr, ignored)))}; they were ignored", highlight=False)
+        inputs = inputs_from_relevant_entities(calc.id, raw)
+    else:
+        raw = _read_json_argument(input_json)
+        if not isinstance(raw, dict):
+            raise ConfigError("--input must be a JSON object")
+        inputs = raw
     result = compute(calc.id, inputs)
     if as_json:
         data = result.to_dict()
