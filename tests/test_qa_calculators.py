@@ -23,3 +23,14 @@ def test_steroid_explanation_arithmetic_matches_the_answer(src, dst, dose):
     a, num, den, shown = map(float, match.groups())
     assert round(a * num / den, 3) == pytest.approx(shown, abs=1e-9), line
     assert shown == pytest.approx(round(float(result.value), 3), abs=1e-9)
+
+
+def test_missing_inputs_are_all_named_at_once():
+    from clinrl.calculators.base import CalculatorInputError
+
+    with pytest.raises(CalculatorInputError) as exc:
+        compute("cockcroft_gault", {"sex": "Male"})
+    message = str(exc.value)
+    assert "field 'age'" in message
+    assert all(name in message.split("all missing required inputs:")[1] for name in ("age", "weight", "creatinine"))
+    assert "sex" not in message.split("all missing required inputs:")[1]

@@ -345,7 +345,9 @@ class Calculator:
             raw = inputs.get(f.name)
             if raw is None:
                 if f.required:
-                    raise CalculatorInputError(f"missing required input ({f.help or f.kind})", field=f.name,
+                    missing = [g.name for g in self.fields if g.required and inputs.get(g.name) is None]
+                    also = f"; all missing required inputs: {', '.join(missing)}" if len(missing) > 1 else ""
+                    raise CalculatorInputError(f"missing required input ({f.help or f.kind}){also}", field=f.name,
                                                calculator=self.slug)
                 values[f.name] = f.default
                 values.described[f.name] = f"{f.default} (not given; default)"
