@@ -132,3 +132,21 @@ def test_mixture_reward_dispatches_per_row_and_keeps_unscored_as_none():
         fmt([None], [good])
     with pytest.raises(ConfigError, match="mixture has"):
         fmt([None], [good], task=["other"], target=["{}"])
+
+
+def test_cli_show_config_and_errors():
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(app, ["train", "show-config", "--recipe", "ehrmind-medcalc", "--set", "grpo.max_steps=7"])
+    assert shown.exit_code == 0, shown.output
+    assert "max_steps: 7" in shown.output and "num_generations: 12" in shown.output
+    fields = runner.invoke(app, ["train", "show-config", "--fields"])
+    assert fields.exit_code == 0 and "grpo.eval_every" in fields.output
+    bad = runner.invoke(app, ["train", "show-config", "--set", "grpo.nope=1"])
+    assert bad.exit_code != 0
+    for command in (["quickstart", "--help"], ["train", "sft", "--help"], ["train", "grpo", "--help"]):
+        helped = runner.invoke(app, command)
+        assert helped.exit_code == 0 and "--resume" in helped.output
