@@ -123,3 +123,10 @@ def test_headline_metrics_show_each_tasks_own_numbers():
     assert rows["classification: balanced accuracy"] == "0.6000"
     assert rows["classification: sensitivity"] == "- (undefined)"
     assert not any("n patients" in k or "n positive" in k or "alpha" in k or "per class" in k for k in rows)
+
+
+def test_data_show_indents_long_targets():
+    result = runner.invoke(app, ["data", "show", "rubric", "-s", "synthetic", "-n", "1"])
+    assert result.exit_code == 0, result.output
+    target = result.output.split("target:", 1)[1]
+    assert '\n  "items": [' in target or '\n  "items":' in target

@@ -60,8 +60,10 @@ def data_show(
             console.print(f"[bold magenta]{escape(message['role'])}[/]: {escape(content)}", highlight=False)
         if sample.prefill:
             console.print(f"[bold magenta]assistant (pre-fill)[/]: {escape(repr(sample.prefill))}", highlight=False)
-        console.print(f"[bold green]target[/]: {escape(json.dumps(sample.target, ensure_ascii=False))}",
-                      highlight=False)
+        target = json.dumps(sample.target, ensure_ascii=False)
+        if len(target) > 200:  # a rubric: indented JSON reads; one 3,000-character line does not
+            target = json.dumps(sample.target, ensure_ascii=False, indent=1)
+        console.print(f"[bold green]target[/]: {escape(target)}", highlight=False)
     console.print(f"{len(samples)} sample(s) shown.")
 
 
