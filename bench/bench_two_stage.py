@@ -4,9 +4,11 @@ Three arms on the quickstart's synthetic MedCalc task, all evaluated greedily on
 split:
 
 * **SFT → GRPO**: ``--sft-steps`` warm-up steps, then ``--grpo-steps`` GRPO steps (the quickstart);
-* **SFT only**: the same warm-up, continued with SFT for the time the GRPO stage took
-  (``grpo_steps × r`` more SFT steps, r = GRPO / SFT seconds per step measured in the first arm);
-* **GRPO only**: GRPO from the base model for the whole budget (``grpo_steps + sft_steps / r``).
+* **SFT only**: the same warm-up model, trained on with SFT for the time the GRPO stage took
+  (``grpo_steps × r`` more SFT steps, r = GRPO / SFT seconds per step measured in the first arm; the
+  continuation restarts the learning-rate schedule);
+* **GRPO only**: GRPO from the base model for the whole budget (``grpo_steps + sft_steps / r`` steps,
+  at most ``--grpo-only-max-steps`` when given — the cap is printed in the summary).
 
 Besides accuracy, it reports why GRPO does or does not move: the fraction of groups whose rewards
 all tie (zero advantage, no gradient), the mean within-group reward std, and the reward curve.
@@ -56,6 +58,8 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="extra config overrides, e.g. grpo.learning_rate=1e-5")
+    parser.add_argument("--grpo-only-max-steps", type=int, default=None,
+                        help="cap on the GRPO-only arm's steps (reported); None: the full equal budget")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
 
@@ -87,16 +91,21 @@ def main() -> None:
     ratio = grpo_sps / sft_sps
 
     say(f"arm SFT only (GRPO step = {ratio:.2f} SFT steps)")
-    sft_only = config_for(grpo__enabled=False, sft__max_steps=ns.sft_steps + math.ceil(ns.grpo_steps * ratio))
+    sft_only = config_for(grpo__enabled=False, sft__max_steps=math.ceil(ns.grpo_steps * ratio))
+    sft_only.model.spec = str(both.stages["sft"].model_dir)  # continue the shared warm-up
     results["sft_only"] = arm_result(run_training(sft_only, ns.out / "sft_only", mixture=mixture, say=say,
                                                   command=sys.argv), "sft")
 
     say("arm GRPO only")
-    grpo_only = config_for(sft__enabled=False, grpo__max_steps=ns.grpo_steps + math.ceil(ns.sft_steps / ratio))
+    budget = ns.grpo_steps + math.ceil(ns.sft_steps / ratio)
+    grpo_only_steps = min(budget, ns.grpo_only_max_steps) if ns.grpo_only_max_steps else budget
+    grpo_only = config_for(sft__enabled=False, grpo__max_steps=grpo_only_steps)
     results["grpo_only"] = arm_result(run_training(grpo_only, ns.out / "grpo_only", mixture=mixture, say=say,
                                                    command=sys.argv), "grpo")
 
     summary = {"sft_steps": ns.sft_steps, "grpo_steps": ns.grpo_steps, "grpo_over_sft_step_time": ratio,
+               "sft_only_extra_steps": sft_only.sft.max_steps, "grpo_only_steps": grpo_only_steps,
+               "grpo_only_equal_budget_steps": budget,
                "overrides": ns.overrides, "arms": results}
     ns.out.mkdir(parents=True, exist_ok=True)
     (ns.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
