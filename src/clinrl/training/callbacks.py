@@ -51,6 +51,7 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
     from clinrl.evaluation.harness import run_eval
 
     was_training = model.training
+    padding_side = tokenizer.padding_side  # generation pads left; the trainer's collator may not
     use_cache = getattr(model.config, "use_cache", True)
     rng_state = torch.random.get_rng_state()  # evaluation must not shift the training RNG stream
     model.config.use_cache = True
@@ -73,6 +74,7 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
                 "seconds": round(time.perf_counter() - started, 2),
             })
     finally:
+        tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
         model.config.use_cache = use_cache
         model.train(was_training)

@@ -104,8 +104,13 @@ def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str)
     rows = evaluate_heldout(model, tokenizer, [(task, samples)], stage=f"{stage}-real", step=0,
                             max_new_tokens=config.eval.max_new_tokens, batch_size=config.eval.batch_size,
                             out_dir=run_dir / "eval" / f"{stage}-real", progress=True)
+    from clinrl.prompting import render_prompt
+
+    context = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    over = sum(1 for s in samples if context and len(tokenizer(render_prompt(tokenizer, s))["input_ids"]) > context)
     for row in rows:
-        row.update(final=True, source=str(config.eval.real_source))
+        row.update(final=True, source=str(config.eval.real_source), n_prompts_over_context=over,
+                   context_length=context)
     append_heldout(run_dir, rows)
     return rows
 
@@ -148,7 +153,12 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
     if config.eval.real_source:
         say(f"evaluating on real rows from {config.eval.real_source} …")
         final_stage = list(result.stages)[-1] if result.stages else "base"
-        result.evals[f"{final_stage}-real"] = evaluate_real(current, config, run_dir, final_stage)
+        real = evaluate_real(current, config, run_dir, final_stage)
+        result.evals[f"{final_stage}-real"] = real
+        over = real[0].get("n_prompts_over_context") if real else 0
+        if over:
+            result.notes.append(f"real rows: {over}/{real[0]['n']} prompts are longer than the model's context "
+                                f"({real[0]['context_length']} tokens); they were evaluated as they are")
     result.metrics = summarise(result, config, time.perf_counter() - started)
     (run_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, default=str))
     from clinrl.training.report import write_report
