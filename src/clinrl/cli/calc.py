@@ -89,7 +89,8 @@ def calc_run(
     """Compute one calculator and print the answer with its step-by-step explanation.
 
     Units are converted (lb→kg, µmol/L→mg/dL, °F→°C, ...); a missing field, an unknown unit or an
-    impossible value is an error that names the field.
+    impossible value is an error that names the field. `clinrl calc list --json` lists every field of
+    every calculator with its units, choices and default; --input '{}' names the required ones.
     """
     from clinrl.calculators import compute, get_calculator
     from clinrl.calculators.entities import inputs_from_relevant_entities, unmatched_entity_keys
