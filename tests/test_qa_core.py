@@ -130,3 +130,14 @@ def test_data_show_indents_long_targets():
     assert result.exit_code == 0, result.output
     target = result.output.split("target:", 1)[1]
     assert '\n  "items": [' in target or '\n  "items":' in target
+
+
+def test_score_notes_rows_whose_targets_disagree_with_the_source(tmp_path):
+    source = _medcalc_csv(tmp_path / "rows.csv", "note")
+    rows = [{"id": "1", "completion": _completion(22), **TARGET, "ground_truth": "99"},
+            {"id": "2", "completion": _completion(22), **TARGET}]
+    result, out = _score(tmp_path, rows, "-s", str(source))
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "1 row(s) disagree with --source" in flat and "ground_truth='99'" in flat
+    assert [json.loads(line)["correct"] for line in out.read_text().splitlines()] == [True, True]

@@ -144,12 +144,19 @@ def score_command(
     samples, scores, out_rows = [], [], []
     from clinrl.types import Sample
 
+    conflict, n_conflicts = None, 0
     for line_no, row in rows:
         sid = str(row["id"])
         if source is not None:
             if sid not in by_id:
                 raise DataError(f"id {sid!r} is not in {source}", source=str(completions), row=line_no, field="id")
             sample = by_id[sid]
+            differing = [f for f in t.target_fields if f in row and str(row[f]) != str(sample.target.get(f))]
+            if differing and conflict is None:
+                f = differing[0]
+                conflict = (f"row {line_no} carries {f}={row[f]!r} but {source} has {sample.target.get(f)!r}; "
+                            "rows' own target fields are ignored when --source is given")
+            n_conflicts += bool(differing)
         else:
             missing = [f for f in t.target_fields if f not in row]
             if missing:
@@ -174,6 +181,9 @@ def score_command(
     note = _duplicate_note(rows)
     if note:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    if conflict:
+        console.print(f"[yellow]note:[/] {n_conflicts} row(s) disagree with --source on a target field, e.g. "
+                      f"{escape(conflict)}", highlight=False)
     if source is not None and len({s.id for s in samples}) < len(by_id):
         console.print(f"[yellow]note:[/] the metrics cover {len({s.id for s in samples})} of the {len(by_id)} "
                       f"samples in {escape(source)}", highlight=False)
