@@ -136,20 +136,16 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
     if "base" in config.eval.stages:
         say("evaluating the base model on the held-out split …")
         result.evals["base"] = evaluate_stage("base", current, mixture, config, run_dir, 0)
-    if "sft" in stages and config.sft.enabled:
-        say("SFT warm-up …")
-        sft = run_sft(config, mixture, current, run_dir, resume=resume, heldout=heldout)
-        result.stages["sft"], current = sft, str(sft.model_dir)
-        result.notes.extend(sft.notes)
-        if "sft" in config.eval.stages:
-            result.evals["sft"] = evaluate_stage("sft", current, mixture, config, run_dir, sft.global_step)
-    if "grpo" in stages and config.grpo.enabled:
-        say("GRPO …")
-        grpo = run_grpo(config, mixture, current, run_dir, resume=resume, heldout=heldout)
-        result.stages["grpo"], current = grpo, str(grpo.model_dir)
-        result.notes.extend(grpo.notes)
-        if "grpo" in config.eval.stages:
-            result.evals["grpo"] = evaluate_stage("grpo", current, mixture, config, run_dir, grpo.global_step)
+    runners = (("sft", config.sft, run_sft, "SFT warm-up"), ("grpo", config.grpo, run_grpo, "GRPO"))
+    for name, settings, runner, label in runners:
+        if name not in stages or not settings.enabled:
+            continue
+        say(f"{label} …")
+        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout)
+        result.stages[name], current = stage, str(stage.model_dir)
+        result.notes.extend(stage.notes)
+        if name in config.eval.stages:
+            result.evals[name] = evaluate_stage(name, current, mixture, config, run_dir, stage.global_step)
     if config.eval.real_source:
         say(f"evaluating on real rows from {config.eval.real_source} …")
         final_stage = list(result.stages)[-1] if result.stages else "base"
