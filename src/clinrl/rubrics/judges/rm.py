@@ -95,13 +95,14 @@ class RMTrainConfig:
 
     backbone: str = DEFAULT_BACKBONE
     conditioned: bool = True
-    #: ProMedical trains 2 epochs on 8B backbones; one epoch of the expanded pairs is enough on the synthetic data
-    epochs: float = 1.0
+    #: ProMedical trains 2 epochs; on the synthetic data MiniLM needed ≈2.5 epochs of the expanded instances
+    #: to beat the criterion-free ablation (BENCHMARKS.md): safety criteria are learnt last
+    epochs: float = 2.5
     #: > 0 caps the optimiser steps (used to give the ablation the same compute as the conditioned model)
     max_steps: int = -1
     #: ProMedical's 5e-6 is for 8B models; a 22M encoder with a fresh head needs a larger step
-    learning_rate: float = 5e-5
-    batch_size: int = 16
+    learning_rate: float = 1e-4
+    batch_size: int = 8
     max_length: int = 256
     #: TRL's centring term keeps scores near 0 so one calibration fits all criteria
     center_rewards_coefficient: float = 0.01
@@ -319,8 +320,7 @@ def freeze_bottom(model: Any, n_layers: int) -> int:
     layers = getattr(getattr(base, "encoder", None), "layer", None) or getattr(base, "layers", None)
     if layers is None:
         raise ConfigError(f"cannot find the transformer layers of {type(model).__name__} to freeze")
-    if n_layers > len(layers):
-        raise ConfigError(f"freeze_layers={n_layers} but the backbone has {len(layers)} layers")
+    n_layers = min(n_layers, len(layers) - 1)   # the top layer always trains (the tiny backbone has 2)
     for module in [base.get_input_embeddings(), *list(layers)[:n_layers]]:
         for param in module.parameters():
             param.requires_grad_(False)
