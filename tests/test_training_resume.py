@@ -27,16 +27,16 @@ from clinrl.training.run import run_training
 
 config = RunConfig(
     tasks=[TaskSettings(name="toy_copy", source=None, train_limit=32, heldout_limit=2)],
-    sft=SFTSettings(max_steps=3, save_steps=3, logging_steps=1, per_device_train_batch_size=4),
+    sft=SFTSettings(max_steps=1, save_steps=1, logging_steps=1, per_device_train_batch_size=4),
     grpo=GRPOSettings(max_steps={grpo_steps}, num_generations=2, prompts_per_step=2, max_completion_length=8,
-                      save_steps=1, logging_steps=1, eval_every=0),
+                      save_steps=2, logging_steps=1, eval_every=0),
     eval=EvalSettings(max_new_tokens=4, stages=["grpo"]),
 )
 result = run_training(config, Path(sys.argv[1]), resume="--resume" in sys.argv, say=print)
 print("FINAL", result.stages["grpo"].global_step, result.stages["grpo"].resumed_from, result.stages["sft"].skipped)
 """
 
-GRPO_STEPS = 12
+GRPO_STEPS = 6
 
 
 def _script(tmp_path: Path) -> Path:
