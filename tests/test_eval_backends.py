@@ -33,7 +33,19 @@ def test_hf_batched_greedy_matches_one_by_one(tiny):
     for per in batched:
         assert len(per) == 1 and 1 <= per[0].n_tokens <= 12 and per[0].error is None
         assert per[0].truncated == (per[0].n_tokens == 12)
-    assert tok.padding_side == "left"
+
+
+def test_hf_backend_restores_training_mode_and_padding_side(tiny):
+    model, tok = tiny
+    side = tok.padding_side
+    tok.padding_side = "right"
+    model.train()
+    try:
+        out = HFBackend(model, tok, batch_size=2).generate(PROMPTS, max_new_tokens=3)
+        assert len(out) == 3 and model.training and tok.padding_side == "right"
+    finally:
+        model.eval()
+        tok.padding_side = side
 
 
 def test_hf_sampling_n_per_prompt_and_seed(tiny):
@@ -58,6 +70,8 @@ def test_hf_auto_batch_size_backs_off_on_oom(tiny):
 
         def eval(self):
             return self
+
+        training = False
 
         def generate(self, input_ids, **kwargs):
             self.sizes.append(input_ids.shape[0])
@@ -89,6 +103,7 @@ def test_hf_other_errors_propagate(tiny):
 
     class Broken:
         device = model.device
+        training = False
 
         def eval(self):
             return self

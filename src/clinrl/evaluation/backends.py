@@ -91,8 +91,6 @@ class HFBackend(Backend):
             raise ConfigError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
         self.model = model
         self.tokenizer = tokenizer
-        self.model.eval()
-        tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         on_gpu = getattr(getattr(model, "device", None), "type", "cpu") != "cpu"
@@ -141,6 +139,18 @@ class HFBackend(Backend):
         rows = sorted(((i, j) for i in range(len(prompts)) for j in range(n) if out[i][j] is None),
                       key=lambda r: (-lengths[r[0]], r))
         eos = self._eos_ids()
+        was_training = bool(getattr(self.model, "training", False))
+        self.model.eval()  # no dropout while generating; the caller's mode is restored below
+        try:
+            self._run_rows(rows, prompts, out, temperature, top_p, max_new_tokens, seed, eos, torch)
+        finally:
+            if was_training:
+                self.model.train()
+        return [[g for g in per if g is not None] for per in out]
+
+    def _run_rows(self, rows: list[tuple[int, int]], prompts: Sequence[str], out: list[list[Generation | None]],
+                  temperature: float, top_p: float, max_new_tokens: int, seed: int, eos: set[int],
+                  torch: Any) -> None:
         start, batch_index = 0, 0
         while start < len(rows):
             size = self.batch_size
@@ -160,11 +170,15 @@ class HFBackend(Backend):
                 out[i][j] = gen
             start += len(batch)
             batch_index += 1
-        return [[g for g in per if g is not None] for per in out]
 
     def _generate_batch(self, texts: list[str], temperature: float, top_p: float, max_new_tokens: int,
                         seed: int, eos: set[int], torch: Any) -> list[Generation]:
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "left"  # decoder-only generation; restored for a training tokenizer
+        try:
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        finally:
+            self.tokenizer.padding_side = side
         device = getattr(self.model, "device", None)
         if device is not None:
             enc = {k: v.to(device) for k, v in enc.items()}
