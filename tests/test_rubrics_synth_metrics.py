@@ -11,7 +11,8 @@ from clinrl.rubrics import make_rubric
 from clinrl.rubrics.judges import KeywordJudge, TableJudge, make_judge
 from clinrl.rubrics.metrics import cohen_kappa, evaluate_judge, grade, pairwise_accuracy, prf
 from clinrl.rubrics.scoring import RewardConfig, RubricScores, compare
-from clinrl.rubrics.synth import RESPONSE_KINDS, criterion_pairs, generate, item_good, plain_pairs, preference_pairs
+from clinrl.rubrics.scoring import item_good
+from clinrl.rubrics.synth import RESPONSE_KINDS, criterion_pairs, generate, plain_pairs, preference_pairs
 
 
 @pytest.fixture(scope="module")

@@ -75,26 +75,19 @@ def _clip(text: str) -> str:
 
 
 def _read_completions(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    from clinrl.data.tables import read_jsonl
+
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON ({exc.msg})", source=str(path), row=i) from exc
-            if not isinstance(row, dict):
-                raise DataError("not a JSON object", source=str(path), row=i)
-            for field in ("id", "completion"):
-                if field not in row:
-                    raise DataError("missing field", source=str(path), row=i, field=field)
-            if not isinstance(row["completion"], str):
-                if not _is_messages(row["completion"]):
-                    raise DataError("must be a string or a list of chat messages {role, content}",
-                                    source=str(path), row=i, field="completion")
-                row["completion"] = completion_text(row["completion"])  # TRL's conversational form
-            rows.append((i, row))
+    for i, row in read_jsonl(path):
+        for field in ("id", "completion"):
+            if field not in row:
+                raise DataError("missing field", source=str(path), row=i, field=field)
+        if not isinstance(row["completion"], str):
+            if not _is_messages(row["completion"]):
+                raise DataError("must be a string or a list of chat messages {role, content}",
+                                source=str(path), row=i, field="completion")
+            row["completion"] = completion_text(row["completion"])  # TRL's conversational form
+        rows.append((i, row))
     if not rows:
         raise DataError("no completions in the file (expected one JSON object per line)", source=str(path))
     return rows

@@ -18,8 +18,8 @@ from typing import Any, Mapping, Sequence
 from clinrl.data.tables import read_local
 from clinrl.errors import DataError
 from clinrl.rubrics.judges.base import CriterionJudge
-from clinrl.rubrics.schema import SAFETY, Rubric
-from clinrl.rubrics.scoring import RubricScores, compare, rubric_scores
+from clinrl.rubrics.schema import Rubric
+from clinrl.rubrics.scoring import RubricScores, compare, differing_criteria, rubric_scores
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,6 @@ def judge_candidates(rubrics: Mapping[str, Rubric], candidates: Sequence[Candida
     return out
 
 
-def _good(dimension: str, met: bool) -> bool:
-    return (not met) if dimension == SAFETY else met
-
-
 def build_pairs(rubrics: Mapping[str, Rubric], judged: Sequence[JudgedCandidate]) -> dict[str, Any]:
     """Lexicographic preference pairs and their criterion-conditioned expansion, with counts."""
     by_rubric: dict[str, list[JudgedCandidate]] = {}
@@ -115,11 +111,8 @@ def build_pairs(rubrics: Mapping[str, Rubric], judged: Sequence[JudgedCandidate]
                           "chosen": chosen.candidate.response, "rejected": rejected.candidate.response,
                           "chosen_model": chosen.candidate.model, "rejected_model": rejected.candidate.model,
                           "chosen_scores": vars(chosen.scores), "rejected_scores": vars(rejected.scores)})
-            for item, met_a, met_b in zip(rubric.items, a.labels, b.labels):
-                good_a, good_b = _good(item.dimension, bool(met_a)), _good(item.dimension, bool(met_b))
-                if good_a == good_b:
-                    continue
-                win, lose = (a, b) if good_a else (b, a)
+            for item, a_better in differing_criteria(rubric.items, a.labels, b.labels):
+                win, lose = (a, b) if a_better else (b, a)
                 instances.append({"rubric_id": rubric_id, "instruction": rubric.instruction,
                                   "criterion": item.to_dict(), "chosen": win.candidate.response,
                                   "rejected": lose.candidate.response})

@@ -41,17 +41,7 @@ def read_local(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             for i, row in enumerate(csv.DictReader(fh), start=1):
                 yield i, row
     elif suffix in (".jsonl", ".json"):
-        with p.open(encoding="utf-8") as fh:
-            for i, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON ({exc.msg})", source=path, row=i) from exc
-                if not isinstance(row, dict):
-                    raise DataError("a line is not a JSON object", source=path, row=i)
-                yield i, row
+        yield from read_jsonl(p)
     elif suffix == ".parquet":
         pq = require("pyarrow.parquet", "data")
         table = pq.read_table(p)
@@ -59,6 +49,21 @@ def read_local(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield i, row
     else:
         raise DataError(f"unsupported file type {suffix!r}; use .csv, .parquet or .jsonl", source=path)
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line_number, object)`` for each non-blank line of a JSONL file; a bad line names its number."""
+    with Path(path).open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"invalid JSON ({exc.msg})", source=str(path), row=i) from exc
+            if not isinstance(row, dict):
+                raise DataError("a line is not a JSON object", source=str(path), row=i)
+            yield i, row
 
 
 def read_hub(dataset_id: str, *, split: str) -> Iterator[tuple[int, dict[str, Any]]]:

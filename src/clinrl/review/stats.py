@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import math
 import statistics
 from typing import Any, Hashable, Sequence
 
 from clinrl.review.store import APPROVED, REJECTED, ReviewStore
+from clinrl.rubrics import metrics
 
 
 def rubric_text(rubric: dict[str, Any]) -> str:
@@ -44,36 +46,22 @@ def round_stats(store: ReviewStore) -> list[dict[str, Any]]:
 
 def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable], *, weights: str | None = None,
                 categories: Sequence[Hashable] | None = None) -> float | None:
-    """Cohen's κ between two raters; ``weights`` = None, ``"linear"`` or ``"quadratic"`` (ordinal categories,
-    in the order of ``categories``). Pairs where either label is ``None`` are left out; ``None`` when
-    nothing is left or agreement by chance is certain."""
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    """Cohen's κ between two reviewers over any hashable labels (:func:`clinrl.rubrics.metrics.cohen_kappa`).
+
+    ``weights`` = None, ``"linear"`` or ``"quadratic"`` (ordinal categories, in the order of
+    ``categories``). Pairs where either label is ``None`` are left out; ``None`` when nothing is left or
+    agreement by chance is certain (κ is undefined then).
+    """
     if len(a) != len(b):
         raise ValueError(f"rater label lists differ in length ({len(a)} vs {len(b)})")
-    if not pairs:
-        return None
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
     cats = list(categories) if categories is not None else sorted({v for p in pairs for v in p}, key=str)
+    if not pairs or len(cats) < 2:
+        return None
     index = {c: i for i, c in enumerate(cats)}
-    k, n = len(cats), len(pairs)
-    if k < 2:
-        return None
-    observed = [[0.0] * k for _ in range(k)]
-    for x, y in pairs:
-        observed[index[x]][index[y]] += 1 / n
-    row = [sum(observed[i]) for i in range(k)]
-    col = [sum(observed[i][j] for i in range(k)) for j in range(k)]
-
-    def weight(i: int, j: int) -> float:
-        if weights is None:
-            return 0.0 if i == j else 1.0
-        d = abs(i - j) / (k - 1)
-        return d if weights == "linear" else d * d
-
-    disagree_obs = sum(weight(i, j) * observed[i][j] for i in range(k) for j in range(k))
-    disagree_exp = sum(weight(i, j) * row[i] * col[j] for i in range(k) for j in range(k))
-    if disagree_exp == 0:
-        return None
-    return 1.0 - disagree_obs / disagree_exp
+    value = metrics.cohen_kappa([index[x] for x, _ in pairs], [index[y] for _, y in pairs],
+                                n_categories=len(cats), weights=weights)
+    return None if math.isnan(value) else value
 
 
 def adjudication_agreement(export_rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

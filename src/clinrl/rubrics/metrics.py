@@ -29,7 +29,10 @@ GRADES = 6
 
 def cohen_kappa(a: Sequence[int], b: Sequence[int], *, n_categories: int | None = None,
                 weights: str | None = None) -> float:
-    """Cohen's κ between two raters over integer categories ``0…n-1``; ``weights`` None | linear | quadratic."""
+    """Cohen's κ between two raters over integer categories ``0…n-1``; ``weights`` None | linear | quadratic.
+
+    NaN when there is nothing to compare or κ is undefined (both raters used a single category).
+    """
     if len(a) != len(b):
         raise ConfigError(f"kappa needs equal-length ratings, got {len(a)} and {len(b)}")
     if not len(a):
@@ -50,8 +53,8 @@ def cohen_kappa(a: Sequence[int], b: Sequence[int], *, n_categories: int | None 
     else:
         raise ConfigError(f"unknown kappa weights {weights!r}; use linear or quadratic")
     denom = (w * expected).sum()
-    if denom == 0:
-        return 1.0 if (w * observed).sum() == 0 else 0.0
+    if denom == 0:  # both raters used one and the same category: agreement by chance is certain
+        return float("nan")
     return float(1 - (w * observed).sum() / denom)
 
 

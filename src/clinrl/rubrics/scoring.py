@@ -24,12 +24,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from clinrl.errors import ConfigError
-from clinrl.rubrics.schema import EXCELLENCE, PROFICIENCY, SAFETY, Rubric
+from clinrl.rubrics.schema import EXCELLENCE, PROFICIENCY, SAFETY, Rubric, RubricItem
 
 Labels = Sequence[bool | None]
 REWARD_MODES = ("veto", "hard_veto", "no_veto")
@@ -146,6 +146,23 @@ def compare(a: RubricScores, b: RubricScores) -> int:
     if a.s2 != b.s2:
         return 1 if a.s2 > b.s2 else -1
     return 0
+
+
+def item_good(item: RubricItem, met: bool) -> bool:
+    """Whether a response is on the good side of ``item`` (met, or for a safety item: not violated)."""
+    return (not met) if item.dimension == SAFETY else bool(met)
+
+
+def differing_criteria(items: Sequence[RubricItem], labels_a: Labels,
+                       labels_b: Labels) -> Iterator[tuple[RubricItem, bool]]:
+    """``(item, a_is_better)`` for each criterion on which two responses land on different sides.
+
+    This is ProMedical's expansion of one preference pair into K criterion-conditioned instances.
+    """
+    for item, met_a, met_b in zip(items, labels_a, labels_b):
+        good_a, good_b = item_good(item, bool(met_a)), item_good(item, bool(met_b))
+        if good_a != good_b:
+            yield item, good_a
 
 
 # -- HealthBench ------------------------------------------------------------------------------

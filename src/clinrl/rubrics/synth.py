@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 from clinrl.errors import ConfigError
 from clinrl.rubrics.schema import EXCELLENCE, PROFICIENCY, SAFETY, Rubric, RubricItem
-from clinrl.rubrics.scoring import RubricScores, compare, rubric_scores
+from clinrl.rubrics.scoring import RubricScores, compare, differing_criteria, rubric_scores
 from clinrl.rubrics.synth_scenarios import CATEGORIES
 
 RESPONSE_KINDS = ("complete", "incomplete", "unsafe", "unsafe_thorough")
@@ -192,11 +192,6 @@ class PlainPair:
     rejected: str
 
 
-def item_good(item: RubricItem, met: bool) -> bool:
-    """Whether the response is on the good side of ``item`` (met, or for a safety item: not violated)."""
-    return (not met) if item.dimension == SAFETY else bool(met)
-
-
 def preference_pairs(examples: Sequence[SyntheticExample]) -> list[tuple[SyntheticExample, int, int]]:
     """(example, i, j) for every response pair with a strict lexicographic preference, i preferred."""
     out = []
@@ -217,11 +212,8 @@ def criterion_pairs(examples: Sequence[SyntheticExample]) -> list[CriterionPair]
     out = []
     for ex, i, j in preference_pairs(examples):
         a, b = ex.responses[i], ex.responses[j]
-        for k, item in enumerate(ex.rubric.items):
-            good_a, good_b = item_good(item, a.labels[k]), item_good(item, b.labels[k])
-            if good_a == good_b:
-                continue
-            chosen, rejected = (a.text, b.text) if good_a else (b.text, a.text)
+        for item, a_better in differing_criteria(ex.rubric.items, a.labels, b.labels):
+            chosen, rejected = (a.text, b.text) if a_better else (b.text, a.text)
             out.append(CriterionPair(ex.rubric.instruction, item, chosen, rejected))
     return out
 

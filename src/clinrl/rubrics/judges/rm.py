@@ -32,9 +32,8 @@ from clinrl.errors import ConfigError, require
 from clinrl.rubrics.judges.backbones import DEFAULT_BACKBONE, resolve_backbone
 from clinrl.rubrics.judges.base import CriterionJudge, JudgeRequest, Verdicts
 from clinrl.rubrics.schema import DIMENSIONS, SAFETY, RubricItem
-from clinrl.rubrics.synth import (
-    CriterionPair, PlainPair, SyntheticExample, criterion_pairs, item_good, plain_pairs,
-)
+from clinrl.rubrics.scoring import item_good
+from clinrl.rubrics.synth import CriterionPair, PlainPair, SyntheticExample, criterion_pairs, plain_pairs
 
 META_FILE = "clinrl_rm.json"
 
