@@ -3,7 +3,9 @@
     python bench/bench_verifier.py [--n 20000] [--repeats 5]
 
 Prints completions scored per second (median of repeats) for: the strict contract parser alone,
-full strict scoring (parse + official MedCalc rule), and the lenient official extraction.
+full strict scoring (parse + official MedCalc rule) on a mix of answer forms (numbers, numbers with
+units, "N out of M", dates, gestational ages, arithmetic expressions), the same on plain numeric
+answers (what a trained model mostly writes), and the lenient official extraction.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ TARGETS = [
 ANSWERS = [25.1, "25.238 mL/min", 3, "3 out of 9", "09/23/2014", ["14 weeks", "1 days"], "(140-87)*48/(72*1.4)"]
 
 
-def make_completion(rng: random.Random) -> str:
+def make_completion(rng: random.Random, plain: bool = False) -> str:
     sentences = [
         "The patient is an 87-year-old man with a weight of 48 kg and a height of 163 cm.",
         "Serum creatinine is 1.4 mg/dL, so we use the Cockcroft-Gault equation.",
@@ -35,7 +37,8 @@ def make_completion(rng: random.Random) -> str:
         "Checking each criterion of the score in turn and adding the points.",
     ]
     think = " ".join(rng.choice(sentences) for _ in range(26))[:1900]
-    answer = json.dumps({"answer": rng.choice(ANSWERS)})
+    value = round(rng.uniform(0, 200), rng.choice((0, 1, 2, 3))) if plain else rng.choice(ANSWERS)
+    answer = json.dumps({"answer": value})
     return f"{think}</think>\n<answer>{answer}</answer>"
 
 
@@ -63,9 +66,12 @@ def main() -> None:
     print(f"{args.n} completions, mean {mean_len:.0f} characters, median of {args.repeats} repeats, one core")
     r_parse = rate(lambda c: parse_contract(c, ("answer",)), completions, args.repeats)
     r_strict = rate(lambda p: task.score(p[0], p[1]), pairs, args.repeats)
+    plain = [(make_completion(rng, plain=True), TARGETS[i % 2]) for i in range(args.n)]
+    r_plain = rate(lambda p: task.score(p[0], p[1]), plain, args.repeats)
     r_official = rate(lambda p: task.score(p[0], p[1], contract="official"), official, args.repeats)
     print(f"strict contract parse only : {r_parse:>10,.0f} completions/s")
     print(f"strict contract full score : {r_strict:>10,.0f} completions/s")
+    print(f"  ... plain numeric answers: {r_plain:>10,.0f} completions/s")
     print(f"official extraction score  : {r_official:>10,.0f} completions/s")
 
 

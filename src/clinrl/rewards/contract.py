@@ -114,7 +114,7 @@ def parse_contract(
     # tags are </think>, <answer>, </answer> (pre-filled); with four, <think> comes first.
     n_lt = text.count("<")
     think_close = text.find(THINK_CLOSE) if n_lt in (3, 4) else -1
-    answer_open = text.find(ANSWER_OPEN) if think_close >= 0 else -1
+    answer_open = text.find(ANSWER_OPEN, think_close) if think_close >= 0 else -1
     think_open = text.find(THINK_OPEN, 0, think_close) if n_lt == 4 and think_close >= 0 else -1
     fast = (answer_open > think_close >= 0 and text.endswith(ANSWER_CLOSE)
             and (n_lt == 3 or think_open >= 0))

@@ -17,7 +17,7 @@ import ast
 import datetime as dt
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
 from clinrl.rewards.numbers import last_number_lenient, parse_number, safe_arithmetic
 
@@ -129,7 +129,7 @@ def parse_ground_truth(calculator_id: int, ground_truth: str) -> Any:
     return value
 
 
-def check_value(calculator_id: int, answer: Any, target: dict[str, Any], *, lenient: bool = False) -> tuple[bool, Any]:
+def check_value(calculator_id: int, answer: Any, target: Mapping[str, Any], *, lenient: bool = False) -> tuple[bool, Any]:
     """Return ``(correct, extracted)`` for an answer value. ``extracted`` is ``None`` if unreadable."""
     kind = output_kind(calculator_id)
     gt = parse_ground_truth(calculator_id, str(target["ground_truth"]))

@@ -130,7 +130,7 @@ class MedCalcTask(Task):
     # -- scoring --------------------------------------------------------------------------------
     def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
         calculator_id = int(target["calculator_id"])
-        correct, extracted = check_value(calculator_id, answer["answer"], dict(target))
+        correct, extracted = check_value(calculator_id, answer["answer"], target)
         if extracted is None:
             return AnswerCheck(False, None, f"answer {str(answer['answer'])[:80]!r} is not one readable "
                                              f"{output_kind(calculator_id)} value")
