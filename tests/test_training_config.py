@@ -150,3 +150,15 @@ def test_cli_show_config_and_errors():
     for command in (["quickstart", "--help"], ["train", "sft", "--help"], ["train", "grpo", "--help"]):
         helped = runner.invoke(app, command)
         assert helped.exit_code == 0 and "--resume" in helped.output
+
+
+@pytest.mark.parametrize("args", [["--task", "no-such-task"], ["--model", "/no/such/model-dir"]])
+def test_quickstart_validates_task_and_model_before_creating_the_run_dir(tmp_path, monkeypatch, args):
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["quickstart", *args, "--real-source", "none"])
+    assert result.exit_code != 0
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -119,15 +119,21 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
                  command: Sequence[str] | None = None, mixture: Mixture | None = None,
                  say: Any = print) -> RunResult:
     """SFT warm-up → GRPO → evaluation, writing the run directory. ``stages`` picks which stages run."""
+    from clinrl.models import resolve_model
     from clinrl.training.grpo import run_grpo
     from clinrl.training.sft import run_sft
 
     run_dir = Path(run_dir)
+    if not resume:  # a bad task, source or model fails here, before the run directory exists
+        say(f"loading data for {', '.join(t.name for t in config.tasks)} …")
+        mixture = mixture or load_mixture(config.tasks, seed=config.seed)
+        resolve_model(config.model.spec)
     config = prepare_run_dir(run_dir, config, resume=resume, command=command)
     started = time.perf_counter()
     result = RunResult(run_dir)
-    say(f"loading data for {', '.join(t.name for t in config.tasks)} …")
-    mixture = mixture or load_mixture(config.tasks, seed=config.seed)
+    if mixture is None:
+        say(f"loading data for {', '.join(t.name for t in config.tasks)} …")
+        mixture = load_mixture(config.tasks, seed=config.seed)
     result.notes.extend(mixture.notes)
     for t in mixture.tasks:
         say(f"  {t.name}: {len(t.train)} training / {len(t.heldout)} held-out samples")
