@@ -77,3 +77,15 @@ def test_eval_rejects_bad_backend(tmp_path):
     result = runner.invoke(app, ["eval", "--task", "medcalc", "--backend", "nope", "--source", "synthetic"])
     assert result.exit_code != 0
     assert "backend" in str(result.exception) + result.output
+
+
+def test_sampling_options_are_checked_before_data_or_model_load(tmp_path):
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--task", "medcalc", "--source", str(tmp_path / "missing.csv"),
+                                      "--model", str(tmp_path / "no-model"), "--n-samples", "4"])
+    assert result.exit_code != 0
+    assert "temperature" in str(result.exception) + result.output
+    assert not (tmp_path / "missing.csv").exists()

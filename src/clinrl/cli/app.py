@@ -24,7 +24,12 @@ app.add_typer(data_app, name="data")
 
 train_app = typer.Typer(help="Train: SFT warm-up, GRPO, reward models.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
-eval_app = typer.Typer(help="Evaluate models and reward models.")
+eval_app = typer.Typer(help=(
+    "Evaluate a model on a task (the options below), a reward model (`eval rm`), or compare two runs "
+    "(`eval compare`).\n\n"
+    "Example: clinrl eval --task medcalc --model tiny --source test_data.csv --limit 70 --out runs/eval/tiny\n\n"
+    "Sampling for pass@k: add -k 8 --temperature 0.6 --top-p 0.95. Interrupted runs resume from --out; failed "
+    "generations are recorded as unscored, never as wrong."))
 app.add_typer(eval_app, name="eval")
 export_app = typer.Typer(help="Export tasks for other training engines.", no_args_is_help=True)
 app.add_typer(export_app, name="export")

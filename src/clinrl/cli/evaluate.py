@@ -128,8 +128,11 @@ def eval_command(
     from clinrl.evaluation.harness import run_eval
     from clinrl.registry import get_task
 
+    from clinrl.evaluation.backends import check_decoding
+
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_decoding(n_samples, temperature, top_p, max_new_tokens)  # before any data or model is loaded
     t = get_task(task, **({"contract": contract} if contract else {}))
     stratify_key = None if (stratify or "none").lower() == "none" else stratify
     if limit is not None and stratify_key:

@@ -46,7 +46,7 @@ class Backend:
         raise NotImplementedError
 
 
-def _check_decoding(n: int, temperature: float, top_p: float, max_new_tokens: int) -> None:
+def check_decoding(n: int, temperature: float, top_p: float, max_new_tokens: int) -> None:
     if n < 1:
         raise ConfigError(f"n must be >= 1, got {n}")
     if temperature < 0:
@@ -125,7 +125,7 @@ class HFBackend(Backend):
 
     def generate(self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
                  max_new_tokens: int = 256, seed: int = 0) -> list[list[Generation]]:
-        _check_decoding(n, temperature, top_p, max_new_tokens)
+        check_decoding(n, temperature, top_p, max_new_tokens)
         torch = require("torch", "train")
         # One row per (prompt, sample); sorted by prompt length so each batch pads little.
         lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
@@ -235,7 +235,7 @@ class VLLMBackend(Backend):
 
     def generate(self, prompts: Sequence[str], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
                  max_new_tokens: int = 256, seed: int = 0) -> list[list[Generation]]:
-        _check_decoding(n, temperature, top_p, max_new_tokens)
+        check_decoding(n, temperature, top_p, max_new_tokens)
         params = self._vllm.SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
                                            seed=seed)
         results = self.llm.generate(list(prompts), params, use_tqdm=False)
@@ -271,7 +271,7 @@ class OpenAIBackend(Backend):
 
     def generate(self, prompts: Sequence[Any], *, n: int = 1, temperature: float = 0.0, top_p: float = 1.0,
                  max_new_tokens: int = 256, seed: int = 0) -> list[list[Generation]]:
-        _check_decoding(n, temperature, top_p, max_new_tokens)
+        check_decoding(n, temperature, top_p, max_new_tokens)
         conversations = [[{"role": "user", "content": p}] if isinstance(p, str) else list(p) for p in prompts]
         out: list[list[Generation]] = [[] for _ in conversations]
         # One round of requests per sample index with its own seed: works with endpoints that ignore
