@@ -15,11 +15,11 @@ class DataError(ClinrlError):
     """A data row cannot be used. The message names the source, the row and the field."""
 
     def __init__(self, message: str, *, source: str | None = None, row: int | str | None = None,
-                 field: str | None = None):
+                 field: str | None = None, kind: str = "file"):
         self.source, self.row, self.field = source, row, field
         where = []
         if source is not None:
-            where.append(f"file {source}")
+            where.append(f"{kind} {source}")
         if row is not None:
             where.append(f"row {row}")
         if field is not None:

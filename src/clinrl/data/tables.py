@@ -68,14 +68,19 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_hub(dataset_id: str, *, split: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a Hugging Face hub dataset (the real path users take; needs network or a cache)."""
+    from clinrl.hub import offline_if_unreachable
+
+    offline = offline_if_unreachable()  # before importing datasets, so an offline machine fails in ~1 s
     datasets = require("datasets", "train")
     try:
         ds = datasets.load_dataset(dataset_id, split=split)
     except Exception as exc:
+        hint = ("this machine cannot reach the hub and the dataset is not in the local cache"
+                if offline else f"{exc.__class__.__name__}: {exc}")
         raise DataError(
-            f"could not load hub dataset {dataset_id!r} split {split!r} ({exc.__class__.__name__}: {exc}). "
-            "Offline? Pass a local CSV / parquet / JSONL path instead.",
-            source=dataset_id,
+            f"could not load hub dataset {dataset_id!r} split {split!r} ({hint}). "
+            "Pass a local CSV / parquet / JSONL path instead.",
+            source=dataset_id, kind="dataset",
         ) from exc
     for i, row in enumerate(ds, start=1):
         yield i, dict(row)

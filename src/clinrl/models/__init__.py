@@ -60,8 +60,11 @@ def _resolve_hub(spec: str) -> str:
         return snapshot_download(spec, local_files_only=True, allow_patterns=patterns)
     except Exception:
         pass
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise ConfigError(f"model {spec!r} is not in the local hub cache and HF_HUB_OFFLINE=1; {ALTERNATIVES}")
+    from clinrl.hub import offline_if_unreachable
+
+    if offline_if_unreachable():
+        raise ConfigError(f"model {spec!r} is not in the local hub cache and this machine is offline (the hub "
+                          f"cannot be reached, or HF_HUB_OFFLINE is set); {ALTERNATIVES}")
     try:
         return snapshot_download(spec, allow_patterns=patterns)
     except Exception as exc:
