@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clinrl.cli import app
+from clinrl.errors import DataError
 from clinrl.registry import get_task
 from clinrl.tasks.trials import TrialDataWarning
 from clinrl.tasks.trials.loader import load_source
@@ -48,10 +49,19 @@ def test_queries_and_qrels_counts(trec_dir, name):
 
 
 def test_trialgpt_dir_warns_with_counts(trec_dir):
-    task = get_task("trials")
+    task = get_task("trials", missing_criteria="keep")
     with pytest.warns(TrialDataWarning, match=r"3835 judgment\(s\) over \d+ trial\(s\) have no criteria text"):
         samples = task.load(str(trec_dir / "sigir"))
     assert len(samples) == 3835 and not any(s.metadata["has_trial_text"] for s in samples)
+
+
+@pytest.mark.parametrize("name, split, n", [("trec_2021", "test", 35832), ("sigir", "train", None)])
+def test_folders_without_corpus_refuse_to_become_samples(trec_dir, name, split, n):
+    """No corpus ships here: every prompt would lack the criteria, so loading for training / eval refuses."""
+    counts = rf"{n} of {n}" if n else r"(\d+) of \1"
+    with pytest.raises(DataError, match=rf"every pair lacks criteria text.*{counts} judged pair\(s\) of split "
+                                        rf"'{split}'.*corpus JSONL"):
+        get_task("trials").load(str(trec_dir / name), split)
 
 
 @pytest.fixture(scope="module")

@@ -214,18 +214,78 @@ def _trialgpt_dir(tmp_path, corpus=True):
     return tmp_path
 
 
-def test_trialgpt_dir_reports_missing_patients_and_trials(tmp_path, task):
+def test_trialgpt_dir_reports_missing_patients_and_trials(tmp_path):
     _trialgpt_dir(tmp_path)
+    keep = get_task("trials", missing_criteria="keep")
     with pytest.warns(TrialDataWarning, match=r"1 judgment\(s\) name 1 patient.*1 judgment\(s\) over 1 trial"):
-        samples = task.load(str(tmp_path))
+        samples = keep.load(str(tmp_path))
     assert [s.id for s in samples] == ["p1::NCT1", "p1::NCT2", "p2::NCT1"]
     assert [s.metadata["has_trial_text"] for s in samples] == [True, False, True]
     assert "inc" in samples[0].prompt[1]["content"]
-    report = task.last_report
+    report = keep.last_report
     assert report.judgments_missing_patient == 1 and report.judgments_missing_trial == 1
+    # the older spelling still works: require_trial_text=True is missing_criteria="exclude"
     strict = TrialMatchingTask(require_trial_text=True)
     with pytest.warns(TrialDataWarning, match="1 pair\\(s\\) skipped"):
         assert len(strict.load(str(tmp_path))) == 2
+
+
+def test_pairs_without_criteria_are_excluded_by_default_with_a_count(tmp_path):
+    _trialgpt_dir(tmp_path)
+    task = get_task("trials")
+    with pytest.warns(TrialDataWarning) as caught:
+        samples = task.load(str(tmp_path))
+    assert [s.id for s in samples] == ["p1::NCT1", "p2::NCT1"]
+    assert all(s.metadata["has_trial_text"] for s in samples)
+    assert not any("criteria text not available" in s.prompt[-1]["content"] for s in samples)
+    message = " ".join(str(w.message) for w in caught)
+    assert "1 pair(s) skipped: left out of the 3 of split 'test'" in message
+    assert "no criteria text" in message and "corpus JSONL" in message
+    assert sum(task.last_report.skipped.values()) == 1
+
+
+def test_every_pair_without_criteria_is_an_error_not_an_empty_list(tmp_path):
+    _trialgpt_dir(tmp_path, corpus=False)
+    with pytest.raises(DataError, match=r"every pair lacks criteria text.*3 of 3 judged pair\(s\) of split "
+                                        r"'test'.*first: p1::NCT1 at .*test.tsv:2.*corpus JSONL"):
+        get_task("trials").load(str(tmp_path))
+    # "keep" loads them all (placeholder prompt), for scoring; load_for_scoring does so for one call
+    with pytest.warns(TrialDataWarning):
+        assert len(get_task("trials", missing_criteria="keep").load(str(tmp_path))) == 3
+    task = get_task("trials")
+    with pytest.warns(TrialDataWarning):
+        assert len(task.load_for_scoring(str(tmp_path))) == 3
+    assert task.missing_criteria == "exclude"
+
+
+def test_missing_criteria_error_mode_and_bad_options(tmp_path):
+    _trialgpt_dir(tmp_path)
+    with pytest.raises(DataError, match=r"1 of 3 judged pair\(s\).*first: p1::NCT2"):
+        get_task("trials", missing_criteria="error").load(str(tmp_path))
+    with pytest.raises(ConfigError, match="missing_criteria must be one of exclude, keep, error"):
+        get_task("trials", missing_criteria="drop")
+    with pytest.raises(ConfigError, match="contradicts"):
+        get_task("trials", missing_criteria="error", require_trial_text=False)
+    assert get_task("trials", require_trial_text=False).missing_criteria == "keep"
+
+
+def test_score_cli_keeps_pairs_without_criteria(tmp_path):
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    (tmp_path / "d").mkdir()
+    data = _trialgpt_dir(tmp_path / "d", corpus=False)
+    comp = tmp_path / "c.jsonl"
+    comp.write_text(json.dumps({"id": "p1::NCT2", "completion": wrap('{"prediction": "not relevant", "idx": 0}')})
+                    + "\n")
+    out = tmp_path / "scored.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrialDataWarning)
+        result = CliRunner().invoke(app, ["score", "trials", "--source", str(data), "--completions", str(comp),
+                                          "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["correct"] is True
 
 
 def test_bad_rows_name_file_row_field(tmp_path):
