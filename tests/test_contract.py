@@ -116,3 +116,17 @@ def test_fast_path_keeps_every_rule(text):
 def test_stray_angle_bracket_in_reasoning_is_fine():
     assert ok("<think>creatinine < 1.2 and age > 60</think><answer>{\"answer\": 5}</answer>").ok
     assert ok("creatinine < 1.2</think><answer>{\"answer\": 5}</answer>").ok
+
+
+@pytest.mark.parametrize("body", [
+    '{"answer": 1, "note": "a", "note": "b"}',      # a duplicated optional key
+    '{"answer": "12:30", "answer": 2}',             # colons inside values do not hide a duplicate
+])
+def test_duplicate_optional_and_colon_keys_are_refused(body):
+    result = parse_contract(f"<think>a</think><answer>{body}</answer>", ("answer",), optional_keys=("note",))
+    assert not result.ok and "duplicate" in result.error
+
+
+def test_single_key_with_colon_in_value_is_read():
+    result = parse_contract('<think>a</think><answer>{"answer": "12:30"}</answer>', ("answer",))
+    assert result.ok and result.answer == {"answer": "12:30"}

@@ -36,7 +36,7 @@ MAX_ANSWER_CHARS = 4096
 EHRMIND_PREFILL = "Let me solve this step by step.\n<think>"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~0.6 µs more per parse (see the verifier bench)
 class ContractResult:
     """What the parser found. ``ok`` is True only when every contract rule holds."""
 
@@ -178,14 +178,10 @@ def _decode_answer(body: str, think: str, required_keys: Iterable[str],
         return _fail("answer is not a JSON object")
     required = required_keys if isinstance(required_keys, tuple) else tuple(required_keys)
     try:
-        # Duplicate keys can only hide where a key string occurs twice, objects nest or escapes
-        # are used; only then pay for the pair-by-pair decoder.
-        simple = "\\" not in body and body.count("{") == 1
-        if simple:
-            for key in required:
-                if body.count(f'"{key}"') > 1:
-                    simple = False
-                    break
+        # A pair needs a colon outside strings, so a body with one colon (and no escapes, no nested
+        # object) holds at most one key: nothing can be duplicated and the plain decoder is safe.
+        # Anything else pays for the pair-by-pair decoder, which refuses every duplicate key.
+        simple = body.count(":") <= 1 and "\\" not in body and body.count("{") == 1
         answer = _FAST_DECODER.decode(body) if simple else _STRICT_DECODER.decode(body)
     except _DuplicateKey as exc:
         return _fail(f"duplicate key {exc.args[0]!r} in the answer JSON")

@@ -44,7 +44,7 @@ class TaskCard:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~0.6 µs more per verdict (see the verifier bench)
 class AnswerCheck:
     """A task's verdict on an answer that passed the contract."""
 
@@ -103,9 +103,8 @@ class Task(ABC):
         try:
             if mode == "official":
                 return self.extract_official(completion_text(completion), target)
-            parsed = parse_contract(
-                completion_text(completion), self.answer_keys, optional_keys=self.optional_answer_keys
-            )
+            text = completion if type(completion) is str else completion_text(completion)
+            parsed = parse_contract(text, self.answer_keys, optional_keys=self.optional_answer_keys)
             if not parsed.ok:
                 return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
                              explanation=parsed.error)
@@ -117,8 +116,9 @@ class Task(ABC):
         if check.correct is None:
             return Score(value=None, format_ok=True, answer=check.answer, correct=None,
                          explanation=check.explanation or "could not decide")
-        return Score(value=self.scheme.value(True, check.correct), format_ok=True, answer=check.answer,
-                     correct=check.correct, explanation=check.explanation)
+        scheme = self.scheme
+        return Score(scheme.correct if check.correct else scheme.wrong, True, check.answer, check.correct,
+                     check.explanation)
 
     def score_sample(self, completion: str, sample: Sample, *, contract: str | None = None) -> Score:
         return self.score(completion, sample.target, contract=contract)
