@@ -124,6 +124,63 @@ def test_balanced_accuracy_counts_unreadable_as_wrong():
     assert m["balanced_accuracy"] == pytest.approx(2 / 3) and m["n_unreadable"] == 1
 
 
+def test_one_class_leaves_balanced_accuracy_and_curves_undefined():
+    """An always-negative model on a subset without positives must not score balanced accuracy 1.0."""
+    nan = classification_metrics([0, 0, 0], [0, 0, 0], [0.1, 0.2, 0.3])
+    assert nan["balanced_accuracy"] != nan["balanced_accuracy"] and nan["sensitivity"] != nan["sensitivity"]
+    assert nan["specificity"] == 1.0 and (nan["n_positive"], nan["n_negative"]) == (0, 3)
+    assert all(nan[k] != nan[k] for k in ("auroc", "auprc"))
+    only_pos = classification_metrics([1, 1], [1, 0], [0.9, 0.2])
+    assert only_pos["sensitivity"] == 0.5 and only_pos["balanced_accuracy"] != only_pos["balanced_accuracy"]
+    assert only_pos["auprc"] != only_pos["auprc"]  # 1.0 for any scores with only positives: not informative
+    both = classification_metrics([1, 0], [0, 0])
+    assert both["balanced_accuracy"] == pytest.approx(0.5)
+
+
+def test_score_prints_and_writes_undefined_balanced_accuracy_with_class_counts(tmp_path):
+    rows = [{"id": f"s{i}", "label": 0, "labeling_task": "new_hypertension",
+             "completion": _answer({"prediction": "new_hypertension", "label": 0})} for i in range(2)]
+    (tmp_path / "preds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(app, ["score", "ehr", "-c", str(tmp_path / "preds.jsonl"), "-o",
+                                      str(tmp_path / "o.jsonl")], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "balanced accuracy" in x)
+    assert "undefined" in line and "1.0000" not in line
+    assert "0 / 2" in next(x for x in result.output.splitlines() if "gold positive / negative" in x)
+    metrics = json.loads((tmp_path / "o.metrics.json").read_text())  # strict JSON: null, not NaN
+    for block in (metrics["classification"], metrics["per_task"]["new_hypertension"]):
+        assert block["balanced_accuracy"] is None and block["n_positive"] == 0 and block["n_negative"] == 2
+
+
+def test_eval_log_and_report_survive_an_undefined_balanced_accuracy(task, tmp_path):
+    from clinrl.evaluation.backends import Backend, Generation
+    from clinrl.evaluation.harness import run_eval
+    from clinrl.evaluation.report import write_report
+
+    class AlwaysNo(Backend):
+        name = "always-no"
+
+        def render(self, sample):
+            return sample
+
+        def generate(self, prompts, *, n=1, **_):
+            text = '</think><answer>{"prediction": "new_hypertension", "label": 0}</answer>'
+            return [[Generation(text=text, n_tokens=9, truncated=False)] * n for _ in prompts]
+
+    negatives = [s for s in task.load("synthetic", "train", seed=0) if s.target["label"] == 0][:3]
+    result = run_eval(task, negatives, AlwaysNo(), out_dir=tmp_path, progress=False)
+    block = result.metrics["classification"]
+    assert block["balanced_accuracy"] != block["balanced_accuracy"] and block["n_positive"] == 0
+
+    def no_nan(token):
+        raise AssertionError(f"non-standard JSON constant {token} in the eval log")
+
+    log = json.loads((tmp_path / "eval_log.json").read_text(), parse_constant=no_nan)
+    assert log["metrics"]["classification"]["balanced_accuracy"] is None
+    html, md = write_report([tmp_path], tmp_path / "report.html")
+    assert html.stat().st_size > 0 and "100.0%" in md.read_text()
+
+
 def test_task_metrics_per_task_and_votes(task):
     samples = task.load("synthetic", "train", seed=0)
     pos = [s for s in samples if s.target["label"] == 1][:2]

@@ -223,6 +223,10 @@ def headline_metrics(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((key.replace("_", " "), _number(value)))
         elif isinstance(value, dict):
+            if isinstance(value.get("n_positive"), int) and isinstance(value.get("n_negative"), int):
+                # a binary metric block: the class counts say why balanced accuracy / AUROC may be undefined
+                rows.append((f"{key.replace('_', ' ')}: gold positive / negative",
+                             f"{value['n_positive']} / {value['n_negative']}"))
             rows += [(f"{key.replace('_', ' ')}: {sub.replace('_', ' ')}", _number(v)) for sub, v in value.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and not _is_count(sub)
                      and sub not in metrics and not key.endswith("_config")]

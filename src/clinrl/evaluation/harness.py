@@ -78,7 +78,10 @@ def git_revision() -> str | None:
 
 
 def jsonable(value: Any) -> Any:
-    """Dates → ISO text, tuples → lists, anything else unknown → str (answers may be dates / tuples)."""
+    """Dates → ISO text, tuples → lists, NaN → None (strict JSON: an undefined metric is null), anything else
+    unknown → str (answers may be dates / tuples)."""
+    if isinstance(value, float) and value != value:
+        return None
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
@@ -236,8 +239,8 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
         if log_path is None:
             return
         records = [records_by_id[i] for i in ids if i in records_by_id]
-        _write_log(log_path, {"version": LOG_VERSION, "status": status, "spec": spec, "metrics": metrics or {},
-                              "records": records})
+        _write_log(log_path, {"version": LOG_VERSION, "status": status, "spec": spec,
+                              "metrics": jsonable(metrics or {}), "records": records})
 
     bar = None
     if progress and pending:

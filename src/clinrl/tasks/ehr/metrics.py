@@ -8,11 +8,16 @@ Conventions: a completion whose answer could not be read (malformed, or a label 
 counts as a *wrong* prediction — it is neither a true positive nor a true negative. Unscored
 completions (a crashed verifier) are left out. A sample whose completions all failed to give a
 label gets the uninformative score 0.5 for AUROC/AUPRC.
+
+Undefined is NaN, never a number that looks like a result: balanced accuracy, AUROC and AUPRC need
+**both** classes among the scored samples (with no positive, an always-negative model would otherwise
+score balanced accuracy 1.0 — common with ``--limit`` at 1–14 % prevalence and in per-task groups).
+Sensitivity is NaN without a positive, specificity without a negative. ``n_positive`` / ``n_negative``
+are reported next to them so a reader sees why.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 
@@ -35,9 +40,11 @@ def auroc(labels: Sequence[int], scores: Sequence[float]) -> float:
 
 
 def auprc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Average precision (area under the precision–recall step curve, tied scores taken together)."""
+    """Average precision (area under the precision–recall step curve, tied scores taken together).
+
+    NaN with one class: without a positive it is 0/0, and with only positives it is 1.0 for any scores."""
     n_pos = sum(1 for y in labels if y)
-    if n_pos == 0:
+    if n_pos == 0 or n_pos == len(labels):
         return float("nan")
     order = sorted(zip(scores, labels), key=lambda p: -p[0])
     tp = fp = 0
@@ -59,6 +66,7 @@ def classification_metrics(labels: Sequence[int], predictions: Sequence[int | No
     """Balanced accuracy, sensitivity, specificity (+ AUROC / AUPRC when ``scores`` are given).
 
     ``predictions[i]`` is ``None`` when completion ``i`` gave no readable label (counted wrong).
+    Balanced accuracy (and AUROC / AUPRC) are NaN unless both classes are present.
     """
     n_pos = sum(1 for y in labels if y == 1)
     n_neg = len(labels) - n_pos
@@ -66,11 +74,10 @@ def classification_metrics(labels: Sequence[int], predictions: Sequence[int | No
     tn = sum(1 for y, p in zip(labels, predictions) if y == 0 and p == 0)
     sensitivity = tp / n_pos if n_pos else float("nan")
     specificity = tn / n_neg if n_neg else float("nan")
-    parts = [v for v in (sensitivity, specificity) if not math.isnan(v)]
     out: dict[str, Any] = {
         "n": len(labels), "n_positive": n_pos, "n_negative": n_neg,
         "n_unreadable": sum(1 for p in predictions if p is None),
-        "balanced_accuracy": sum(parts) / len(parts) if parts else float("nan"),
+        "balanced_accuracy": (sensitivity + specificity) / 2 if n_pos and n_neg else float("nan"),
         "sensitivity": sensitivity, "specificity": specificity,
         "predicted_positive_rate": (sum(1 for p in predictions if p == 1) / len(predictions)
                                     if predictions else float("nan")),
