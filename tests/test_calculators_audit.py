@@ -32,8 +32,9 @@ def test_audit_finds_tampered_labels_and_recomputed_labels_fix_exactly_those(tmp
     official = get_task("medcalc").load(str(path))
     audit = audit_samples(official)
     assert [a.status for a in audit] == ["disagree", "disagree", "error", "agree", "agree", "agree"]
-    assert audit[0].cause.startswith("clinrl difference") and audit[0].clinrl_answer
-    assert "clinrl difference" in audit[2].cause  # the missing input is named, not silently dropped
+    # not the examined v1.0 test set: an unexplained disagreement is "undocumented", not clinrl's difference
+    assert audit[0].cause.startswith("undocumented: clinrl computes") and audit[0].clinrl_answer
+    assert audit[2].cause.startswith("undocumented: CalculatorInputError") and "lmp" in audit[2].cause  # named
     task = get_task("medcalc", labels="recomputed")
     samples = task.load(str(path))
     changed = [s.metadata["label_changed"] for s in samples]
@@ -96,6 +97,8 @@ def test_real_test_set_every_non_agreeing_row_has_a_cause(real_audit):
     for row in audit:
         if row.status != "agree":
             assert row.cause.startswith(("dataset defect", "clinrl difference")), row
+    assert sum(r.status == "agree" for r in audit) == 842
+    assert sum(r.cause.startswith("dataset defect") for r in audit) == 205
 
 
 def test_documented_defects_are_reported_as_such(real_audit):

@@ -133,7 +133,10 @@ def calc_audit(
 
     Writes medcalc_label_audit.csv (one line per row: status agree / disagree / error, both answers
     and the cause) and medcalc_label_audit.md (per-calculator agreement and the disagreeing rows
-    grouped by cause). Exit status 0 even when rows disagree: the audit documents, it does not judge.
+    grouped by cause). A documented defect is recognised by what the row holds (an examined v1.0
+    test row by its calculator, note and answer; a systematic defect by its rule), so any file can be
+    audited: a disagreement nothing documents is 'clinrl difference' in the v1.0 test set and
+    'undocumented' elsewhere. Exit status 0 even when rows disagree: the audit documents, it does not judge.
     """
     from clinrl.data.medcalc_audit import audit_samples, summarise, write_audit
     from clinrl.registry import get_task
@@ -150,8 +153,11 @@ def calc_audit(
         table.add_row(str(cid), e["name"][:48], str(e["n"]), str(e["agree"]), str(e["disagree"]), str(e["error"]),
                       style=style)
     console.print(table)
+    causes = Counter(r.cause.split(":")[0].split(" (")[0] for r in rows if r.status != "agree")
     console.print(f"{len(rows)} rows: {counts['agree']} agree, {counts['disagree']} disagree, "
-                  f"{counts['error']} could not be computed. Wrote {csv_path} and {md_path}.")
+                  f"{counts['error']} could not be computed"
+                  + (f" ({', '.join(f'{k}: {v}' for k, v in sorted(causes.items()))})" if causes else "")
+                  + f". Wrote {csv_path} and {md_path}.")
 
 
 @synth_app.command("medcalc")

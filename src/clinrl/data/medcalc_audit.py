@@ -2,9 +2,11 @@
 
 For each row the calculator's answer is scored against the row's official target with the
 benchmark's own rule (:mod:`clinrl.data.medcalc_labels`). A disagreement's cause comes from
-``clinrl.calculators.known_defects`` (documented dataset defects, with evidence) when it recognises
-the row; otherwise it is reported as ``clinrl difference: …`` with both answers, so nothing is hidden.
-The same comparison drives the MedCalc task's ``labels="recomputed"`` mode.
+``clinrl.calculators.known_defects`` when it recognises the row (an examined test row by its digest,
+or a defect's rule over the row's inputs and answers, in any file). Otherwise the cause names both
+answers, as ``clinrl difference: …`` in the v1.0 test set (whose every disagreement was examined, so
+an unexplained one is clinrl's) and as ``undocumented: …`` in any other file (nobody has examined it
+yet). The same comparison drives the MedCalc task's ``labels="recomputed"`` mode.
 """
 
 from __future__ import annotations
@@ -36,24 +38,40 @@ class AuditRow:
     evidence: str = ""  # for documented defects: what shows it (in the markdown, once per cause)
 
 
-def documented_cause(calculator_id: int, row_number: Any) -> tuple[str, str] | None:
-    """``(cause, evidence)`` of a MedCalc-Bench v1.0 test row's documented dataset defect (``known_defects``)."""
-    try:
-        from clinrl.calculators.known_defects import defect_for
-    except ImportError:  # the calculator library documents no defects yet
-        return None
-    try:
-        defect = defect_for(int(calculator_id), int(row_number))
-    except (TypeError, ValueError):
-        return None
+#: the cause prefix of a disagreement no documented defect explains: in the examined v1.0 test set
+#: it is clinrl's doing; in any other file it has simply not been examined
+CLINRL_DIFFERENCE, UNDOCUMENTED = "clinrl difference", "undocumented"
+
+
+def documented_cause(facts: Any) -> tuple[str, str] | None:
+    """``(cause, evidence)`` of the documented dataset defect this row shows (``known_defects``), if any."""
+    from clinrl.calculators.known_defects import match_defect
+
+    defect = match_defect(facts)
     if defect is None:
         return None
     return f"dataset defect ({defect.kind}): {defect.cause}", defect.evidence
 
 
+def _facts(sample: Sample, clinrl_answer: Any) -> Any:
+    from clinrl.calculators.known_defects import RowFacts
+
+    target, meta = sample.target, sample.metadata
+    return RowFacts(calculator_id=int(target["calculator_id"]), note=str(meta.get("patient_note") or ""),
+                    ground_truth=str(target["ground_truth"]), lower_limit=str(target["lower_limit"]),
+                    upper_limit=str(target["upper_limit"]), entities=meta.get("relevant_entities"),
+                    explanation=str(meta.get("explanation") or ""), clinrl_answer=clinrl_answer)
+
+
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
     """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
+    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+
     items = list(samples)
+    official_test = is_official_test_set([
+        row_digest(s.target["calculator_id"], s.metadata.get("patient_note") or "", s.target["ground_truth"])
+        for s in items])
+    unexplained = CLINRL_DIFFERENCE if official_test else UNDOCUMENTED
     if progress:
         from rich.progress import track
 
@@ -64,16 +82,17 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
     for sample in iterator:
         target = sample.target
         cid = int(target["calculator_id"])
-        entities = sample.metadata.get("relevant_entities")
-        calc = recompute(cid, entities, target)
-        cause, evidence = documented_cause(cid, sample.metadata.get("row_number")) or ("", "")
+        calc = recompute(cid, sample.metadata.get("relevant_entities"), target)
+        cause, evidence = "", ""
+        if calc.agrees is not True:
+            cause, evidence = documented_cause(_facts(sample, calc.answer)) or ("", "")
         if calc.agrees is None:
-            status, cause = "error", cause or f"clinrl difference: {calc.error}"
+            status, cause = "error", cause or f"{unexplained}: {calc.error}"
         elif calc.agrees:
-            status, cause, evidence = "agree", "", ""
+            status = "agree"
         else:
             status = "disagree"
-            cause = cause or (f"clinrl difference: clinrl computes {_text(calc.answer)} from the row's "
+            cause = cause or (f"{unexplained}: clinrl computes {_text(calc.answer)} from the row's "
                               f"entities, the dataset says {target['ground_truth']}")
         rows.append(AuditRow(
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
@@ -122,7 +141,8 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
     agree = sum(r.status == "agree" for r in rows)
     errors = sum(r.status == "error" for r in rows)
     documented = sum(r.status != "agree" and r.cause.startswith("dataset defect") for r in rows)
-    unexplained = sum(r.status != "agree" and not r.cause.startswith("dataset defect") for r in rows)
+    differences = sum(r.status != "agree" and r.cause.startswith(CLINRL_DIFFERENCE) for r in rows)
+    undocumented = sum(r.status != "agree" and r.cause.startswith(UNDOCUMENTED) for r in rows)
     lines = [
         "# MedCalc-Bench label audit",
         "",
@@ -132,11 +152,15 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         "",
         f"Source: `{Path(source).name}` — {n} rows. Agreement: **{agree}/{n}** "
         f"({100.0 * agree / n if n else 0:.1f} %). Not agreeing: {n - agree} rows ({errors} of them rejected by "
-        f"the calculators as impossible input) — {documented} documented dataset defects, {unexplained} "
-        "clinrl differences.",
+        f"the calculators as impossible input) — {documented} documented dataset defects, {differences} "
+        f"clinrl differences, {undocumented} undocumented.",
         "",
         "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
-        "rows listed here. Every row is in `medcalc_label_audit.csv`.",
+        "rows listed here. Every row is in `medcalc_label_audit.csv`. A documented defect is recognised by "
+        "what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
+        "defect's rule over the row's inputs and answers), never by its row number; a disagreement no "
+        "documented defect explains is a *clinrl difference* in the examined v1.0 test set and "
+        "*undocumented* in any other file.",
         "",
         "## Per calculator",
         "",
@@ -150,7 +174,7 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
     by_cause: dict[tuple[int, str], list[AuditRow]] = defaultdict(list)
     for row in rows:
         if row.status != "agree":
-            key = row.cause if not row.cause.startswith("clinrl difference") else "clinrl difference"
+            key = next((p for p in (CLINRL_DIFFERENCE, UNDOCUMENTED) if row.cause.startswith(p)), row.cause)
             by_cause[(row.calculator_id, f"{row.status}: {key}")].append(row)
     if not by_cause:
         lines.append("None.")
