@@ -8,8 +8,9 @@ Both arms train the same embedded model on the same rendered prompts with the sa
   (format + correctness reward functions), the ``task`` / ``target`` dataset columns, clinrl's
   callbacks (held-out evaluation disabled: it is evaluation time, reported by the run, not step cost).
 
-The model is the untrained ``tiny`` model, which never emits end-of-turn, so every completion has
-exactly ``max_completion_length`` tokens in both arms and the generation work is identical. Arms
+The model is the untrained ``tiny`` model, which rarely emits end-of-turn (TRL logs a clipped ratio of
+0.88–1.0 per step), so nearly every completion has ``max_completion_length`` tokens in both arms and
+the generation work is the same up to that small, seeded variation. Arms
 alternate (A B A B …) so that load on a shared machine hits both alike; the first step of each
 block is a warm-up and is dropped; the ratio of median step times is reported.
 
