@@ -1,5 +1,5 @@
 """MedCalc-Bench task (see ``task.py``) and its official scoring rules (``scoring.py``)."""
 
-from clinrl.tasks.medcalc.task import MedCalcTask
+from clinrl.tasks.medcalc.task import MedCalcDataWarning, MedCalcTask
 
-__all__ = ["MedCalcTask"]
+__all__ = ["MedCalcDataWarning", "MedCalcTask"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import warnings
+from collections import Counter
 from typing import Any, Mapping
 
 from clinrl.data.tables import read_rows
@@ -27,6 +29,16 @@ OPTIONAL_COLUMNS = (
 )
 PROMPT_STYLES = ("ehrmind", "zero_shot")
 LABEL_MODES = ("official", "recomputed")
+INTERVAL_MODES = ("official", "widen")
+#: the splits ``interval="widen"`` touches: training data only. Every other split (test, validation,
+#: a held-out split) keeps the official interval, so one task object can serve a training mixture.
+WIDEN_SPLITS = ("train",)
+#: ± fraction of the ground truth: MedCalc-Bench's own bounds for decimal calculators
+WIDEN_TOLERANCE = 0.05
+
+
+class MedCalcDataWarning(UserWarning):
+    """Rows a load changed or could not use, counted (e.g. zero-width intervals widened for training)."""
 
 
 def normalise_category(value: str) -> str | None:
@@ -57,14 +69,22 @@ class MedCalcTask(Task):
         categories=CATEGORIES,
         extra={"labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
                          "ground truth on the rows where they disagree with it; ±5% bounds for decimals, exact "
-                         "otherwise; metadata['label_changed'] marks those rows)"},
+                         "otherwise; metadata['label_changed'] marks those rows)",
+               "interval": "official (default; evaluation) or widen: in the train split only, a decimal row whose "
+                           "interval has zero width (Lower = Upper, e.g. calculator 24 of the train split) gets "
+                           "±5% of its ground truth, so a training reward does not demand 3-decimal exactness; "
+                           "counted in a MedCalcDataWarning, metadata['interval_widened'] marks those rows"},
     )
 
     def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
-                 **kwargs: Any) -> None:
+                 interval: str = "official", **kwargs: Any) -> None:
         if labels not in LABEL_MODES:
             raise ConfigError(f"unknown labels {labels!r}; choose one of {', '.join(LABEL_MODES)}")
         self.labels = labels
+        if interval not in INTERVAL_MODES:
+            raise ConfigError(f"unknown interval {interval!r}; choose one of {', '.join(INTERVAL_MODES)} "
+                              "(widen: ±5% for zero-width decimal intervals of the train split, for training rewards)")
+        self.interval = interval
         if prompt_style not in PROMPT_STYLES:
             raise ConfigError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         # The zero-shot prompt asks for MedCalc-Bench's own JSON reply, which only the official
@@ -86,7 +106,11 @@ class MedCalcTask(Task):
             if limit is not None and len(samples) >= limit:
                 break
             samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
-        return self._relabel(samples) if self.labels == "recomputed" else samples
+        if self.labels == "recomputed":
+            samples = self._relabel(samples)
+        if self.interval == "widen" and split in WIDEN_SPLITS:
+            samples = widen_zero_width_intervals(samples, source=src, split=split)
+        return samples
 
     def _load_synthetic(self, source: str, split: str, *, limit: int | None, seed: int) -> list[Sample]:
         """Rows from clinrl's generator (labels come from the calculators: both label modes agree)."""
@@ -228,3 +252,35 @@ def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, 
     }
     return Sample(id=str(metadata["row_number"]), prompt=messages, target=target, metadata=metadata,
                   prefill=prefill)
+
+
+def widen_zero_width_intervals(samples: list[Sample], *, source: str, split: str) -> list[Sample]:
+    """``interval="widen"``: a decimal row whose interval has zero width (Lower = Upper) gets ±5 % of its
+    ground truth. Official scoring then demands the dataset's exact 3-decimal value (calculator 24 of the
+    train split: every row), which leaves a GRPO group almost no reward signal. A ground truth of 0 keeps
+    its interval (±5 % of 0 is 0). The count is reported in a :class:`MedCalcDataWarning`."""
+    from clinrl.calculators import fmt
+
+    out, widened = [], Counter()
+    for sample in samples:
+        target = sample.target
+        cid = int(target["calculator_id"])
+        if output_kind(cid) != "decimal" or float(target["lower_limit"]) != float(target["upper_limit"]):
+            out.append(sample)
+            continue
+        truth = float(parse_ground_truth(cid, str(target["ground_truth"])))
+        if truth == 0:
+            out.append(sample)
+            continue
+        low, high = sorted((truth * (1 - WIDEN_TOLERANCE), truth * (1 + WIDEN_TOLERANCE)))
+        meta = dict(sample.metadata, interval_widened=True)
+        meta.setdefault("official_target", dict(target))
+        out.append(Sample(id=sample.id, prompt=sample.prompt, metadata=meta, prefill=sample.prefill,
+                          target=dict(target, lower_limit=fmt(low, 6), upper_limit=fmt(high, 6))))
+        widened[cid] += 1
+    if widened:
+        per = ", ".join(f"calculator {cid}: {n}" for cid, n in sorted(widened.items()))
+        warnings.warn(f"{source} ({split}): widened {sum(widened.values())} zero-width decimal interval(s) to "
+                      f"±{WIDEN_TOLERANCE:.0%} of the ground truth for training rewards (interval='widen'; {per})",
+                      MedCalcDataWarning, stacklevel=3)
+    return out
