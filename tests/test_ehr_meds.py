@@ -15,7 +15,7 @@ meds = pytest.importorskip("meds")
 
 from clinrl.data.meds import hash_split, read_meds  # noqa: E402
 from clinrl.data.meds_synth import generate_cohort, write_cohort  # noqa: E402
-from clinrl.errors import DataError  # noqa: E402
+from clinrl.errors import ConfigError, DataError  # noqa: E402
 
 T0 = datetime(2020, 1, 1, 8, 0)
 T1 = datetime(2020, 1, 2, 9, 0)
@@ -126,6 +126,40 @@ def test_directory_without_shards_and_missing_path(tmp_path):
         read_meds(tmp_path)
     with pytest.raises(DataError, match="no such file"):
         read_meds(tmp_path / "nope")
+
+
+def test_folder_holding_one_near_meds_file_names_it_and_the_flag(tmp_path):
+    """The MIMIC-IV demo folder is not a MEDS dataset: the error says which file to pass, and how."""
+    folder = tmp_path / "demo export"
+    folder.mkdir()
+    near = _write(folder, _table(), "events.parquet")
+    with pytest.raises(DataError, match="no event shards") as caught:
+        read_meds(folder, option="--meds")
+    assert f"--meds '{near}'" in str(caught.value) and "folder" in str(caught.value)
+    assert read_meds(near).events.height == 4  # the suggested value works
+    _write(folder, _table(), "more.parquet")
+    with pytest.raises(DataError, match="2 parquet files") as caught:
+        read_meds(folder)
+    assert "events.parquet" in str(caught.value) and "more.parquet" in str(caught.value)
+
+
+def test_real_demo_folder_error_names_its_events_file(shared_data):
+    folder = shared_data / "mimic-iv-demo-meds"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    with pytest.raises(DataError) as caught:
+        read_meds(folder, option="--source")
+    assert f"--source {folder / 'mimic_iv_demo_meds_events.parquet'}" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["x.parquet", "cohort.JSONL", "c.csv"])
+def test_dataset_directory_with_a_file_like_name_is_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="looks like a file name"):
+        write_cohort(tmp_path / name, n_subjects=3, seed=0)
+    assert not (tmp_path / name).exists()
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(ConfigError, match="existing file"):
+        write_cohort(tmp_path / "taken", n_subjects=3, seed=0)
 
 
 def test_bad_split_file_is_reported(tmp_path):

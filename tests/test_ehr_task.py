@@ -231,6 +231,22 @@ def test_cli_synth_then_labels(tmp_path):
     assert result.exit_code != 0
 
 
+def test_cli_refuses_a_file_like_dataset_dir_and_points_the_demo_folder_at_its_file(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "synth", "ehr", "-o", str(tmp_path / "x.parquet"), "-n", "3"])
+    assert result.exit_code != 0 and "looks like a file name" in str(result.exception)
+    assert not (tmp_path / "x.parquet").exists()
+    folder = tmp_path / "export"
+    runner.invoke(app, ["data", "synth", "ehr", "-o", str(tmp_path / "cohort"), "-n", "4"])
+    folder.mkdir()
+    (tmp_path / "cohort" / "data" / "0.parquet").rename(folder / "events.parquet")
+    for args, flag in ((["data", "labels", "ehr", "--meds", str(folder)], "--meds"),
+                       (["data", "show", "ehr", "--source", str(folder)], "--source")):
+        result = runner.invoke(app, args)
+        assert result.exit_code != 0
+        assert f"{flag} {folder.resolve() if flag == '--source' else folder}/events.parquet" in str(result.exception)
+
+
 def test_synthetic_source_options(task):
     small = task.load("synthetic:subjects=30;seed=4", "all", seed=0)
     assert {s.metadata["source"] for s in small} == {"synthetic(seed=4, n=30)"}

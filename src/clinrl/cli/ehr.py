@@ -63,7 +63,7 @@ def labels_ehr(
         raise ConfigError("--icd9/--icd10/--snomed replace one task's code set: give exactly one --task")
     tasks = [get_labeling_task(n, codes=codes, anchor=anchor if n == "guo_readmission" else None) for n in names]
     with console.status(f"reading {meds}"):
-        dataset = read_meds(meds)
+        dataset = read_meds(meds, option="--meds")
     console.print(f"{dataset.events.height:,} events, {len(dataset.subject_ids):,} subjects "
                   f"(splits from {dataset.split_origin})")
     table = Table(title=f"EHRSHOT labels on {meds.name}")
@@ -92,7 +92,8 @@ def labels_ehr(
 
 @synth_app.command("ehr")
 def synth_ehr(
-    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the MEDS dataset into (data/, metadata/)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory to write the MEDS dataset into (data/, metadata/); "
+                       "a file-like name such as x.parquet is refused."),
     subjects: int = typer.Option(1000, "--subjects", "-n", help="Number of subjects (the ehr task's default "
                                  "cohort size). 1,000 give ~200-300 positives for the common new-diagnosis "
                                  "tasks; rare ones (pancan, celiac, lupus) stay rare."),
@@ -101,9 +102,11 @@ def synth_ehr(
 ) -> None:
     """Write a seeded synthetic MEDS cohort (ICD-10 codes, labs, medications) whose outcomes depend on risk
     factors (age, obesity, diabetes, smoking, CKD, COPD), then print its EHRSHOT label counts."""
+    from clinrl.data.meds import check_dataset_dir
     from clinrl.data.meds_synth import write_cohort
     from clinrl.tasks.ehr.labelers import LABELING_TASKS, label
 
+    check_dataset_dir(out)  # before generating: `-o cohort.parquet` would silently become a folder
     with console.status(f"generating {subjects} subjects"):
         dataset = write_cohort(out, n_subjects=subjects, seed=seed, subjects_per_shard=subjects_per_shard)
     console.print(f"wrote {dataset.events.height:,} events for {subjects} subjects to {out}")

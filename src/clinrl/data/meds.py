@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from clinrl.errors import DataError, require
+from clinrl.errors import ConfigError, DataError, require
 
 SPLITS = ("train", "tuning", "held_out")
 #: aliases users type for the MEDS split names
@@ -41,6 +41,8 @@ IGNORED_COLUMNS = ("table",)
 REQUIRED_COLUMNS = ("subject_id", "time", "code")
 #: fractions of the hash-derived split for datasets that ship none (train, tuning; rest held_out)
 HASH_SPLIT_FRACTIONS = (0.8, 0.1)
+#: suffixes that name a file, refused for a dataset *directory* (``-o x.parquet`` would make a folder x.parquet)
+FILE_SUFFIXES = (".parquet", ".pq", ".arrow", ".feather", ".csv", ".tsv", ".json", ".jsonl", ".txt", ".gz", ".zip")
 
 
 def _pa():
@@ -241,12 +243,43 @@ def _read_event_file(path: Path, columns: Iterable[str] | None = None) -> Any:
     return df
 
 
-def read_meds(path: str | Path, *, split_seed: int = 0) -> MedsDataset:
+def _no_shards_message(root: Path, option: str | None) -> str:
+    """Why a folder is not a MEDS dataset, naming the near-MEDS file(s) it holds and the value to pass."""
+    import shlex
+
+    message = "no event shards: a MEDS dataset keeps its events in data/*.parquet"
+    files = sorted(p for p in root.glob("*.parquet") if p.is_file())
+    if not files:
+        return message
+    flag = f"{option} " if option else ""
+    if len(files) == 1:
+        return (f"{message}. This folder holds one parquet file, {files[0].name}, which may be a near-MEDS "
+                f"single-file export (like the MIMIC-IV demo): pass the file itself: "
+                f"{flag}{shlex.quote(str(files[0]))}")
+    listed = ", ".join(p.name for p in files[:5]) + (f" (+{len(files) - 5} more)" if len(files) > 5 else "")
+    return (f"{message}. This folder holds {len(files)} parquet files ({listed}): pass one near-MEDS file "
+            f"itself ({flag}{shlex.quote(str(files[0]))}), or move the shards into {root / 'data'}")
+
+
+def check_dataset_dir(root: str | Path) -> Path:
+    """Refuse a dataset *directory* path that names a file (a file-like suffix, or an existing file)."""
+    root = Path(root)
+    if root.suffix.lower() in FILE_SUFFIXES:
+        raise ConfigError(f"{root} looks like a file name, but a MEDS dataset is a directory (data/*.parquet + "
+                          f"metadata/); give a directory such as {root.with_suffix('')}")
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{root} is an existing file; a MEDS dataset is written into a directory")
+    return root
+
+
+def read_meds(path: str | Path, *, split_seed: int = 0, option: str | None = None) -> MedsDataset:
     """Read a MEDS dataset directory or a near-MEDS single parquet file.
 
     Args:
         path: a directory with ``data/`` (and optionally ``metadata/``), or one ``.parquet`` file.
         split_seed: seed of the hash split used when the dataset ships no ``subject_splits.parquet``.
+        option: the command-line flag the path came from (``--meds``, ``--source``); a folder that is
+            not a MEDS dataset but holds a single parquet file gets an error naming ``option FILE``.
     """
     pl = _pl()
     root = Path(path)
@@ -260,7 +293,7 @@ def read_meds(path: str | Path, *, split_seed: int = 0) -> MedsDataset:
     data_dir = root / "data"
     shards = sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else []
     if not shards:
-        raise DataError("no event shards: a MEDS dataset keeps its events in data/*.parquet", source=str(root))
+        raise DataError(_no_shards_message(root, option), source=str(root), kind="folder")
     frames, owner = [], {}
     for shard in shards:
         df = _read_event_file(shard)
@@ -323,7 +356,7 @@ def write_meds(root: str | Path, events: Any, *, splits: dict[int, str], codes: 
     unless ``metadata`` carries one).
     """
     pa, pq, pl = _pa(), _pq(), _pl()
-    root = Path(root)
+    root = check_dataset_dir(root)
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "metadata").mkdir(parents=True, exist_ok=True)
     subjects = events.get_column("subject_id").unique(maintain_order=True).to_list()

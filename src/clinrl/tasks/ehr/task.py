@@ -81,7 +81,7 @@ def _synthetic(n_subjects: int, seed: int) -> MedsDataset:
 
 @lru_cache(maxsize=4)
 def _read(path: str, mtime: float) -> MedsDataset:
-    return read_meds(path)
+    return read_meds(path, option="--source")
 
 
 def _normalise_name(text: str) -> str:
