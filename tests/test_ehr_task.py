@@ -236,6 +236,8 @@ def test_cli_refuses_a_file_like_dataset_dir_and_points_the_demo_folder_at_its_f
     result = runner.invoke(app, ["data", "synth", "ehr", "-o", str(tmp_path / "x.parquet"), "-n", "3"])
     assert result.exit_code != 0 and "looks like a file name" in str(result.exception)
     assert not (tmp_path / "x.parquet").exists()
+    result = runner.invoke(app, ["data", "labels", "ehr", "--meds", str(tmp_path), "-o", str(tmp_path / "l.parquet")])
+    assert "one TASK.parquet each" in str(result.exception) and not (tmp_path / "l.parquet").exists()
     folder = tmp_path / "export"
     runner.invoke(app, ["data", "synth", "ehr", "-o", str(tmp_path / "cohort"), "-n", "4"])
     folder.mkdir()

@@ -54,11 +54,14 @@ def labels_ehr(
     Example: clinrl data labels ehr --meds ../shared/data/mimic-iv-demo-meds/mimic_iv_demo_meds_events.parquet
     --task new_hypertension --out runs/labels/new_hypertension.parquet
     """
-    from clinrl.data.meds import read_meds
+    from clinrl.data.meds import FILE_SUFFIXES, read_meds
     from clinrl.tasks.ehr.labelers import LABELING_TASKS, CodeSet, get_labeling_task, label, write_labels
 
     names = list(LABELING_TASKS) if task == ["all"] else task
     codes = CodeSet(icd9=_split_codes(icd9), icd10=_split_codes(icd10), snomed=_split_codes(snomed))
+    if out is not None and len(names) > 1 and out.suffix.lower() in FILE_SUFFIXES:
+        raise ConfigError(f"--out {out} looks like a file name, but {len(names)} tasks write one TASK.parquet each "
+                          f"into a directory: give a directory such as {out.with_suffix('')}, or one --task")
     if not codes.is_empty() and len(names) != 1:
         raise ConfigError("--icd9/--icd10/--snomed replace one task's code set: give exactly one --task")
     tasks = [get_labeling_task(n, codes=codes, anchor=anchor if n == "guo_readmission" else None) for n in names]
