@@ -113,16 +113,23 @@ class MedCalcTask(Task):
         return samples
 
     def _load_synthetic(self, source: str, split: str, *, limit: int | None, seed: int) -> list[Sample]:
-        """Rows from clinrl's generator (labels come from the calculators: both label modes agree)."""
-        from clinrl.data.medcalc_synth import synthetic_rows_for_split
+        """Rows from clinrl's generator (labels come from the calculators: both label modes agree).
+
+        Sample ids carry the split (``train-1``, ``test-1``): the splits hold different rows under the same
+        row numbers, so completions scored against the wrong split fail on the id instead of silently using
+        other targets. ``metadata["seed"]`` is the seed the rows were drawn from (the spec's seed plus the
+        split's offset), ``metadata["base_seed"]`` the spec's."""
+        from clinrl.data.medcalc_synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
 
         options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
+        effective_seed = options["seed"] + SPLIT_SEED_OFFSET[split.lower()]
         samples = []
         for i, row in enumerate(rows, start=1):
             sample = self.sample_from_row(row, source=source, row_number=i, split=split)
-            sample.metadata.update({"synthetic": True, "seed": options["seed"], "difficulty": options["difficulty"],
-                                    "note_type": row["Note Type"]})
-            samples.append(sample)
+            sample.metadata.update({"synthetic": True, "seed": effective_seed, "base_seed": options["seed"],
+                                    "difficulty": options["difficulty"], "note_type": row["Note Type"]})
+            samples.append(Sample(id=f"{split.lower()}-{sample.id}", prompt=sample.prompt, target=sample.target,
+                                  metadata=sample.metadata, prefill=sample.prefill))
         return samples
 
     def _relabel(self, samples: list[Sample]) -> list[Sample]:
