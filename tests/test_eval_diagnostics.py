@@ -138,3 +138,18 @@ def test_rlvr_viability_verdicts():
     assert reliable["reliable"] and reliable["groups"]["risk"]["pass_at_k"]["value"] == 0.0
     with pytest.raises(ValueError, match="n-samples"):
         rlvr_viability([_rec(0, "lab", [True])])
+
+
+def test_binary_tasks_discount_lucky_guesses_in_reliable_pass_at_k():
+    from clinrl.evaluation.harness import compute_metrics
+    from clinrl.registry import get_task
+
+    task = get_task("ehr")
+    samples = task.load("synthetic", "test", limit=4, seed=0)
+    # 2 of 4 draws right on a yes/no question: pass@4 counts it, Reliable pass@4 (C = 2 → needs ≥ 4) does not
+    records = [{"id": s.id, "groups": task.group_keys(s),
+                "completions": [{"correct": c, "answer": {"label": int(c)}, "format_ok": True, "reward": 1.1 * c}
+                                for c in (True, True, False, False)]} for s in samples]
+    metrics = compute_metrics(task, samples, records)
+    assert metrics["pass_at_k"]["4"]["overall"]["value"] == 1.0
+    assert metrics["reliable_pass_at_k"]["4"]["overall"]["value"] == 0.0

@@ -106,6 +106,8 @@ class EHRDiagnosisTask(Task):
     name = "ehr"
     version = "1"
     answer_keys = ("prediction", "label")
+    #: plausible answers per sample, for Reliable pass@k (a yes/no guess is right one time in two)
+    answer_space_size = 2
     target_fields = ("label", "labeling_task")
     card = TaskCard(
         summary="EHR outcome prediction from MEDS timelines with EHRSHOT labelers (new diagnoses, long stay, "
