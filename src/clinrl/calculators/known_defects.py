@@ -73,10 +73,9 @@ def _calc_result(calculator_id: int, entities: Mapping[str, Any] | None) -> Any:
 
 
 def _official_date(facts: RowFacts) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(facts.ground_truth.strip(), "%m/%d/%Y").date()
-    except ValueError:
-        return None
+    from clinrl.tasks.medcalc.scoring import parse_date
+
+    return parse_date(facts.ground_truth)
 
 
 def _short_cycle_due_date(facts: RowFacts) -> bool:
