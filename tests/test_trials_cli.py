@@ -50,3 +50,17 @@ def test_rationales_command_against_fake_server(tmp_path, fake_llm):
     fake_llm.requests.clear()
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and fake_llm.requests == [] and "finished earlier and skipped: 6" in " ".join(result.output.split())
+
+
+def test_synth_refuses_other_suffixes_and_n_below_one(tmp_path):
+    for name in ("st.txt", "st.json", "st.parquet", "st"):
+        result = runner.invoke(app, ["data", "synth", "trials", "--out", str(tmp_path / name), "--n", "5"])
+        assert result.exit_code != 0 and "unsupported output type" in str(result.exception), name
+        assert not (tmp_path / name).exists()
+    for n in ("0", "-1"):
+        out = tmp_path / f"n{n}.jsonl"
+        result = runner.invoke(app, ["data", "synth", "trials", "--out", str(out), "--n", n])
+        assert result.exit_code != 0 and not out.exists(), n
+        assert "greater than or equal to 1" in " ".join(result.output.split()), n
+    upper = tmp_path / "ok.JSONL"
+    assert runner.invoke(app, ["data", "synth", "trials", "--out", str(upper), "--n", "3"]).exit_code == 0

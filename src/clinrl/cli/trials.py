@@ -15,6 +15,8 @@ from clinrl.cli.app import rationales_app, synth_app
 from clinrl.errors import ConfigError
 
 console = Console()
+#: output types `data synth trials` writes (JSON lines only; the task also reads parquet, but none is written)
+SYNTH_SUFFIXES = (".jsonl",)
 
 
 def _options(values: Optional[List[str]]) -> dict[str, str]:
@@ -30,9 +32,10 @@ def _options(values: Optional[List[str]]) -> dict[str, str]:
 
 @synth_app.command("trials")
 def synth_trials(
-    out: Path = typer.Option(..., "--out", "-o", help="Pairs JSONL to write (loadable with --source OUT)."),
-    n: int = typer.Option(300, "--n", "-n", help="Number of patient–trial pairs (3 trials per patient by default, "
-                          "one of each label, so the classes are balanced)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Pairs file to write; must end in .jsonl (the only format "
+                             "written; loadable with --source OUT)."),
+    n: int = typer.Option(300, "--n", "-n", min=1, help="Number of patient–trial pairs, at least 1 (3 trials per "
+                          "patient by default, one of each label, so the classes are balanced)."),
     split: str = typer.Option("train", help="Split name; it is part of every id and of the seed, so train and test "
                               "pairs never coincide."),
     seed: int = typer.Option(0, help="Seed: the same seed, split and options give identical files."),
@@ -52,6 +55,11 @@ def synth_trials(
     from clinrl.tasks.trials import synth
     from clinrl.tasks.trials.labels import TREC_NAMES
 
+    if out.suffix.lower() not in SYNTH_SUFFIXES:  # checked before generating, not after
+        raise ConfigError(f"--out {out}: unsupported output type {out.suffix.lower() or '(no suffix)'!r}; the "
+                          f"pairs are written as JSON lines, so use {', '.join(SYNTH_SUFFIXES)}")
+    if n < 1:  # typer checks the command line; this guards direct calls
+        raise ConfigError(f"--n must be at least 1, got {n}")
     config = synth.config_from(f"synthetic:{preset}", _options(set_))
     pairs = synth.generate_pairs(n, split=split, seed=seed, config=config)
     out.parent.mkdir(parents=True, exist_ok=True)
