@@ -77,3 +77,10 @@ def test_pairs_from_curation_are_read_and_split(tmp_path):
     bad.write_text(json.dumps({"instruction": "q", "chosen": "a", "rejected": None}) + "\n")
     with pytest.raises(DataError, match="row 1.*rejected"):
         read_pairs(bad)
+
+
+def test_synth_rubric_prints_a_bracketed_path_verbatim(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["data", "synth", "rubric", "--out", "v[draft].jsonl", "--n", "1"])
+    assert result.exit_code == 0, result.output
+    assert "to v[draft].jsonl" in result.output and (tmp_path / "v[draft].jsonl").is_file()

@@ -64,3 +64,26 @@ def test_synth_refuses_other_suffixes_and_n_below_one(tmp_path):
         assert "greater than or equal to 1" in " ".join(result.output.split()), n
     upper = tmp_path / "ok.JSONL"
     assert runner.invoke(app, ["data", "synth", "trials", "--out", str(upper), "--n", "3"]).exit_code == 0
+
+
+def test_rationales_output_prints_bracketed_data_verbatim(tmp_path, monkeypatch):
+    """Skip reasons, failure texts and paths are data: rich markup must not eat a "[bracketed]" part."""
+    from collections import Counter
+
+    from clinrl.tasks.trials import rationales
+
+    def fake_generate(task, samples, client, out, *, config):
+        return rationales.RationaleReport(
+            requested=3, statuses=Counter(ok=1, failed=1), accepted_per_class={"eligible": 1},
+            available_per_class={"[bold]eligible[/bold]": 3}, skipped=Counter({"[no criteria] in corpus": 2}),
+            failures=Counter({"HTTP 502 [upstream]": 1}))
+
+    monkeypatch.setattr(rationales, "generate_rationales", fake_generate)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["data", "rationales", "trials", "--source", "synthetic:easy", "--out", "r[draft]",
+                                 "--per-class", "1", "--base-url", "http://127.0.0.1:9/v1", "--cache-dir", "c"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for shown in ("skipped 2 pair(s): [no criteria] in corpus", "HTTP 502 [upstream] ×1",
+                  "to r[draft]/train.jsonl", "[bold]eligible[/bold]"):
+        assert shown in text, shown

@@ -9,10 +9,12 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from clinrl.cli.app import eval_app, synth_app, train_app
 
-console = Console()
+#: markup off: judge specs, metric names, backbones and paths are data, and rich would eat a "[bracketed]" part
+console = Console(markup=False)
 
 TEST_SEED_OFFSET = 2000    # synthetic test examples come from their own seed stream
 CALIB_SEED_OFFSET = 1000
@@ -86,9 +88,10 @@ def train_rm(
     config = RMTrainConfig(backbone=backbone, conditioned=not criterion_free, epochs=epochs, max_steps=max_steps,
                            learning_rate=lr, batch_size=batch_size, max_length=max_length, seed=seed,
                            freeze_layers=freeze_layers)
-    console.print(f"[bold cyan]clinrl[/] training a {'criterion-free' if criterion_free else 'criterion-conditioned'}"
-                  f" reward model on {len(ready) if ready is not None else len(train)} "
-                  f"{'preference rows' if ready is not None else 'instructions'} ({backbone})")
+    console.print(Text.assemble(("clinrl", "bold cyan"),
+                                f" training a {'criterion-free' if criterion_free else 'criterion-conditioned'}"
+                                f" reward model on {len(ready) if ready is not None else len(train)} "
+                                f"{'preference rows' if ready is not None else 'instructions'} ({backbone})"))
     rm = train_reward_model(train, config, calibration=calib, output_dir=out, pairs=ready,
                             calibration_pairs=calib_pairs)
     info: dict[str, Any] = {**rm.info, "calibration": rm.calibration}

@@ -10,11 +10,13 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from clinrl.cli.app import rationales_app, synth_app
 from clinrl.errors import ConfigError
 
-console = Console()
+#: markup off: ids, reasons, error texts and paths are data, and rich would eat a "[bracketed]" part of them
+console = Console(markup=False)
 #: output types `data synth trials` writes (JSON lines only; the task also reads parquet, but none is written)
 SYNTH_SUFFIXES = (".jsonl",)
 
@@ -128,8 +130,10 @@ def rationales_trials(
     console.print("this run: " + ", ".join(f"{k} {v}" for k, v in report.statuses.items()) +
                   f" (requests {report.requested}; finished earlier and skipped: {report.resumed})", highlight=False)
     if report.failures:
-        console.print("[yellow]failed requests (retried on the next run):[/] " +
-                      "; ".join(f"{k} ×{v}" for k, v in report.failures.most_common(3)), highlight=False)
+        console.print(Text.assemble(("failed requests (retried on the next run): ", "yellow"),
+                                    "; ".join(f"{k} ×{v}" for k, v in report.failures.most_common(3))),
+                      highlight=False)
     for reason, count in report.skipped.items():
         console.print(f"skipped {count} pair(s): {reason}", highlight=False)
-    console.print(f"wrote {sum(report.accepted_per_class.values())} SFT rows to {out / 'train.jsonl'}")
+    console.print(f"wrote {sum(report.accepted_per_class.values())} SFT rows to {out / 'train.jsonl'}",
+                  highlight=False)
