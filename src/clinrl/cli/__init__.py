@@ -61,6 +61,9 @@ def main() -> None:
 
     _default_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
+    # TRL calls transformers' renamed gradient-checkpointing methods on every training run; the user
+    # cannot act on that deprecation, and it buries clinrl's own output.
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing\w*` is deprecated", category=FutureWarning)
     try:
         app(standalone_mode=False)
     except ClinrlError as exc:
