@@ -256,3 +256,34 @@ def test_synthetic_source_options(task):
     for bad in ("synthetic:subjects=0", "synthetic:colour=red", "synthetic:n=ten"):
         with pytest.raises(ConfigError):
             task.load(bad, "train")
+
+
+def test_report_and_eval_summary_show_the_task_headline_numbers(task, tmp_path, capsys):
+    from clinrl.cli.evaluate import print_summary
+    from clinrl.evaluation.backends import Backend, Generation
+    from clinrl.evaluation.harness import run_eval
+    from clinrl.evaluation.report import write_report
+
+    class SaysYesToAll(Backend):
+        name = "always-yes"
+
+        def render(self, sample):
+            return sample
+
+        def generate(self, prompts, *, n=1, **_):
+            text = '</think><answer>{"prediction": "new_hypertension", "label": 1}</answer>'
+            return [[Generation(text=text, n_tokens=9, truncated=False)] * n for _ in prompts]
+
+    samples = task.load("synthetic", "train", seed=0)
+    pos = [s for s in samples if s.target["label"] == 1][:2]
+    neg = [s for s in samples if s.target["label"] == 0][:2]
+    result = run_eval(task, pos + neg, SaysYesToAll(), out_dir=tmp_path, progress=False)
+    _, md = write_report([tmp_path], tmp_path / "report.html")
+    text = md.read_text()
+    # balanced accuracy of an always-yes model on 2 + 2 samples is (1 + 0) / 2
+    assert "| classification: balanced accuracy | 0.5000 |" in text
+    assert "| classification: gold positive / negative | 2 / 2 |" in text
+    print_summary(result.metrics)
+    printed = capsys.readouterr().out
+    # the harness's numbers are in the generation table only, not repeated among the task's rows
+    assert printed.count("n completions") == 1 and printed.count("truncation rate") == 1

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from clinrl.cli.app import app, data_app
 from clinrl.errors import DataError
+from clinrl.metrics import format_proportion as _fmt
+from clinrl.metrics import headline_rows as headline_metrics
 from clinrl.registry import get_task, list_tasks
 from clinrl.rewards.contract import completion_text
 
@@ -171,8 +173,10 @@ def score_command(
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
     metrics = t.metrics(samples, scores)
     print_metrics(metrics)
+    from clinrl.evaluation.harness import jsonable
+
     metrics_path = out.with_name(out.stem + ".metrics.json")
-    metrics_path.write_text(json.dumps(_json_safe(metrics), indent=2, ensure_ascii=False, default=str) + "\n",
+    metrics_path.write_text(json.dumps(jsonable(metrics), indent=2, ensure_ascii=False, default=str) + "\n",
                             encoding="utf-8")
     note = _duplicate_note(rows)
     if note:
@@ -189,58 +193,6 @@ def score_command(
                       highlight=False)
     console.print(f"wrote {len(out_rows)} scored rows to {escape(str(out))} and the metrics to "
                   f"{escape(str(metrics_path))}", highlight=False)
-
-
-def _json_safe(value: Any) -> Any:
-    """Metrics as strict JSON: NaN (an undefined rate) becomes null."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _fmt(p: dict[str, Any]) -> str:
-    if not p.get("n"):
-        return "-"
-    return f"{100 * p['value']:.1f}%  [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]  n={p['n']}"
-
-
-_SHOWN = {"task", "task_version", "groups", "accuracy", "format_valid", "n_unscored", "n"}
-
-
-def headline_metrics(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """A task's own headline numbers beyond accuracy (macro-F1, balanced accuracy, NDCG@10, mean reward,
-    HealthBench score, ...): top-level numbers, intervals, and the numbers one level down."""
-    rows = []
-    for key, value in metrics.items():
-        if key in _SHOWN:
-            continue
-        if isinstance(value, dict) and "value" in value and "n" in value:
-            rows.append((key.replace("_", " "), _fmt(value)))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows.append((key.replace("_", " "), _number(value)))
-        elif isinstance(value, dict):
-            if isinstance(value.get("n_positive"), int) and isinstance(value.get("n_negative"), int):
-                # a binary metric block: the class counts say why balanced accuracy / AUROC may be undefined
-                rows.append((f"{key.replace('_', ' ')}: gold positive / negative",
-                             f"{value['n_positive']} / {value['n_negative']}"))
-            rows += [(f"{key.replace('_', ' ')}: {sub.replace('_', ' ')}", _number(v)) for sub, v in value.items()
-                     if isinstance(v, (int, float)) and not isinstance(v, bool) and not _is_count(sub)
-                     and sub not in metrics and not key.endswith("_config")]
-    return rows
-
-
-def _is_count(name: str) -> bool:
-    return name == "n" or name.startswith("n_")
-
-
-def _number(x: float) -> str:
-    if x != x:  # NaN: undefined here (e.g. sensitivity without a positive case)
-        return "- (undefined)"
-    return str(x) if isinstance(x, int) else f"{x:.4f}"
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:

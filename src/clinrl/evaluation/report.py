@@ -21,6 +21,7 @@ from clinrl.errors import DataError, require
 from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, failure_taxonomy, rlvr_viability
 from clinrl.evaluation.harness import LOG_NAME, read_log
 from clinrl.evaluation.metrics import paired_comparison
+from clinrl.metrics import headline_rows
 
 STAGE_ORDER = ("base", "sft", "grpo")
 COLOURS = ("#8c96a8", "#3b7dd8", "#e07b39", "#4caf7a", "#a05cc8", "#c8a23c")
@@ -256,7 +257,7 @@ def metric_rows(stages: Sequence[Stage]) -> list[tuple[str, list[str]]]:
     def num(value: Any, fmt: str) -> str:
         return "–" if value is None else fmt.format(value)
 
-    return [
+    rows = [
         ("samples", [str(s.metrics.get("n", len(s.records))) for s in stages]),
         ("accuracy (Wilson 95% CI)", [_pct(s.metrics.get("accuracy")) for s in stages]),
         ("accuracy (bootstrap 95% CI)", [_pct(s.metrics.get("accuracy_bootstrap", {}).get("overall")) for s in stages]),
@@ -267,6 +268,18 @@ def metric_rows(stages: Sequence[Stage]) -> list[tuple[str, list[str]]]:
         ("pass@k (largest k)", [best(s, "pass_at_k") for s in stages]),
         ("Reliable pass@k", [best(s, "reliable_pass_at_k") for s in stages]),
     ]
+    return rows + task_rows(stages)
+
+
+def task_rows(stages: Sequence[Stage]) -> list[tuple[str, list[str]]]:
+    """Each task's own headline numbers (macro-F1, balanced accuracy, NDCG@10, mean reward, ...) per stage;
+    "–" where a stage lacks one or it is undefined (e.g. balanced accuracy with one class present)."""
+    per_stage = [dict(headline_rows(s.metrics)) for s in stages]
+    names: list[str] = []
+    for values in per_stage:
+        names += [n for n in values if n not in names]
+    return [(name, [values.get(name, "–").replace("- (undefined)", "– (undefined)") for values in per_stage])
+            for name in names]
 
 
 def category_names(stages: Sequence[Stage]) -> list[str]:
