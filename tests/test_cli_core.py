@@ -84,3 +84,29 @@ def test_bad_completions_file_is_a_clear_error(tmp_path):
     assert proc.returncode == 2
     assert "row 1" in proc.stderr and "ground_truth" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_task_options_reach_the_task_and_unknown_ones_are_named():
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+    from clinrl.cli.app import parse_task_options
+    from clinrl.errors import ConfigError
+    from clinrl.registry import get_task
+
+    assert parse_task_options(["labels=recomputed", "balance=true", "n=3", "tasks=[a, b]", "empty="]) == {
+        "labels": "recomputed", "balance": True, "n": 3, "tasks": ["a", "b"], "empty": ""}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_task_options(["labels"])
+    with pytest.raises(ConfigError, match="no option 'bogus'.*labels"):
+        get_task("medcalc", bogus=1)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["tasks", "--options"])
+    assert listed.exit_code == 0 and "missing_criteria" in listed.output and "labeling_task" in listed.output
+    shown = runner.invoke(app, ["data", "show", "medcalc", "-s", "synthetic:n=2", "-n", "1", "-O", "prompt_style=zero_shot"])
+    assert shown.exit_code == 0, shown.output
+    assert "step_by_step_thinking" in shown.output   # the zero-shot prompt asks for MedCalc-Bench's JSON
+    default = runner.invoke(app, ["data", "show", "medcalc", "-s", "synthetic:n=2", "-n", "1"])
+    assert "step_by_step_thinking" not in default.output
+    bad = runner.invoke(app, ["data", "show", "medcalc", "-s", "synthetic:n=2", "-O", "bogus=1"])
+    assert bad.exit_code != 0 and "bogus" in str(bad.exception)

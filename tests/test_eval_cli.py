@@ -89,3 +89,13 @@ def test_sampling_options_are_checked_before_data_or_model_load(tmp_path):
     assert result.exit_code != 0
     assert "temperature" in str(result.exception) + result.output
     assert not (tmp_path / "missing.csv").exists()
+
+
+def test_eval_passes_task_options_and_refuses_unknown_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--task", "medcalc", "--source", "synthetic:n=2",
+                                      "--model", str(tmp_path / "no-model"), "-O", "labels=nonsense"])
+    assert result.exit_code != 0 and "nonsense" in str(result.exception)   # reached the task's own check

@@ -79,8 +79,33 @@ def get_task_class(name: str) -> type["Task"]:
 
 
 def get_task(name: str, **options: Any) -> "Task":
-    """Instantiate a registered task: ``get_task("medcalc", labels="official")``."""
-    return get_task_class(name)(**options)
+    """Instantiate a registered task: ``get_task("medcalc", labels="official")``.
+
+    An option the task does not take is a ``ConfigError`` that lists the options it does take.
+    """
+    cls = get_task_class(name)
+    known = task_options(cls)
+    unknown = [key for key in options if key not in known]
+    if unknown:
+        raise ConfigError(f"task {name!r} has no option {', '.join(map(repr, unknown))}; its options: "
+                          f"{', '.join(known) or '(none)'}")
+    return cls(**options)
+
+
+def task_options(cls: type) -> list[str]:
+    """The keyword options a task class takes, following ``**kwargs`` up to the base classes."""
+    import inspect
+
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if klass is object or init is None:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]
+        names += [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in names]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names
 
 
 def list_tasks() -> list[dict[str, str]]:

@@ -35,3 +35,27 @@ export_app = typer.Typer(help="Export tasks for other training engines.", no_arg
 app.add_typer(export_app, name="export")
 calc_app = typer.Typer(help="The clinical calculator library.", no_args_is_help=True)
 app.add_typer(calc_app, name="calc")
+
+
+TASK_OPTION_HELP = ("A task option as KEY=VALUE (repeatable; values read as YAML: numbers, true/false, lists in "
+                    "square brackets), e.g. -O labels=recomputed for medcalc, -O corpus=DIR/corpus.jsonl for trials, "
+                    "-O labeling_task=new_lupus for ehr. `clinrl tasks --options` lists each task's options.")
+
+
+def parse_task_options(values: list[str] | None) -> dict:
+    """``["labels=recomputed", "balance=true"]`` → ``{"labels": "recomputed", "balance": True}``."""
+    import yaml
+
+    from clinrl.errors import ConfigError
+
+    options: dict = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option {item!r}: expected KEY=VALUE, e.g. --option labels=recomputed")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        options[key.strip()] = value
+    return options

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clinrl.cli.app import app, data_app
+from clinrl.cli.app import TASK_OPTION_HELP, app, data_app, parse_task_options
 from clinrl.errors import DataError
 from clinrl.metrics import format_proportion as _fmt
 from clinrl.metrics import headline_rows as headline_metrics
@@ -25,14 +25,27 @@ CLIP_HEAD, CLIP_TAIL = 450, 250
 
 
 @app.command("tasks")
-def tasks_command() -> None:
+def tasks_command(
+    options: bool = typer.Option(False, "--options", help="Also list the options each task takes (pass them to "
+                                 "data show / score / eval as -O KEY=VALUE, or under `options:` in a recipe)."),
+) -> None:
     """List the registered tasks with a one-line card each."""
+    from clinrl.registry import get_task_class, task_options
+
     table = Table(title="clinrl tasks", show_lines=False)
     table.add_column("task", style="bold cyan")
     table.add_column("version")
     table.add_column("summary")
+    if options:
+        table.add_column("options")
     for row in list_tasks():
-        table.add_row(row["name"], row["version"], row["summary"])
+        cells = [row["name"], row["version"], row["summary"]]
+        if options:
+            try:
+                cells.append(", ".join(o for o in task_options(get_task_class(row["name"])) if o != "scheme"))
+            except Exception:  # a broken third-party task is already reported in its summary
+                cells.append("?")
+        table.add_row(*map(escape, cells))
     console.print(table)
 
 
@@ -46,12 +59,13 @@ def data_show(
     limit: int = typer.Option(3, "--limit", "-n", min=1, help="Number of samples to print."),
     full: bool = typer.Option(False, help=f"Print whole messages instead of the first {CLIP_HEAD} and last "
                               f"{CLIP_TAIL} characters of each."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
 ) -> None:
     """Print the first samples of a task as the model will see them, with their targets.
 
     Example: clinrl data show medcalc --source ../shared/data/medcalc-bench/test_data.csv -n 2
     """
-    t = get_task(task)
+    t = get_task(task, **parse_task_options(option))
     samples = t.load(source, split, limit=limit)
     for sample in samples:
         console.rule(f"[bold]{escape(task)}[/] sample {escape(str(sample.id))}  ({escape(sample.category or '-')})")
@@ -124,6 +138,7 @@ def score_command(
     split: str = typer.Option("test", help="Split of a hub dataset."),
     contract: str = typer.Option("ehrmind", help="ehrmind: strict <think>/<answer>{json} contract; official: "
                                  "the benchmark's own lenient extraction."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
 ) -> None:
     """Score a completions file with the task's verifier and print a metrics table.
 
@@ -131,7 +146,7 @@ def score_command(
     (rows carry calculator_id, ground_truth, lower_limit, upper_limit), or add
     --source test_data.csv to look the targets up by id.
     """
-    t = get_task(task, contract=contract)
+    t = get_task(task, **{"contract": contract, **parse_task_options(option)})
     rows = _read_completions(completions)
     by_id = {}
     if source is not None:

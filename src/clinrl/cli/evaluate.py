@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clinrl.cli.app import app, eval_app
+from clinrl.cli.app import TASK_OPTION_HELP, app, eval_app, parse_task_options
 from clinrl.errors import ConfigError
 from clinrl.types import Sample
 
@@ -106,6 +106,7 @@ def eval_command(
     timeout: float = typer.Option(60.0, help="openai: seconds per request before a retry."),
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     cache_dir: Optional[Path] = typer.Option(None, help="openai: on-disk reply cache (default: none)."),
+    option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
 ) -> None:
     """Evaluate a model on a task: generate, score with the task's verifier, write a versioned eval log.
 
@@ -133,7 +134,7 @@ def eval_command(
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     check_decoding(n_samples, temperature, top_p, max_new_tokens)  # before any data or model is loaded
-    t = get_task(task, **({"contract": contract} if contract else {}))
+    t = get_task(task, **({"contract": contract} if contract else {}), **parse_task_options(option))
     stratify_key = None if (stratify or "none").lower() == "none" else stratify
     if limit is not None and stratify_key:
         samples = stratified_subset(t.load(source, split, seed=seed), limit, key=stratify_key, seed=seed)
