@@ -81,7 +81,12 @@ def quickstart(
         if task != "medcalc":
             raise ConfigError("--real-source holds MedCalc-Bench rows; it applies to --task medcalc only")
         extra["eval"] = {"real_source": real_source}
-    config = build_config(recipe, set_, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
+    overrides = list(set_ or [])
+    if task != "medcalc":
+        # trials / EHR prompts are ~470-800 tiny-tokenizer tokens (the MedCalc template notes ~230): the recipe's
+        # 512 would cut the answer off most SFT rows. A --set of the user's comes later and wins.
+        overrides.insert(0, "sft.max_length=1024")
+    config = build_config(recipe, overrides, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
     if task != "medcalc":
         config.name = f"quickstart-{task}"
     from clinrl.training.run import run_training
