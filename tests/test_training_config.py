@@ -162,3 +162,15 @@ def test_quickstart_validates_task_and_model_before_creating_the_run_dir(tmp_pat
     result = CliRunner().invoke(app, ["quickstart", *args, "--real-source", "none"])
     assert result.exit_code != 0
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_quickstart_config_gives_long_prompt_tasks_room_and_user_sets_win():
+    from clinrl.cli.quickstart import quickstart_config
+
+    medcalc = quickstart_config("medcalc", "tiny", "quickstart", None, "none")
+    assert medcalc.sft.max_length == 512 and medcalc.tasks[0].name == "medcalc"
+    trials = quickstart_config("trials", "tiny", "quickstart", None, None)
+    assert trials.sft.max_length == 1024 and trials.tasks[0].name == "trials" and trials.name == "quickstart-trials"
+    assert quickstart_config("ehr", "tiny", "quickstart", ["sft.max_length=768"], None).sft.max_length == 768
+    with pytest.raises(ConfigError, match="medcalc only"):
+        quickstart_config("trials", "tiny", "quickstart", None, "rows.csv")

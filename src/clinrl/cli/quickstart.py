@@ -37,6 +37,28 @@ def latest_quickstart_run() -> Path:
     return runs[-1]
 
 
+def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[list[str]],
+                      real_source: Optional[str]):
+    """The run configuration ``clinrl quickstart`` trains with (recipe, task, model, real rows, --set last)."""
+    extra: dict = {}
+    if real_source is None and task == "medcalc":
+        found = shared_medcalc_file()
+        real_source = str(found) if found else None
+    if real_source and real_source.lower() != "none":
+        if task != "medcalc":
+            raise ConfigError("--real-source holds MedCalc-Bench rows; it applies to --task medcalc only")
+        extra["eval"] = {"real_source": real_source}
+    sets = list(overrides or [])
+    if task != "medcalc":
+        # trials / EHR prompts are ~470-800 tiny-tokenizer tokens (the MedCalc template notes ~230): the recipe's
+        # 512 would cut the answer off most SFT rows. The user's own --set comes later and wins.
+        sets.insert(0, "sft.max_length=1024")
+    config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
+    if task != "medcalc":
+        config.name = f"quickstart-{task}"
+    return config
+
+
 @app.command("quickstart")
 def quickstart(
     task: str = typer.Option("medcalc", "--task", "-t",
@@ -73,22 +95,7 @@ def quickstart(
     if resume and out is None:
         out = latest_quickstart_run()
     out = out or RUNS / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    extra: dict = {}
-    if real_source is None and task == "medcalc":
-        found = shared_medcalc_file()
-        real_source = str(found) if found else None
-    if real_source and real_source.lower() != "none":
-        if task != "medcalc":
-            raise ConfigError("--real-source holds MedCalc-Bench rows; it applies to --task medcalc only")
-        extra["eval"] = {"real_source": real_source}
-    overrides = list(set_ or [])
-    if task != "medcalc":
-        # trials / EHR prompts are ~470-800 tiny-tokenizer tokens (the MedCalc template notes ~230): the recipe's
-        # 512 would cut the answer off most SFT rows. A --set of the user's comes later and wins.
-        overrides.insert(0, "sft.max_length=1024")
-    config = build_config(recipe, overrides, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
-    if task != "medcalc":
-        config.name = f"quickstart-{task}"
+    config = quickstart_config(task, model, recipe, set_, real_source)
     from clinrl.training.run import run_training
 
     console.rule(f"clinrl quickstart → {out}")
