@@ -171,6 +171,23 @@ def test_quickstart_config_gives_long_prompt_tasks_room_and_user_sets_win():
     assert medcalc.sft.max_length == 512 and medcalc.tasks[0].name == "medcalc"
     trials = quickstart_config("trials", "tiny", "quickstart", None, None)
     assert trials.sft.max_length == 1024 and trials.tasks[0].name == "trials" and trials.name == "quickstart-trials"
-    assert quickstart_config("ehr", "tiny", "quickstart", ["sft.max_length=768"], None).sft.max_length == 768
+    ehr = quickstart_config("ehr", "tiny", "quickstart", ["sft.max_length=768"], None)
+    assert ehr.sft.max_length == 768   # the user's --set wins
+    # EHR's short SFT targets are ~78 tokens: generation must have room for them in GRPO and evaluation
+    assert ehr.grpo.max_completion_length >= 96 and ehr.eval.max_new_tokens == ehr.grpo.max_completion_length
+    assert medcalc.grpo.max_completion_length == 48
     with pytest.raises(ConfigError, match="medcalc only"):
         quickstart_config("trials", "tiny", "quickstart", None, "rows.csv")
+
+
+@pytest.mark.parametrize("task_name", ["trials", "ehr", "rubric"])
+def test_quickstart_generation_budget_fits_the_warm_up_targets(task_name):
+    from clinrl.cli.quickstart import COMPLETION_TOKENS
+    from clinrl.models import load_tokenizer, resolve_model
+    from clinrl.training.mixtures import sft_target
+
+    tokenizer = load_tokenizer(resolve_model("tiny"))
+    task = get_task(task_name)
+    samples = task.load("synthetic", "train", limit=100, seed=0)
+    longest = max(len(tokenizer(sft_target(task, s, "last_line")).input_ids) for s in samples)
+    assert longest < COMPLETION_TOKENS[task_name], f"{task_name}: SFT targets reach {longest} tokens"

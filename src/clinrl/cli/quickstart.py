@@ -37,6 +37,11 @@ def latest_quickstart_run() -> Path:
     return runs[-1]
 
 
+#: generation budget (tokens) per task on the embedded tiny model: its longest short SFT target plus a margin
+#: (measured: trials ≤ 43, EHR ≤ 78, rubric ≤ 134 tokens; MedCalc's recipe keeps 48 for ≤ 25)
+COMPLETION_TOKENS = {"trials": 64, "ehr": 112, "rubric": 176}
+
+
 def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[list[str]],
                       real_source: Optional[str]):
     """The run configuration ``clinrl quickstart`` trains with (recipe, task, model, real rows, --set last)."""
@@ -50,9 +55,11 @@ def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[li
         extra["eval"] = {"real_source": real_source}
     sets = list(overrides or [])
     if task != "medcalc":
-        # trials / EHR prompts are ~470-800 tiny-tokenizer tokens (the MedCalc template notes ~230): the recipe's
-        # 512 would cut the answer off most SFT rows. The user's own --set comes later and wins.
-        sets.insert(0, "sft.max_length=1024")
+        # The recipe is sized for MedCalc's template notes (~230 tiny-tokenizer tokens, ~25-token answers).
+        # Trials / EHR prompts are ~470-800 tokens and their short SFT targets longer: without room the answer
+        # is cut off. The user's own --set comes later and wins.
+        budget = COMPLETION_TOKENS.get(task, 128)
+        sets[:0] = ["sft.max_length=1024", f"grpo.max_completion_length={budget}", f"eval.max_new_tokens={budget}"]
     config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
     if task != "medcalc":
         config.name = f"quickstart-{task}"
