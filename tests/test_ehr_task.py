@@ -287,3 +287,21 @@ def test_report_and_eval_summary_show_the_task_headline_numbers(task, tmp_path, 
     printed = capsys.readouterr().out
     # the harness's numbers are in the generation table only, not repeated among the task's rows
     assert printed.count("n completions") == 1 and printed.count("truncation rate") == 1
+
+
+def test_heldout_rows_carry_balanced_accuracy_where_accuracy_would_mislead(task):
+    from clinrl.training.callbacks import headline_text
+
+    # always "no" is what GRPO collapsed to in the EHR quickstart: accuracy = the majority rate
+    samples = task.load("synthetic", "train", seed=0)
+    pos = [s for s in samples if s.target["label"] == 1][:1]
+    neg = [s for s in samples if s.target["label"] == 0][:3]
+    scores = [task.score('</think><answer>{"prediction": "new_hypertension", "label": 0}</answer>', s.target)
+              for s in pos + neg]
+    metrics = task.metrics(pos + neg, scores)
+    assert metrics["accuracy"]["value"] == 0.75
+    assert task.headline_value(metrics) == 0.5
+    row = {"headline": {"name": task.headline[0], "value": task.headline_value(metrics)}}
+    assert headline_text(row) == "balanced accuracy 0.500"
+    one_class = task.metrics(neg, scores[1:])
+    assert task.headline_value(one_class) is None   # undefined, never a flattering number

@@ -15,7 +15,9 @@ from clinrl.types import Sample
 class ToyCopyTask(Task):
     name = "toy_copy"
     answer_keys = ("answer",)
-    card = TaskCard(summary="Copy the heart rate out of a one-line note (test task).")
+    # a complete card: once imported, the task is in the registry and the registry-wide contract tests see it
+    card = TaskCard(summary="Copy the heart rate out of a one-line note (test task).",
+                    source="generated in memory from the seed", scoring="exact integer match")
 
     def load(self, source: str | None = None, split: str = "train", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:

@@ -54,14 +54,19 @@ def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optiona
 
 
 def _print_summary(result: Any) -> None:
+    from clinrl.training.callbacks import headline_text
+
     table = Table(title=f"held-out results — {result.run_dir}")
-    for column in ("stage", "task", "n", "accuracy", "format valid"):
+    rows_all = [row for rows in result.evals.values() for row in rows]
+    with_headline = any(row.get("headline") for row in rows_all)
+    for column in ("stage", "task", "n", "accuracy", "format valid") + (("task metric",) if with_headline else ()):
         table.add_column(column)
     for stage, rows in result.evals.items():
         for row in rows:
             acc, fmt = row.get("accuracy"), row.get("format_valid")
-            table.add_row(stage, row["task"], str(row.get("n")), "—" if acc is None else f"{100 * acc:.1f}%",
-                          "—" if fmt is None else f"{100 * fmt:.1f}%")
+            cells = [stage, row["task"], str(row.get("n")), "—" if acc is None else f"{100 * acc:.1f}%",
+                     "—" if fmt is None else f"{100 * fmt:.1f}%"]
+            table.add_row(*cells, *((headline_text(row) if row.get("headline") else "—",) if with_headline else ()))
     console.print(table)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)

@@ -67,6 +67,22 @@ class Task(ABC):
     target_fields: ClassVar[tuple[str, ...]] = ()
     #: False for tasks graded without the <think>/<answer> contract (e.g. rubric-graded answers)
     uses_answer_contract: ClassVar[bool] = True
+    #: the task's own headline number beside accuracy, as (label, dotted key into ``metrics()``), shown in
+    #: held-out evaluations during training and in run reports; ``None`` when accuracy says it all
+    headline: ClassVar[tuple[str, str] | None] = None
+
+    def headline_value(self, metrics: Mapping[str, Any]) -> float | None:
+        """The :attr:`headline` number from a metrics dict (``None`` when absent or undefined)."""
+        if self.headline is None:
+            return None
+        value: Any = metrics
+        for part in self.headline[1].split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if isinstance(value, Mapping):
+            value = value.get("value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return None
+        return float(value)
 
     def __init__(self, *, scheme: RewardScheme | None = None, contract: str = "ehrmind") -> None:
         if contract not in CONTRACTS:

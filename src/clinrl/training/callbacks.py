@@ -73,12 +73,21 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
                 "n": metrics.get("n", len(samples)), "n_unscored": metrics.get("n_unscored", 0),
                 "seconds": round(time.perf_counter() - started, 2),
             })
+            if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
+                rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
     finally:
         tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
         model.config.use_cache = use_cache
         model.train(was_training)
     return rows
+
+
+def headline_text(row: dict[str, Any]) -> str:
+    """``"balanced accuracy 0.500"`` for a held-out row with a task headline (``"-"`` when undefined)."""
+    headline = row.get("headline") or {}
+    value = headline.get("value")
+    return f"{headline.get('name', '')} {'-' if value is None else f'{value:.3f}'}".strip()
 
 
 def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -132,9 +141,12 @@ class HeldoutEvalCallback(TrainerCallback):
         for row in rows:
             entry[f"heldout/{row['task']}/accuracy"] = row["accuracy"]
             entry[f"heldout/{row['task']}/format_valid"] = row["format_valid"]
+            if row.get("headline"):
+                entry[f"heldout/{row['task']}/{row['headline']['name'].replace(' ', '_')}"] = row["headline"]["value"]
         state.log_history.append(entry)
         parts = [f"{r['task']} acc {r['accuracy'] if r['accuracy'] is not None else float('nan'):.3f} "
-                 f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}" for r in rows]
+                 f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}"
+                 + (f" {headline_text(r)}" if r.get("headline") else "") for r in rows]
         print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from clinrl.training.callbacks import read_heldout
+from clinrl.training.callbacks import headline_text, read_heldout
 from clinrl.training.config import RunConfig
 
 
@@ -41,11 +41,14 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     lines += ["## Held-out accuracy after each stage", "",
               "Greedy decoding on held-out samples that never appear in training; accuracy with its Wilson 95% "
               "interval; format = share of completions that follow the `<think>…</think><answer>{json}</answer>` "
-              "contract.", "", "| stage | task | n | accuracy | format valid | unscored |", "|---|---|---|---|---|---|"]
+              "contract. The task metric is the task's own headline number (EHR: balanced accuracy, which an "
+              "always-majority answer does not raise; trials: macro-F1; rubric: mean reward).", "",
+              "| stage | task | n | accuracy | format valid | unscored | task metric |", "|---|---|---|---|---|---|---|"]
     for stage, rows in result.evals.items():
         for row in rows:
             lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
-                         f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} |")
+                         f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} | "
+                         f"{headline_text(row) if row.get('headline') else '—'} |")
     real = [s for s in result.evals if s.endswith("-real")]
     if real:
         lines += ["", f"Rows marked `-real` are real MedCalc-Bench rows from `{config.eval.real_source}`: a different "
@@ -63,10 +66,10 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
                      f"{'—' if sps is None else f'{sps:.2f}'} | {loss} | {reward} |")
     during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
     if during:
-        lines += ["", "### Held-out accuracy during training", "", "| stage | step | task | accuracy | format valid |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "### Held-out accuracy during training", "",
+                  "| stage | step | task | accuracy | format valid | task metric |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['stage']} | {r['step']} | {r['task']} | {_pct(r.get('accuracy'))} | "
-                  f"{_pct(r.get('format_valid'))} |" for r in during]
+                  f"{_pct(r.get('format_valid'))} | {headline_text(r) if r.get('headline') else '—'} |" for r in during]
     last_stage = next((s for s in ("grpo", "sft", "base") if s in result.evals), None)
     if last_stage:
         samples = _samples(run_dir, last_stage)

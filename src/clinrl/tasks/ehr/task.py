@@ -108,6 +108,8 @@ class EHRDiagnosisTask(Task):
     answer_keys = ("prediction", "label")
     #: plausible answers per sample, for Reliable pass@k (a yes/no guess is right one time in two)
     answer_space_size = 2
+    #: accuracy rewards always answering the majority class; balanced accuracy does not (EHRMIND)
+    headline = ("balanced accuracy", "classification.balanced_accuracy")
     target_fields = ("label", "labeling_task")
     card = TaskCard(
         summary="EHR outcome prediction from MEDS timelines with EHRSHOT labelers (new diagnoses, long stay, "

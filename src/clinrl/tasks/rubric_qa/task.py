@@ -76,6 +76,7 @@ class RubricQATask(Task):
     name = "rubric"
     version = "1"
     uses_answer_contract = False
+    headline = ("mean reward", "mean_reward")
     answer_keys = ()
     card = TaskCard(
         summary="Open medical questions graded against physician rubrics: ProMedical's safety-vetoed reward "

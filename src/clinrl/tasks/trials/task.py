@@ -52,6 +52,7 @@ class TrialMatchingTask(Task):
     target_fields = ("trial_label",)
     #: plausible answers per sample, for Reliable pass@k (a guess is right one time in three)
     answer_space_size = 3
+    headline = ("macro-F1", "macro_f1")
     card = TaskCard(
         summary="Patient–trial matching (TREC CT 2021/2022, SIGIR): not relevant / excluded / eligible from a "
                 "patient note and a trial's criteria; EHRMIND contract, TREC labels; seeded synthetic generator.",
