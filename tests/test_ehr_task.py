@@ -152,23 +152,29 @@ def test_score_prints_and_writes_undefined_balanced_accuracy_with_class_counts(t
         assert block["balanced_accuracy"] is None and block["n_positive"] == 0 and block["n_negative"] == 2
 
 
-def test_eval_log_and_report_survive_an_undefined_balanced_accuracy(task, tmp_path):
+def _always(label: int):
+    """A generation backend that answers ``label`` for every timeline."""
     from clinrl.evaluation.backends import Backend, Generation
-    from clinrl.evaluation.harness import run_eval
-    from clinrl.evaluation.report import write_report
 
-    class AlwaysNo(Backend):
-        name = "always-no"
+    class Always(Backend):
+        name = f"always-{label}"
 
         def render(self, sample):
             return sample
 
         def generate(self, prompts, *, n=1, **_):
-            text = '</think><answer>{"prediction": "new_hypertension", "label": 0}</answer>'
+            text = f'</think><answer>{{"prediction": "new_hypertension", "label": {label}}}</answer>'
             return [[Generation(text=text, n_tokens=9, truncated=False)] * n for _ in prompts]
 
+    return Always()
+
+
+def test_eval_log_and_report_survive_an_undefined_balanced_accuracy(task, tmp_path):
+    from clinrl.evaluation.harness import run_eval
+    from clinrl.evaluation.report import write_report
+
     negatives = [s for s in task.load("synthetic", "train", seed=0) if s.target["label"] == 0][:3]
-    result = run_eval(task, negatives, AlwaysNo(), out_dir=tmp_path, progress=False)
+    result = run_eval(task, negatives, _always(0), out_dir=tmp_path, progress=False)
     block = result.metrics["classification"]
     assert block["balanced_accuracy"] != block["balanced_accuracy"] and block["n_positive"] == 0
 
@@ -260,24 +266,13 @@ def test_synthetic_source_options(task):
 
 def test_report_and_eval_summary_show_the_task_headline_numbers(task, tmp_path, capsys):
     from clinrl.cli.evaluate import print_summary
-    from clinrl.evaluation.backends import Backend, Generation
     from clinrl.evaluation.harness import run_eval
     from clinrl.evaluation.report import write_report
-
-    class SaysYesToAll(Backend):
-        name = "always-yes"
-
-        def render(self, sample):
-            return sample
-
-        def generate(self, prompts, *, n=1, **_):
-            text = '</think><answer>{"prediction": "new_hypertension", "label": 1}</answer>'
-            return [[Generation(text=text, n_tokens=9, truncated=False)] * n for _ in prompts]
 
     samples = task.load("synthetic", "train", seed=0)
     pos = [s for s in samples if s.target["label"] == 1][:2]
     neg = [s for s in samples if s.target["label"] == 0][:2]
-    result = run_eval(task, pos + neg, SaysYesToAll(), out_dir=tmp_path, progress=False)
+    result = run_eval(task, pos + neg, _always(1), out_dir=tmp_path, progress=False)
     _, md = write_report([tmp_path], tmp_path / "report.html")
     text = md.read_text()
     # balanced accuracy of an always-yes model on 2 + 2 samples is (1 + 0) / 2
