@@ -150,10 +150,8 @@ def score_command(
     rows = _read_completions(completions)
     by_id = {}
     if source is not None:
-        # a task that leaves unusable samples out of training/eval loads (trials without criteria text) offers
-        # load_for_scoring: scoring completions made elsewhere needs every id, the prompt is not used
-        load = getattr(t, "load_for_scoring", t.load)
-        by_id = {s.id: s for s in load(source, split)}
+        # every id with a target, also those left out of training / evaluation (trials without criteria text)
+        by_id = {s.id: s for s in t.load_for_scoring(source, split)}
     samples, scores, out_rows = [], [], []
     from clinrl.types import Sample
 

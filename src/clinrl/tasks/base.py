@@ -96,6 +96,12 @@ class Task(ABC):
              seed: int = 0) -> list[Sample]:
         """Load samples. ``source`` is a hub id, a local path, or ``"synthetic"`` where supported."""
 
+    def load_for_scoring(self, source: str | None = None, split: str = "test", **kwargs: Any) -> list[Sample]:
+        """Samples whose targets score completions made elsewhere (``clinrl score``): every sample with a
+        target, including ones :meth:`load` leaves out of training and evaluation because their prompt is
+        unusable (the prompt is not used when scoring). Default: :meth:`load`."""
+        return self.load(source, split, **kwargs)
+
     @abstractmethod
     def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
         """Decide whether a contract-valid answer object is correct for ``target``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import warnings
 from typing import Any, Mapping, Sequence
@@ -141,11 +142,11 @@ class TrialMatchingTask(Task):
         ``clinrl score`` looks targets up by id for completions produced elsewhere; the prompt is not used
         there, so a pair without criteria text still has a valid target.
         """
-        mode, self.missing_criteria = self.missing_criteria, "keep"
-        try:
-            return self.load(source, split, **kwargs)
-        finally:
-            self.missing_criteria = mode
+        keeper = copy.copy(self)
+        keeper.missing_criteria = "keep"
+        samples = keeper.load(source, split, **kwargs)
+        self.last_report = keeper.last_report
+        return samples
 
     def _criteria_check(self, pairs: list[Pair], report: LoadReport, source: str, split: str) -> list[Pair]:
         """Apply ``missing_criteria`` to pairs whose trial has no criteria text; exclusions go in the report."""
