@@ -278,8 +278,7 @@ def task_rows(stages: Sequence[Stage]) -> list[tuple[str, list[str]]]:
     names: list[str] = []
     for values in per_stage:
         names += [n for n in values if n not in names]
-    return [(name, [values.get(name, "–").replace("- (undefined)", "– (undefined)") for values in per_stage])
-            for name in names]
+    return [(name, [values.get(name, "–") for values in per_stage]) for name in names]
 
 
 def category_names(stages: Sequence[Stage]) -> list[str]:
