@@ -107,7 +107,9 @@ def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str)
     from clinrl.prompting import render_prompt
 
     context = int(getattr(model.config, "max_position_embeddings", 0) or 0)
-    over = sum(1 for s in samples if context and len(tokenizer(render_prompt(tokenizer, s))["input_ids"]) > context)
+    budget = config.eval.max_new_tokens  # the HF backend's rule: prompt + budget must fit the trained positions
+    over = sum(1 for s in samples
+               if context and len(tokenizer(render_prompt(tokenizer, s))["input_ids"]) + budget > context)
     for row in rows:
         row.update(final=True, source=str(config.eval.real_source), n_prompts_over_context=over,
                    context_length=context)
@@ -159,8 +161,9 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         result.evals[f"{final_stage}-real"] = real
         over = real[0].get("n_prompts_over_context") if real else 0
         if over:
-            result.notes.append(f"real rows: {over}/{real[0]['n']} prompts are longer than the model's context "
-                                f"({real[0]['context_length']} tokens); they were evaluated as they are")
+            result.notes.append(f"real rows: {over}/{real[0]['n']} prompts do not fit the model's context "
+                                f"({real[0]['context_length']} tokens) with the generation budget of "
+                                f"{config.eval.max_new_tokens}; they are recorded as unscored, not as wrong")
     result.metrics = summarise(result, config, time.perf_counter() - started)
     (run_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, default=str))
     from clinrl.training.report import write_report
