@@ -38,17 +38,26 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     lines = [f"# clinrl run `{config.name}`", "",
              f"Model `{config.model.spec}`, seed {config.seed}, tasks "
              f"{', '.join(f'{t.name} (weight {t.weight:g}, source {t.source})' for t in config.tasks)}.", ""]
+    final_rows = [(stage, row) for stage, rows in result.evals.items() for row in rows]
+    during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
+    # the task-metric column only where a task has a headline number beside accuracy (EHR, trials, rubric)
+    headline = any(row.get("headline") for row in [r for _, r in final_rows] + during)
+    extra_head, extra_rule = (" task metric |", "---|") if headline else ("", "")
+
+    def extra(row: dict[str, Any]) -> str:
+        return f" {headline_text(row) if row.get('headline') else '—'} |" if headline else ""
+
     lines += ["## Held-out accuracy after each stage", "",
               "Greedy decoding on held-out samples that never appear in training; accuracy with its Wilson 95% "
               "interval; format = share of completions that follow the `<think>…</think><answer>{json}</answer>` "
-              "contract. The task metric is the task's own headline number (EHR: balanced accuracy, which an "
-              "always-majority answer does not raise; trials: macro-F1; rubric: mean reward).", "",
-              "| stage | task | n | accuracy | format valid | unscored | task metric |", "|---|---|---|---|---|---|---|"]
-    for stage, rows in result.evals.items():
-        for row in rows:
-            lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
-                         f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} | "
-                         f"{headline_text(row) if row.get('headline') else '—'} |")
+              "contract." + (" The task metric is the task's own headline number (EHR: balanced accuracy, which an "
+                             "always-majority answer does not raise; trials: macro-F1; rubric: mean reward)."
+                             if headline else ""), "",
+              "| stage | task | n | accuracy | format valid | unscored |" + extra_head,
+              "|---|---|---|---|---|---|" + extra_rule]
+    for stage, row in final_rows:
+        lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
+                     f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} |" + extra(row))
     real = [s for s in result.evals if s.endswith("-real")]
     if real:
         lines += ["", f"Rows marked `-real` are real MedCalc-Bench rows from `{config.eval.real_source}`: a different "
@@ -64,12 +73,11 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
         skipped = " (finished earlier)" if stage.get("skipped_finished") else ""
         lines.append(f"| {name}{skipped} | {stage['global_step']} | {stage['seconds']} | "
                      f"{'—' if sps is None else f'{sps:.2f}'} | {loss} | {reward} |")
-    during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
     if during:
         lines += ["", "### Held-out accuracy during training", "",
-                  "| stage | step | task | accuracy | format valid | task metric |", "|---|---|---|---|---|---|"]
+                  "| stage | step | task | accuracy | format valid |" + extra_head, "|---|---|---|---|---|" + extra_rule]
         lines += [f"| {r['stage']} | {r['step']} | {r['task']} | {_pct(r.get('accuracy'))} | "
-                  f"{_pct(r.get('format_valid'))} | {headline_text(r) if r.get('headline') else '—'} |" for r in during]
+                  f"{_pct(r.get('format_valid'))} |" + extra(r) for r in during]
     last_stage = next((s for s in ("grpo", "sft", "base") if s in result.evals), None)
     if last_stage:
         samples = _samples(run_dir, last_stage)
