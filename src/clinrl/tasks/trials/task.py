@@ -22,7 +22,7 @@ MISSING_CRITERIA_MODES = ("exclude", "keep", "error")
 #: where the criteria text comes from, for the messages that report pairs without it
 CORPUS_HINT = ("get the trial corpus TrialGPT uses (its corpus JSONL, e.g. trec_2021_corpus.jsonl / "
                "trec_2022_corpus.jsonl, or trial_info.json, from the NCBI TrialGPT release) and put it next to "
-               "queries.jsonl or pass corpus=PATH")
+               "queries.jsonl or pass corpus=PATH (-O corpus=PATH on the command line)")
 
 #: Criteria sections longer than this are clipped (marked "[…]"): a few ClinicalTrials.gov records run past
 #: 20,000 characters, which would crowd the patient note out of a model's context.
@@ -160,7 +160,8 @@ class TrialMatchingTask(Task):
             lead = "every pair lacks criteria text, so nothing is left to train or evaluate on: " \
                 if self.missing_criteria == "exclude" else ""
             raise DataError(f"{lead}{what} (first: {missing[0].id} at {missing[0].origin}); {CORPUS_HINT}. "
-                            "To score completions without it, use `clinrl score` or missing_criteria='keep'",
+                            "To score completions without it, use `clinrl score`, or keep the pairs with missing_criteria='keep' "
+                            "(-O missing_criteria=keep)",
                             source=source)
         report.skipped[f"left out of the {len(pairs)} of split {split!r} (missing_criteria='exclude'): no "
                        f"criteria text, their trial is not in {where}; {CORPUS_HINT}"] = len(missing)
