@@ -3,6 +3,8 @@ backend against a local test server (including a failing one)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from clinrl.errors import ConfigError
@@ -192,3 +194,33 @@ def test_openai_backend_needs_a_configured_endpoint(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(ConfigError, match="endpoint"):
         OpenAIBackend(model="x")
+
+
+def test_vllm_backend_falls_back_to_hf_with_one_line(monkeypatch, capsys):
+    """Without vLLM (or without a CUDA device) ``--backend vllm`` generates with hf and says so in one line."""
+    from clinrl.evaluation import backends
+
+    monkeypatch.setattr(backends, "vllm_available", lambda: False)
+    notes = []
+    backend = backends.local_backend("vllm", "tiny", device="cpu", say=notes.append)
+    assert isinstance(backend, backends.HFBackend)
+    assert len(notes) == 1 and "vllm is not installed" in notes[0] and "hf instead" in notes[0]
+    monkeypatch.setattr(backends, "vllm_available", lambda: True)
+    notes.clear()
+    backend = backends.local_backend("vllm", "tiny", device="cpu", say=notes.append)
+    assert isinstance(backend, backends.HFBackend) and "needs a CUDA device" in notes[0]
+    backends.local_backend("vllm", "tiny", device="cpu")  # default: the note goes to stderr, no traceback
+    assert "hf instead" in capsys.readouterr().err
+
+
+def test_grpo_use_vllm_without_vllm_is_a_note_not_an_error(monkeypatch):
+    from clinrl.evaluation import backends
+    from clinrl.training.config import RunConfig
+    from clinrl.training.grpo import grpo_args, vllm_usable
+
+    monkeypatch.setattr(backends, "vllm_available", lambda: False)
+    config = RunConfig()
+    config.grpo.use_vllm = True
+    config.model.device = "cpu"
+    assert "not installed" in vllm_usable(config)
+    assert grpo_args(config, Path("/tmp/unused"), world_size=1).use_vllm is False

@@ -191,3 +191,34 @@ def test_quickstart_generation_budget_fits_the_warm_up_targets(task_name):
     samples = task.load("synthetic", "train", limit=100, seed=0)
     longest = max(len(tokenizer(sft_target(task, s, "last_line")).input_ids) for s in samples)
     assert longest < COMPLETION_TOKENS[task_name], f"{task_name}: SFT targets reach {longest} tokens"
+
+
+def test_set_addresses_task_items_by_index_or_name():
+    """``--set tasks.0.heldout_limit=200`` used to fail with "tasks: expected a list, got dict"."""
+    from clinrl.cli.train import build_config
+
+    config = build_config("quickstart", ["tasks.0.heldout_limit=200", "tasks.medcalc.train_limit=7",
+                                         "tasks.0.options.labels=recomputed"])
+    assert (config.tasks[0].heldout_limit, config.tasks[0].train_limit) == (200, 7)
+    assert config.tasks[0].options == {"labels": "recomputed"}
+    assert config.tasks[0].source == load_recipe("quickstart").tasks[0].source  # the rest of the item kept
+    with pytest.raises(ConfigError, match=r"tasks\.3: there are 1 item"):
+        build_config("quickstart", ["tasks.3.heldout_limit=1"])
+    with pytest.raises(ConfigError, match=r"tasks\.ehr: no item .*names: medcalc"):
+        build_config("quickstart", ["tasks.ehr.heldout_limit=1"])
+    with pytest.raises(ConfigError, match="heldout_limt"):
+        build_config("quickstart", ["tasks.0.heldout_limt=1"])
+
+
+def test_choice_fields_are_validated_when_the_config_is_built():
+    for override, field in (("grpo.keep=worst", "grpo.keep"), ("sft.think=long", "sft.think"),
+                            ("eval.backend=tgi", "eval.backend"), ("model.device=gpu", "model.device")):
+        with pytest.raises(ConfigError, match=field):
+            load_recipe("quickstart", parse_override(override))
+
+
+def test_device_and_keep_flags_reach_the_config():
+    from clinrl.cli.train import build_config
+
+    config = build_config("quickstart", [], device="cpu", keep="best")
+    assert config.model.device == "cpu" and config.grpo.keep == "best"

@@ -27,7 +27,7 @@ def test_trials_grpo_smoke_changes_weights(tmp_path):
     import torch
 
     from clinrl.models import load_model_and_tokenizer
-    from clinrl.training.config import GRPOSettings, RunConfig, TaskSettings
+    from clinrl.training.config import GRPOSettings, ModelSettings, RunConfig, TaskSettings
     from clinrl.training.grpo import run_grpo
     from clinrl.training.mixtures import MixtureReward, load_mixture
 
@@ -36,7 +36,7 @@ def test_trials_grpo_smoke_changes_weights(tmp_path):
         grpo=GRPOSettings(max_steps=1, num_generations=4, prompts_per_step=2, per_device_completions=8,
                           max_completion_length=12, temperature=1.0, learning_rate=1e-3, beta=0.0, eval_every=0,
                           save_steps=100, logging_steps=1),
-        use_cpu=True,
+        model=ModelSettings(device="cpu"),
     )
     mixture = load_mixture(config.tasks, seed=0)
     assert {s.target["trial_label"] for s in mixture.tasks[0].train} == {0, 1, 2}

@@ -39,20 +39,15 @@ def stratified_subset(samples: Sequence[Sample], limit: int, *, key: str = "cate
 
 
 def make_backend(backend: str, model: str, *, batch_size: str = "auto", base_url: Optional[str] = None,
-                 timeout: float = 60.0, max_concurrency: int = 8, cache_dir: Optional[Path] = None) -> Any:
+                 timeout: float = 60.0, max_concurrency: int = 8, cache_dir: Optional[Path] = None,
+                 device: str = "auto", dtype: str = "auto") -> Any:
     """Build a generation backend from CLI-style arguments."""
     from clinrl.evaluation import backends
 
-    if backend == "hf":
-        from clinrl.models import load_model_and_tokenizer
-
+    if backend in ("hf", "vllm"):
         size: Any = batch_size if batch_size == "auto" else _positive_int(batch_size, "--batch-size")
-        model_obj, tokenizer = load_model_and_tokenizer(model)
-        return backends.HFBackend(model_obj, tokenizer, batch_size=size, model_name=model)
-    if backend == "vllm":
-        from clinrl.models import resolve_model
-
-        return backends.VLLMBackend(resolve_model(model), model_name=model)
+        return backends.local_backend(backend, model, device=device, dtype=dtype, batch_size=size,
+                                      say=lambda m: console.print(m, style="yellow", highlight=False))
     if backend == "openai":
         from clinrl.llm import ChatClient
 
@@ -98,7 +93,12 @@ def eval_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory for eval_log.json (resumed when it "
                                        "exists with the same spec) and report.md."),
     resume: bool = typer.Option(True, help="Reuse finished records of a matching log in --out."),
-    batch_size: str = typer.Option("auto", help="hf: prompts per forward pass, or 'auto' (halves on OOM)."),
+    batch_size: str = typer.Option("auto", help="hf: prompts per forward pass, or 'auto' (256 on a GPU, 16 on "
+                                   "CPU; halves on out-of-memory)."),
+    device: str = typer.Option("auto", "--device", help="hf/vllm: auto (cuda → mps → cpu), cpu, cuda, cuda:N or "
+                               "mps."),
+    dtype: str = typer.Option("auto", "--dtype", help="hf/vllm: auto (bfloat16 on a CUDA GPU that supports it, "
+                              "else float32), float32, bfloat16 or float16."),
     contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON) or official "
                                            "(the benchmark's lenient extraction); default: the task's."),
     base_url: Optional[str] = typer.Option(None, help="openai: endpoint URL (default: CLINRL_LLM_BASE_URL); the "
@@ -143,7 +143,7 @@ def eval_command(
     if not samples:
         raise ConfigError(f"no samples loaded for task {task!r} from {source or 'its default source'} ({split})")
     engine = make_backend(backend, model, batch_size=batch_size, base_url=base_url, timeout=timeout,
-                          max_concurrency=concurrency, cache_dir=cache_dir)
+                          max_concurrency=concurrency, cache_dir=cache_dir, device=device, dtype=dtype)
     result = run_eval(t, samples, engine, n_samples=n_samples, temperature=temperature, top_p=top_p,
                       max_new_tokens=max_new_tokens, seed=seed, out_dir=out, resume=resume,
                       extra_spec={"source": source, "split": split, "limit": limit, "stratify": stratify_key})

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from clinrl.cli.app import app
-from clinrl.cli.train import SET_HELP, _print_summary, build_config, console
+from clinrl.cli.train import DEVICE_HELP, KEEP_HELP, SET_HELP, _print_summary, build_config, console
 from clinrl.errors import ConfigError
 
 RUNS = Path("runs")
@@ -43,7 +43,7 @@ COMPLETION_TOKENS = {"trials": 64, "ehr": 112, "rubric": 176}
 
 
 def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[list[str]],
-                      real_source: Optional[str]):
+                      real_source: Optional[str], device: Optional[str] = None, keep: Optional[str] = None):
     """The run configuration ``clinrl quickstart`` trains with (recipe, task, model, real rows, --set last)."""
     extra: dict = {}
     if real_source is None and task == "medcalc":
@@ -60,7 +60,8 @@ def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[li
         # is cut off. The user's own --set comes later and wins.
         budget = COMPLETION_TOKENS.get(task, 128)
         sets[:0] = ["sft.max_length=1024", f"grpo.max_completion_length={budget}", f"eval.max_new_tokens={budget}"]
-    config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra)
+    config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra,
+                          device=device, keep=keep)
     if task != "medcalc":
         config.name = f"quickstart-{task}"
     return config
@@ -85,6 +86,8 @@ def quickstart(
              "test file when present; 'none' to skip). Reported separately from the synthetic split."),
     recipe: str = typer.Option("quickstart", "--recipe", "-r", help="Recipe to start from."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
+    keep: Optional[str] = typer.Option(None, "--keep", help=KEEP_HELP),
 ) -> None:
     """Train a small clinical reasoner end to end on a CPU: SFT warm-up, then GRPO, then evaluation.
 
@@ -102,7 +105,7 @@ def quickstart(
     if resume and out is None:
         out = latest_quickstart_run()
     out = out or RUNS / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    config = quickstart_config(task, model, recipe, set_, real_source)
+    config = quickstart_config(task, model, recipe, set_, real_source, device, keep)
     from clinrl.training.run import run_training
 
     console.rule(f"clinrl quickstart → {out}")

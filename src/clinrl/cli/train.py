@@ -14,12 +14,17 @@ from clinrl.cli.app import train_app
 console = Console()
 
 RECIPE_HELP = "Recipe: a name from recipes/ (quickstart, ehrmind-medcalc) or a YAML file."
-SET_HELP = ("Override one config field, dotted: --set grpo.learning_rate=1e-5 --set sft.max_steps=100 "
+SET_HELP = ("Override one config field, dotted: --set grpo.learning_rate=1e-5 --set sft.max_steps=100; list items "
+            "by index or task name: --set tasks.0.heldout_limit=200 or --set tasks.medcalc.heldout_limit=200 "
             "(repeatable; `clinrl train show-config --fields` lists them all).")
+DEVICE_HELP = "Where to train and evaluate: auto (cuda → mps → cpu), cpu, cuda, cuda:N or mps (model.device)."
+KEEP_HELP = ("Model the run keeps: last (GRPO's final model) or best (the evaluated model — warm-up, a GRPO "
+             "held-out evaluation or the final one — with the best held-out headline metric).")
 
 
 def build_config(recipe: str, overrides: list[str] | None, *, model: str | None = None,
-                 tasks: list[str] | None = None, extra: dict[str, Any] | None = None):
+                 tasks: list[str] | None = None, extra: dict[str, Any] | None = None, device: str | None = None,
+                 keep: str | None = None):
     """Recipe + ``--set`` overrides + the common flags → a validated RunConfig."""
     from clinrl.training.config import deep_merge, load_recipe, parse_override
 
@@ -28,6 +33,10 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
         merged = deep_merge(merged, parse_override(text))
     if model:
         merged = deep_merge(merged, {"model": {"spec": model}})
+    if device:
+        merged = deep_merge(merged, {"model": {"device": device}})
+    if keep:
+        merged = deep_merge(merged, {"grpo": {"keep": keep}})
     if extra:
         merged = deep_merge(merged, extra)
     config = load_recipe(recipe, merged)
@@ -42,12 +51,12 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
 
 
 def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optional[list[str]],
-         set_: Optional[list[str]], resume: bool) -> None:
+         set_: Optional[list[str]], resume: bool, device: Optional[str] = None, keep: Optional[str] = None) -> None:
     import sys
 
     from clinrl.training.run import run_training
 
-    config = build_config(recipe, set_, model=model, tasks=task)
+    config = build_config(recipe, set_, model=model, tasks=task, device=device, keep=keep)
     result = run_training(config, out, resume=resume, stages=(stage,), command=sys.argv,
                           say=lambda m: console.print(f"[bold cyan]clinrl[/] {m}", highlight=False))
     _print_summary(result)
@@ -55,6 +64,18 @@ def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optiona
 
 def _print_summary(result: Any) -> None:
     from clinrl.training.callbacks import headline_text
+    from clinrl.training.health import gain_text
+
+    gain = (result.metrics or {}).get("paired_gain")
+    if gain:
+        style = "green" if (gain.get("ci") or [None])[0] is not None and gain["ci"][0] > 0 else "yellow"
+        console.print(f"[bold {style}]{gain_text(gain)}[/]", highlight=False)
+    for warning in (result.metrics or {}).get("health", []):
+        console.print(f"[bold red]warning:[/] {warning['message']}", highlight=False)
+    kept = (result.metrics or {}).get("kept_checkpoint")
+    if kept and kept.get("policy") == "best":
+        console.print(f"kept: {kept['path']} ({kept['stage']} step {kept['step']}, the best held-out headline "
+                      "metric; chosen on the held-out split itself, so its number is optimistic)", highlight=False)
 
     table = Table(title=f"held-out results — {result.run_dir}")
     rows_all = [row for rows in result.evals.values() for row in rows]
@@ -82,10 +103,11 @@ def sft_command(
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Task(s) to train on (repeat for a mixture)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
 ) -> None:
     """SFT warm-up (TRL SFTTrainer, loss on the completion only): teaches the output contract and the
     missing knowledge before RL. Writes RUN/sft/final, held-out metrics and a report."""
-    _run("sft", recipe, out, model, task, set_, resume)
+    _run("sft", recipe, out, model, task, set_, resume, device)
 
 
 @train_app.command("grpo")
@@ -97,10 +119,12 @@ def grpo_command(
     task: Optional[list[str]] = typer.Option(None, "--task", "-t", help="Task(s) to train on (repeat for a mixture)."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
+    keep: Optional[str] = typer.Option(None, "--keep", help=KEEP_HELP),
 ) -> None:
     """GRPO (TRL GRPOTrainer) with the task's verifiable rewards (EHRMIND: malformed −2, wrong 0, correct 1.1),
     held-out accuracy every grpo.eval_every steps. Multi-GPU: see docs/training.md."""
-    _run("grpo", recipe, out, model, task, set_, resume)
+    _run("grpo", recipe, out, model, task, set_, resume, device, keep)
 
 
 @train_app.command("show-config")

@@ -83,7 +83,7 @@ def ingest(sources: Sequence[str], *, split: str = "train") -> list[Instruction]
     return pool
 
 
-def embed(texts: Sequence[str], *, model_dir: str | None = None, batch_size: int = 32) -> Any:
+def embed(texts: Sequence[str], *, model_dir: str | None = None, batch_size: int = 32, device: str = "auto") -> Any:
     """L2-normalised sentence embeddings (mean pooling) from the embedded all-MiniLM-L6-v2 encoder,
     or from any Hugging Face encoder directory."""
     torch = require("torch", "train")
@@ -93,17 +93,21 @@ def embed(texts: Sequence[str], *, model_dir: str | None = None, batch_size: int
 
         model_dir = str(minilm_dir())
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-    model = transformers.AutoModel.from_pretrained(model_dir)
+    from clinrl.models.device import resolve_device
+
+    model = transformers.AutoModel.from_pretrained(model_dir)  # float32: similarities near a threshold
+    model.to(resolve_device(device))
     model.eval()
     out = []
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True, max_length=256,
                               return_tensors="pt")
+            batch = {k: v.to(model.device) for k, v in batch.items()}
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1))
+            out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu())
     return torch.cat(out) if out else torch.zeros((0, 1))
 
 

@@ -60,6 +60,11 @@ def check_decoding(n: int, temperature: float, top_p: float, max_new_tokens: int
                           "(EHRMIND samples at 0.6) or use n = 1")
 
 
+#: first batch size of ``batch_size="auto"``: on 2 CPU cores larger batches stop paying off; on an accelerator
+#: decoding is memory-bound, so hundreds of sequences cost about as much per step as one
+CPU_BATCH, GPU_BATCH = 16, 256
+
+
 def _is_oom(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "out of memory" in text or exc.__class__.__name__ in {"OutOfMemoryError", "MemoryError"}
@@ -79,7 +84,8 @@ class HFBackend(Backend):
         tokenizer: its tokenizer; left padding is forced and a missing pad token falls back to EOS.
         batch_size: an int, or ``"auto"``.
         max_batch_size: the first size ``"auto"`` tries (default 16 on CPU — larger batches stop paying
-            off on 2 cores —, 64 on GPU).
+            off on 2 cores —, 256 on an accelerator, where generation is memory-bound and a large batch is
+            nearly free; an out-of-memory error halves it).
         model_name: what the eval log records as the model (default: ``name_or_path``).
     """
 
@@ -95,7 +101,7 @@ class HFBackend(Backend):
             tokenizer.pad_token = tokenizer.eos_token
         on_gpu = getattr(getattr(model, "device", None), "type", "cpu") != "cpu"
         self.auto = batch_size == "auto"
-        self.batch_size = (max_batch_size or (64 if on_gpu else 16)) if self.auto else int(batch_size)
+        self.batch_size = (max_batch_size or (GPU_BATCH if on_gpu else CPU_BATCH)) if self.auto else int(batch_size)
         self.model_name = model_name or str(getattr(getattr(model, "config", None), "name_or_path", "") or "model")
         self.oom_backoffs = 0
 
@@ -289,3 +295,37 @@ class OpenAIBackend(Backend):
         used = (result.usage or {}).get("completion_tokens")
         n_tokens = int(used) if isinstance(used, (int, float)) else 0
         return Generation(text=result.text or "", n_tokens=n_tokens, truncated=n_tokens >= max_new_tokens)
+
+
+def vllm_available() -> bool:
+    """True when vLLM imports (it needs a GPU build; CPU machines usually lack it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+def local_backend(kind: str, model_spec: str, *, device: str | None = "auto", dtype: Any = "auto",
+                  batch_size: int | str = "auto", model_name: str | None = None, say: Any = None) -> Backend:
+    """A backend for a local model: ``hf`` (transformers on the resolved device) or ``vllm``.
+
+    ``vllm`` without vLLM installed, or without a CUDA device, falls back to ``hf`` and says so in one
+    line through ``say`` (default: stderr) — a missing optional extra is not an error.
+    """
+    from clinrl.models import load_model_and_tokenizer, resolve_model
+    from clinrl.models.device import resolve_device
+
+    if kind not in ("hf", "vllm"):
+        raise ConfigError(f"local backend must be 'hf' or 'vllm', got {kind!r}")
+    if kind == "vllm":
+        where = resolve_device(device)
+        reason = ("vllm is not installed (pip install 'clinrl[vllm]')" if not vllm_available() else
+                  None if where.startswith("cuda") else f"vLLM needs a CUDA device; the model runs on {where}")
+        if reason is None:
+            dtype_name = "auto" if str(dtype) == "auto" else str(dtype).replace("torch.", "")
+            return VLLMBackend(resolve_model(model_spec), model_name=model_name or model_spec, dtype=dtype_name)
+        import sys
+
+        (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
+            f"note: backend vllm unavailable ({reason}); generating with hf instead")
+    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=dtype, device=device)
+    return HFBackend(model, tokenizer, batch_size=batch_size, model_name=model_name or model_spec)

@@ -106,19 +106,6 @@ def resolve_model(spec: str) -> str:
     return _resolve_hub(spec)
 
 
-def _dtype(dtype: Any):
-    import torch
-
-    if dtype is None or dtype == "auto":
-        return torch.float32  # CPU training: bf16 is 2.6x slower on these CPUs (GUIDE §4)
-    if isinstance(dtype, str):
-        value = getattr(torch, dtype, None)
-        if not isinstance(value, torch.dtype):
-            raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-        return value
-    return dtype
-
-
 def load_tokenizer(spec_or_dir: str):
     from transformers import AutoTokenizer
 
@@ -130,26 +117,35 @@ def load_tokenizer(spec_or_dir: str):
     return tokenizer
 
 
-def load_model_and_tokenizer(spec: str, *, dtype: Any = None, for_training: bool = False):
+def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | None = "auto",
+                             for_training: bool = False):
     """Load ``(model, tokenizer)`` for ``spec``.
 
     Args:
         spec: see the module docstring.
-        dtype: ``None`` → float32 (right for CPU); a torch dtype or its name otherwise.
-        for_training: put the model in train mode and disable the KV cache (unused in training).
+        dtype: ``auto`` (bf16 on a bf16-capable CUDA device, else float32), a dtype name or a torch dtype;
+            see :mod:`clinrl.models.device`.
+        device: ``auto`` (cuda → mps → cpu), ``cpu``, ``cuda[:N]`` or ``mps``. An inference model is moved
+            there and loaded in ``dtype``.
+        for_training: train mode, no KV cache, left on the CPU: the trainer places the model (the training
+            stages pass the dtype of :func:`clinrl.training.common.training_dtype`).
     """
     require("transformers", "train")
     from transformers import AutoModelForCausalLM
 
+    from clinrl.models.device import resolve_placement
+
+    placement = resolve_placement(device, dtype)
     directory = resolve_model(spec)
     tokenizer = load_tokenizer(directory)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=_dtype(dtype))
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=placement.dtype)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if for_training:
         model.train()
         model.config.use_cache = False
     else:
+        model.to(placement.device)
         model.eval()
     return model, tokenizer
 

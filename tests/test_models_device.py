@@ -1,0 +1,172 @@
+"""Device and dtype resolution (clinrl.models.device), with the accelerator mocked on CPU machines."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from clinrl.errors import ConfigError  # noqa: E402
+from clinrl.models import device as dev  # noqa: E402
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda t: False)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Fake GPU")
+
+
+def test_auto_is_cpu_and_float32_without_accelerator(no_accelerator):
+    placement = dev.resolve_placement("auto", "auto")
+    assert placement.device == "cpu" and placement.dtype == torch.float32
+    assert placement.describe() == {"device": "cpu", "dtype": "float32"}
+
+
+def test_auto_prefers_cuda_then_bf16(fake_cuda):
+    placement = dev.resolve_placement("auto", "auto")
+    assert placement.device == "cuda" and placement.dtype == torch.bfloat16
+    assert placement.describe()["accelerator"] == "Fake GPU"
+
+
+def test_auto_dtype_is_float32_on_cuda_without_bf16(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert dev.resolve_dtype("auto", "cuda") == torch.float32
+
+
+def test_mps_when_no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "_mps_available", lambda t: True)
+    assert dev.resolve_device("auto") == "mps"
+    assert dev.resolve_dtype("auto", "mps") == torch.float32
+
+
+def test_explicit_devices_are_checked(no_accelerator):
+    assert dev.resolve_device("cpu") == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        dev.resolve_device("cuda")
+    with pytest.raises(ConfigError, match="MPS is not available"):
+        dev.resolve_device("mps")
+    with pytest.raises(ConfigError, match="use one of"):
+        dev.resolve_device("tpu")
+
+
+def test_cuda_index_is_checked(fake_cuda):
+    assert dev.resolve_device("cuda:1") == "cuda:1"
+    with pytest.raises(ConfigError, match="2 CUDA device"):
+        dev.resolve_device("cuda:5")
+
+
+def test_dtype_names_and_aliases():
+    assert dev.resolve_dtype("bf16", "cpu") == torch.bfloat16
+    assert dev.resolve_dtype("float32", "cuda") == torch.float32
+    assert dev.resolve_dtype(torch.float16, "cuda") == torch.float16
+    with pytest.raises(ConfigError, match="unknown dtype"):
+        dev.resolve_dtype("int8", "cpu")
+
+
+def test_training_and_evaluation_resolve_the_same_device(fake_cuda):
+    from clinrl.training.common import device_kwargs, placement, training_dtype
+    from clinrl.training.config import RunConfig
+
+    config = RunConfig()
+    kwargs = device_kwargs(config)
+    assert placement(config).device == "cuda" and kwargs["use_cpu"] is False
+    assert kwargs["bf16"] is True and kwargs["fp16"] is False
+    assert training_dtype(config) == "float32"  # bf16 as autocast over float32 master weights
+    config.model.lora.enabled = True
+    assert training_dtype(config) == "bfloat16"  # a frozen LoRA base can stay in bf16
+    config.model.device = "cpu"
+    config.model.dtype = "auto"
+    assert device_kwargs(config)["use_cpu"] is True and device_kwargs(config)["bf16"] is False
+
+
+def test_training_refuses_bf16_on_cpu(no_accelerator):
+    from clinrl.training.common import device_kwargs
+    from clinrl.training.config import RunConfig
+
+    config = RunConfig()
+    config.model.dtype = "bfloat16"
+    with pytest.raises(ConfigError, match="float32 only"):
+        device_kwargs(config)
+
+
+def test_config_validates_device_and_dtype_names():
+    from clinrl.training.config import ModelSettings
+
+    with pytest.raises(ConfigError, match="model.device"):
+        ModelSettings(device="gpu0")
+    with pytest.raises(ConfigError, match="model.dtype"):
+        ModelSettings(dtype="fp8")
+    assert ModelSettings(device="cuda:1").device == "cuda:1"
+
+
+@pytest.mark.slow
+def test_hf_backend_inputs_land_on_the_models_device(no_accelerator, monkeypatch):
+    """The backend sends its token tensors to ``model.device`` (the GPU defect: inputs stayed on the CPU)."""
+    from clinrl.evaluation.backends import HFBackend
+    from clinrl.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer("tiny", device="cpu")
+    seen = []
+    real_generate = model.generate
+
+    def spy(**kwargs):
+        seen.append({k: v.device for k, v in kwargs.items() if hasattr(v, "device")})
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(model, "generate", spy)
+    sentinel = torch.device("cpu")
+    monkeypatch.setattr(type(model), "device", property(lambda self: sentinel))
+    backend = HFBackend(model, tokenizer)
+    backend.generate(["hello"], max_new_tokens=2)
+    assert seen and all(d == sentinel for d in seen[0].values())
+    assert backend.describe()["device"] == "cpu" and backend.batch_size == 16
+
+
+def test_load_model_moves_an_inference_model_to_the_device(monkeypatch):
+    """``load_model_and_tokenizer`` places an evaluation model on the resolved device (training models stay)."""
+    import clinrl.models as models
+
+    moved = []
+
+    class FakeModel:
+        generation_config = type("G", (), {"pad_token_id": 0})()
+        config = type("C", (), {"use_cache": True})()
+
+        def to(self, device):
+            moved.append(device)
+            return self
+
+        def eval(self):
+            return self
+
+        def train(self):
+            return self
+
+    class FakeAuto:
+        @staticmethod
+        def from_pretrained(directory, dtype=None):
+            moved.append(("dtype", dtype))
+            return FakeModel()
+
+    import transformers
+
+    monkeypatch.setattr(transformers, "AutoModelForCausalLM", FakeAuto)
+    monkeypatch.setattr(models, "resolve_model", lambda spec: "/nowhere")
+    monkeypatch.setattr(models, "load_tokenizer", lambda d: type("T", (), {"pad_token_id": 0})())
+    monkeypatch.setattr(dev, "resolve_device", lambda d="auto": "cuda")
+    monkeypatch.setattr(dev, "resolve_dtype", lambda d="auto", device="cpu": torch.bfloat16)
+    models.load_model_and_tokenizer("x")
+    assert moved == [("dtype", torch.bfloat16), "cuda"]
+    moved.clear()
+    models.load_model_and_tokenizer("x", for_training=True)
+    assert moved == [("dtype", torch.bfloat16)]  # the trainer places a training model
