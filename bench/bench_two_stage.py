@@ -1,19 +1,26 @@
-"""EHRMIND's claim on the embedded model: SFT only vs GRPO only vs SFT → GRPO, same compute budget.
+"""EHRMIND's claim at equal compute: SFT → GRPO vs SFT only vs GRPO only, over several seeds.
 
-Three arms on the quickstart's synthetic MedCalc task, all evaluated greedily on the same held-out
-split:
+For each seed, three arms on one task (the quickstart's synthetic MedCalc scores by default), all
+evaluated greedily on the same held-out samples:
 
-* **SFT → GRPO**: ``--sft-steps`` warm-up steps, then ``--grpo-steps`` GRPO steps (the quickstart);
-* **SFT only**: the same warm-up model, trained on with SFT for the time the GRPO stage took
-  (``grpo_steps × r`` more SFT steps, r = GRPO / SFT seconds per step measured in the first arm; the
-  continuation restarts the learning-rate schedule);
+* **SFT → GRPO**: ``--sft-steps`` warm-up steps on the warm-up set (the recipe's ``sft_fraction`` of
+  the training pool: the samples whose worked reasoning is available), then ``--grpo-steps`` GRPO steps
+  on prompts drawn from the whole pool (answers only);
+* **SFT only**: the same warm-up model, trained on with SFT — on the same warm-up set — for the time the
+  GRPO stage took (``grpo_steps × r`` more steps, r = GRPO / SFT seconds per step measured in the first
+  arm; the continuation restarts the learning-rate schedule);
 * **GRPO only**: GRPO from the base model for the whole budget (``grpo_steps + sft_steps / r`` steps,
-  at most ``--grpo-only-max-steps`` when given — the cap is printed in the summary).
+  at most ``--grpo-only-max-steps`` when given — the cap is printed).
 
-Besides accuracy, it reports why GRPO does or does not move: the fraction of groups whose rewards
-all tie (zero advantage, no gradient), the mean within-group reward std, and the reward curve.
+The comparison that matters is paired: (SFT → GRPO) − (SFT only) on the same held-out samples, with a
+paired bootstrap 95% interval (:func:`clinrl.training.health.paired_gain`; the task's headline metric —
+accuracy for MedCalc, macro-F1 for trials, balanced accuracy for EHR). Besides accuracy it reports why
+GRPO does or does not move: the share of groups whose rewards all tie (zero advantage, no gradient),
+the within-group reward std and the reward curve. Results are written after every arm
+(``OUT/summary.json``), so a run cut short still reports, and a markdown table is printed at the end.
 
-    python bench/bench_two_stage.py --sft-steps 150 --grpo-steps 30 --out runs/bench_two_stage
+    python bench/bench_two_stage.py --seeds 0 1 2 --out runs/bench_two_stage
+    python bench/bench_two_stage.py --seeds 0 --task trials --set tasks.0.heldout_limit=200
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import math
 import statistics
 import sys
+import time
 from pathlib import Path
 
 
@@ -39,8 +47,11 @@ def grpo_diagnostics(log_history: list[dict]) -> dict:
 
 
 def arm_result(result, stage: str) -> dict:
+    from clinrl.training.health import headline_of, headline_name
+
     rows = result.evals.get(stage) or []
     out = {r["task"]: {"accuracy": r.get("accuracy"), "accuracy_ci": r.get("accuracy_ci"),
+                       "headline": headline_name(r), "headline_value": headline_of(r),
                        "format_valid": r.get("format_valid"), "n": r.get("n")} for r in rows}
     for name, stage_result in result.stages.items():
         out[f"{name}_steps"] = stage_result.global_step
@@ -50,66 +61,132 @@ def arm_result(result, stage: str) -> dict:
     return out
 
 
+def records(run_dir: Path, stage: str) -> list[dict]:
+    return json.loads((run_dir / "eval" / stage / "eval_log.json").read_text())["records"]
+
+
+def pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def markdown_table(summary: dict) -> str:
+    lines = ["| seed | metric | warm-up | SFT only | SFT → GRPO | GRPO only | Δ (SFT→GRPO − SFT only) [95% CI] | "
+             "GRPO → SFT steps (r) |", "|---|---|---|---|---|---|---|---|"]
+    for seed, row in sorted(summary["seeds"].items(), key=lambda kv: int(kv[0])):
+        arms, task = row.get("arms", {}), summary["task"]
+
+        def value(arm: str) -> str:
+            entry = arms.get(arm, {}).get(task) or {}
+            return pct(entry.get("headline_value"))
+
+        gain = row.get("paired") or {}
+        ci = gain.get("ci") or [None, None]
+        delta = "—" if gain.get("delta") is None else (
+            f"{100 * gain['delta']:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if None not in ci else
+            f"{100 * gain['delta']:+.1f}")
+        metric = (arms.get("sft_then_grpo", {}).get(task) or {}).get("headline", "accuracy")
+        ratio = row.get("grpo_over_sft_step_time")
+        lines.append(f"| {seed} | {metric} | {value('sft_at_warmup_end')} | {value('sft_only')} | "
+                     f"{value('sft_then_grpo')} | {value('grpo_only')} | {delta} | "
+                     f"{row.get('sft_only_extra_steps', '—')} ({'—' if ratio is None else f'{ratio:.1f}'}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sft-steps", type=int, default=150)
-    parser.add_argument("--grpo-steps", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--sft-steps", type=int, default=None, help="default: the recipe's sft.max_steps")
+    parser.add_argument("--grpo-steps", type=int, default=None, help="default: the recipe's grpo.max_steps")
     parser.add_argument("--recipe", default="quickstart")
     parser.add_argument("--model", default="tiny")
+    parser.add_argument("--task", default=None, help="train on this task instead of the recipe's (its synthetic source)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="extra config overrides, e.g. grpo.learning_rate=1e-5")
+                        help="extra config overrides, e.g. grpo.learning_rate=1e-5 or tasks.0.heldout_limit=200")
     parser.add_argument("--grpo-only-max-steps", type=int, default=None,
                         help="cap on the GRPO-only arm's steps (reported); None: the full equal budget")
+    parser.add_argument("--skip-grpo-only", action="store_true", help="leave out the GRPO-only arm")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
 
-    from clinrl.cli.train import build_config
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.training.health import paired_gain
     from clinrl.training.mixtures import load_mixture
     from clinrl.training.run import run_training
 
-    def config_for(**stages):
-        c = build_config(ns.recipe, ns.overrides, model=ns.model)
-        c.eval.real_source = None
+    say = lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True)  # noqa: E731
+
+    def config_for(seed: int, **stages):
+        c = quickstart_config(ns.task or "medcalc", ns.model, ns.recipe, ns.overrides, "none")
+        c.seed = seed
         c.eval.stages = ["sft", "grpo"]
-        c.sft.max_steps, c.grpo.max_steps = ns.sft_steps, ns.grpo_steps
+        c.grpo.eval_every = 0  # step times are pure training: the SFT-only budget is measured from them
+        if ns.sft_steps is not None:
+            c.sft.max_steps = ns.sft_steps
+        if ns.grpo_steps is not None:
+            c.grpo.max_steps = ns.grpo_steps
         for key, value in stages.items():
             section, _, name = key.partition("__")
             setattr(getattr(c, section), name, value)
         return c
 
-    base = config_for()
-    mixture = load_mixture(base.tasks, seed=base.seed)  # one data set for all arms
-    say = lambda m: print(f"[bench] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    results = {}
-
-    say("arm SFT → GRPO")
-    both = run_training(base, ns.out / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
-    results["sft_then_grpo"] = arm_result(both, "grpo")
-    results["sft_at_warmup_end"] = arm_result(both, "sft")
-    sft_sps = both.stages["sft"].seconds_per_step or 1.0
-    grpo_sps = both.stages["grpo"].seconds_per_step or 1.0
-    ratio = grpo_sps / sft_sps
-
-    say(f"arm SFT only (GRPO step = {ratio:.2f} SFT steps)")
-    sft_only = config_for(grpo__enabled=False, sft__max_steps=math.ceil(ns.grpo_steps * ratio))
-    sft_only.model.spec = str(both.stages["sft"].model_dir)  # continue the shared warm-up
-    results["sft_only"] = arm_result(run_training(sft_only, ns.out / "sft_only", mixture=mixture, say=say,
-                                                  command=sys.argv), "sft")
-
-    say("arm GRPO only")
-    budget = ns.grpo_steps + math.ceil(ns.sft_steps / ratio)
-    grpo_only_steps = min(budget, ns.grpo_only_max_steps) if ns.grpo_only_max_steps else budget
-    grpo_only = config_for(sft__enabled=False, grpo__max_steps=grpo_only_steps)
-    results["grpo_only"] = arm_result(run_training(grpo_only, ns.out / "grpo_only", mixture=mixture, say=say,
-                                                   command=sys.argv), "grpo")
-
-    summary = {"sft_steps": ns.sft_steps, "grpo_steps": ns.grpo_steps, "grpo_over_sft_step_time": ratio,
-               "sft_only_extra_steps": sft_only.sft.max_steps, "grpo_only_steps": grpo_only_steps,
-               "grpo_only_equal_budget_steps": budget,
-               "overrides": ns.overrides, "arms": results}
+    base0 = config_for(ns.seeds[0])
+    task_name = base0.tasks[0].name
+    summary: dict = {"command": sys.argv, "task": task_name, "recipe": ns.recipe, "model": ns.model,
+                     "sft_steps": base0.sft.max_steps, "grpo_steps": base0.grpo.max_steps, "overrides": ns.overrides,
+                     "seeds": {}}
     ns.out.mkdir(parents=True, exist_ok=True)
-    (ns.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    print(json.dumps(summary, indent=2, default=str))
+
+    def save() -> None:
+        (ns.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+    for seed in ns.seeds:
+        started = time.perf_counter()
+        row: dict = {"arms": {}}
+        summary["seeds"][str(seed)] = row
+        base = config_for(seed)
+        mixture = load_mixture(base.tasks, seed=seed)  # one data set for all arms of this seed
+        data = mixture.tasks[0]
+        row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.train)
+        seed_dir = ns.out / f"seed{seed}"
+
+        say(f"seed {seed}: arm SFT → GRPO")
+        both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
+        row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")
+        row["arms"]["sft_at_warmup_end"] = arm_result(both, "sft")
+        row["warmup_gain"] = both.metrics.get("paired_gain")
+        sft_sps = both.stages["sft"].seconds_per_step or 1.0
+        grpo_sps = both.stages["grpo"].seconds_per_step or 1.0
+        ratio = grpo_sps / sft_sps
+        row["grpo_over_sft_step_time"] = ratio
+        save()
+
+        extra = math.ceil(base.grpo.max_steps * ratio)
+        row["sft_only_extra_steps"] = extra
+        say(f"seed {seed}: arm SFT only (+{extra} SFT steps; a GRPO step = {ratio:.2f} SFT steps)")
+        sft_only = config_for(seed, grpo__enabled=False, sft__max_steps=extra)
+        sft_only.model.spec = str(both.stages["sft"].model_dir)  # continue the shared warm-up
+        sft_only_run = run_training(sft_only, seed_dir / "sft_only", mixture=mixture, say=say, command=sys.argv)
+        row["arms"]["sft_only"] = arm_result(sft_only_run, "sft")
+        row["paired"] = paired_gain(data.task, data.heldout, records(seed_dir / "sft_only", "sft"),
+                                    records(seed_dir / "sft_grpo", "grpo"), seed=seed)
+        save()
+
+        if not ns.skip_grpo_only:
+            budget = base.grpo.max_steps + math.ceil(base.sft.max_steps / ratio)
+            steps = min(budget, ns.grpo_only_max_steps) if ns.grpo_only_max_steps else budget
+            row["grpo_only_steps"], row["grpo_only_equal_budget_steps"] = steps, budget
+            say(f"seed {seed}: arm GRPO only ({steps} steps; equal budget {budget})")
+            grpo_only = config_for(seed, sft__enabled=False, grpo__max_steps=steps)
+            row["arms"]["grpo_only"] = arm_result(run_training(grpo_only, seed_dir / "grpo_only", mixture=mixture,
+                                                               say=say, command=sys.argv), "grpo")
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        save()
+        print(markdown_table(summary), flush=True)
+
+    table = markdown_table(summary)
+    (ns.out / "table.md").write_text(table + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "seeds"}, indent=2, default=str))
+    print(table)
 
 
 if __name__ == "__main__":

@@ -44,42 +44,53 @@ def _interval(metric: Any) -> list[float] | None:
 def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *,
                      stage: str, step: int, max_new_tokens: int, batch_size: int | str = "auto",
                      out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
-    """Greedy held-out accuracy and format rate per task; returns one row per task."""
+    """Greedy held-out accuracy and format rate per task of a model being trained; one row per task.
+
+    The model stays where the trainer put it; its mode, cache setting, the tokenizer's padding side
+    and the torch RNG are restored afterwards, so evaluation does not perturb training.
+    """
     import torch
 
     from clinrl.evaluation.backends import HFBackend
-    from clinrl.evaluation.harness import run_eval
 
     was_training = model.training
     padding_side = tokenizer.padding_side  # generation pads left; the trainer's collator may not
     use_cache = getattr(model.config, "use_cache", True)
     rng_state = torch.random.get_rng_state()  # evaluation must not shift the training RNG stream
     model.config.use_cache = True
-    rows = []
     try:
-        backend = HFBackend(model, tokenizer, batch_size=batch_size)
-        for task, samples in heldout:
-            if not samples:
-                continue
-            started = time.perf_counter()
-            task_dir = out_dir / task.name if out_dir is not None and len(heldout) > 1 else out_dir
-            result = run_eval(task, list(samples), backend, max_new_tokens=max_new_tokens, out_dir=task_dir,
-                              progress=progress, resume=False, extra_spec={"stage": stage, "step": step})
-            metrics = result.metrics
-            rows.append({
-                "stage": stage, "step": int(step), "task": task.name,
-                "accuracy": _value(metrics.get("accuracy")), "accuracy_ci": _interval(metrics.get("accuracy")),
-                "format_valid": _value(metrics.get("format_valid")),
-                "n": metrics.get("n", len(samples)), "n_unscored": metrics.get("n_unscored", 0),
-                "seconds": round(time.perf_counter() - started, 2),
-            })
-            if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
-                rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
+        return evaluate_backend(HFBackend(model, tokenizer, batch_size=batch_size), heldout, stage=stage, step=step,
+                                max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress)
     finally:
         tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
         model.config.use_cache = use_cache
         model.train(was_training)
+
+
+def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, stage: str, step: int,
+                     max_new_tokens: int, out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Greedy held-out accuracy and format rate per task with any generation backend; one row per task."""
+    from clinrl.evaluation.harness import run_eval
+
+    rows = []
+    for task, samples in heldout:
+        if not samples:
+            continue
+        started = time.perf_counter()
+        task_dir = out_dir / task.name if out_dir is not None and len(heldout) > 1 else out_dir
+        result = run_eval(task, list(samples), backend, max_new_tokens=max_new_tokens, out_dir=task_dir,
+                          progress=progress, resume=False, extra_spec={"stage": stage, "step": step})
+        metrics = result.metrics
+        rows.append({
+            "stage": stage, "step": int(step), "task": task.name,
+            "accuracy": _value(metrics.get("accuracy")), "accuracy_ci": _interval(metrics.get("accuracy")),
+            "format_valid": _value(metrics.get("format_valid")),
+            "n": metrics.get("n", len(samples)), "n_unscored": metrics.get("n_unscored", 0),
+            "seconds": round(time.perf_counter() - started, 2),
+        })
+        if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
+            rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
     return rows
 
 
@@ -116,7 +127,7 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def __init__(self, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, run_dir: Path,
                  stage: str, every: int = 0, max_new_tokens: int = 128, batch_size: int | str = "auto",
-                 at_end: bool = True):
+                 at_end: bool = True, baseline: Sequence[dict[str, Any]] = (), best_dir: Path | None = None):
         self.tokenizer = tokenizer
         self.heldout = heldout
         self.run_dir = Path(run_dir)
@@ -127,6 +138,12 @@ class HeldoutEvalCallback(TrainerCallback):
         self.at_end = at_end
         self.history: list[dict[str, Any]] = []
         self._done_steps: set[int] = set()
+        #: the warm-up's final held-out rows: an evaluation below them is reported as it happens
+        self.baseline = {row["task"]: row for row in baseline}
+        self.warnings: list[Any] = []
+        #: with ``keep: best``, the best model so far is saved here (see :mod:`clinrl.training.health`)
+        self.best_dir = Path(best_dir) if best_dir is not None else None
+        self.best: tuple[float, int] | None = None
 
     def _run(self, state: Any, model: Any) -> None:
         if not state.is_world_process_zero or state.global_step in self._done_steps:
@@ -148,6 +165,20 @@ class HeldoutEvalCallback(TrainerCallback):
                  f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}"
                  + (f" {headline_text(r)}" if r.get("headline") else "") for r in rows]
         print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
+        self._check(rows, state.global_step, model)
+
+    def _check(self, rows: list[dict[str, Any]], step: int, model: Any) -> None:
+        from clinrl.training.health import intermediate_drop, mean_headline, save_best
+
+        for row in rows:
+            warning = intermediate_drop(row, self.baseline[row["task"]]) if row["task"] in self.baseline else None
+            if warning is not None:
+                self.warnings.append(warning)
+                print(f"warning: {warning.message}", flush=True)
+        value = mean_headline(rows)
+        if self.best_dir is not None and value is not None and (self.best is None or value > self.best[0]):
+            self.best = (value, step)
+            save_best(model, self.tokenizer, self.best_dir, step=step, metric=value)
 
     def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any):
         if self.every and state.global_step % self.every == 0 and state.global_step < state.max_steps:

@@ -14,7 +14,9 @@ from typing import Any, Sequence
 
 from clinrl.errors import ConfigError, require
 from clinrl.training.callbacks import HeldoutEvalCallback
-from clinrl.training.common import StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage
+from clinrl.training.common import (
+    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype,
+)
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, MixtureReward, grpo_rows
 
@@ -37,11 +39,20 @@ def batch_layout(prompts_per_step: int, num_generations: int, per_device_complet
     return micro, per_process // micro
 
 
+def vllm_usable(config: RunConfig) -> str | None:
+    """Why TRL's vLLM generation cannot be used here (``None``: it can)."""
+    from clinrl.evaluation.backends import vllm_available
+    from clinrl.training.common import placement
+
+    if not vllm_available():
+        return "vllm is not installed (pip install 'clinrl[vllm]')"
+    where = placement(config).device
+    return None if where.startswith("cuda") else f"vLLM needs a CUDA device; training runs on {where}"
+
+
 def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None):
     trl = require("trl", "train")
     g = config.grpo
-    if g.use_vllm:
-        require("vllm", "vllm")
     world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
     micro, accumulation = batch_layout(g.prompts_per_step, g.num_generations, g.per_device_completions, world)
     return trl.GRPOConfig(
@@ -61,7 +72,7 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
         num_iterations=g.num_iterations,
         epsilon=g.epsilon,
         mask_truncated_completions=g.mask_truncated_completions,
-        use_vllm=g.use_vllm,
+        use_vllm=g.use_vllm and vllm_usable(config) is None,
         vllm_mode=g.vllm_mode,
         warmup_steps=g.warmup_ratio,
         lr_scheduler_type=g.lr_scheduler_type,
@@ -74,7 +85,8 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
 
 
 def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,
-             heldout: Sequence = (), callbacks: Sequence = (), reward_funcs: list[Any] | None = None) -> StageResult:
+             heldout: Sequence = (), callbacks: Sequence = (), reward_funcs: list[Any] | None = None,
+             baseline: Sequence[dict[str, Any]] = ()) -> StageResult:
     """Run GRPO from ``model_spec`` (usually the SFT stage's final model). A finished stage is not re-run."""
     from datasets import Dataset
 
@@ -85,7 +97,12 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
     final_dir = output_dir / "final"
     if stage_done(final_dir):
         return finished_stage("grpo", final_dir)
-    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
+    notes = []
+    if config.grpo.use_vllm and (why := vllm_usable(config)):
+        notes.append(f"grpo: use_vllm is set but {why}; generating with transformers instead")
+        print(f"note: {notes[-1]}", flush=True)
+    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=training_dtype(config), device=config.model.device,
+                                                for_training=True)
     rows = grpo_rows(mixture, tokenizer)
     rewards = MixtureReward(mixture.by_name())
     all_callbacks = list(callbacks)
@@ -93,7 +110,8 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
     if heldout and config.grpo.eval_every:
         heldout_cb = HeldoutEvalCallback(tokenizer, heldout, run_dir=run_dir, stage="grpo",
                                          every=config.grpo.eval_every, at_end=False,
-                                         max_new_tokens=config.eval.max_new_tokens)
+                                         max_new_tokens=config.eval.max_new_tokens, baseline=baseline,
+                                         best_dir=output_dir / "best" if config.grpo.keep == "best" else None)
         all_callbacks.append(heldout_cb)
     trainer = trl.GRPOTrainer(
         model=model,
@@ -105,8 +123,10 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
         callbacks=all_callbacks,
     )
     result = train_stage("grpo", trainer, tokenizer, output_dir, resume=resume)
+    result.notes.extend(notes)
     if rewards.unscored:
         result.notes.append(f"grpo: {rewards.unscored} completion(s) could not be scored (left out of group "
                             "baselines)")
     result.heldout = list(heldout_cb.history) if heldout_cb else []
+    result.warnings = list(heldout_cb.warnings) if heldout_cb else []
     return result

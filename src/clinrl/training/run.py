@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import ConfigError
-from clinrl.training.callbacks import append_heldout, evaluate_heldout, read_heldout
+from clinrl.training.callbacks import append_heldout, evaluate_backend, read_heldout
 from clinrl.training.common import StageResult
 from clinrl.training.config import RunConfig, from_dict, to_dict
 from clinrl.training.mixtures import Mixture, load_mixture
@@ -41,6 +41,7 @@ class RunResult:
     evals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    kept: str | None = None  # the model the run keeps (grpo.keep: last or best)
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: Sequence[str] | None) -> RunConfig:
@@ -64,8 +65,11 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: 
     from clinrl.evaluation.harness import git_revision, package_versions
 
     info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    from clinrl.training.common import placement
+
     info.update({"seed": config.seed, "packages": package_versions(), "git_revision": git_revision(),
-                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]}})
+                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                 "placement": placement(config).describe()})
     info.setdefault("commands", []).append(list(command or sys.argv))
     info_path.write_text(json.dumps(info, indent=2))
     return config
@@ -75,18 +79,23 @@ def _heldout_pairs(mixture: Mixture):
     return [(t.task, t.heldout) for t in mixture.tasks]
 
 
+def stage_backend(model_spec: str, config: RunConfig, say: Any = None):
+    """The generator for a stage evaluation: ``eval.backend`` on the run's device and dtype."""
+    from clinrl.evaluation.backends import local_backend
+
+    return local_backend(config.eval.backend, model_spec, device=config.model.device, dtype=config.model.dtype,
+                         batch_size=config.eval.batch_size, say=say)
+
+
 def evaluate_stage(stage: str, model_spec: str, mixture: Mixture, config: RunConfig, run_dir: Path,
                    step: int) -> list[dict[str, Any]]:
     """Greedy held-out evaluation of a stage's final model → RUN/eval/<stage>/ and heldout_eval.jsonl."""
-    from clinrl.models import load_model_and_tokenizer
-
     done = [r for r in read_heldout(run_dir) if r["stage"] == stage and r.get("final")]
     if done and len(done) == len(mixture.tasks):
         return done
-    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype)
-    rows = evaluate_heldout(model, tokenizer, _heldout_pairs(mixture), stage=stage, step=step,
-                            max_new_tokens=config.eval.max_new_tokens, batch_size=config.eval.batch_size,
-                            out_dir=run_dir / "eval" / stage, progress=True)
+    rows = evaluate_backend(stage_backend(model_spec, config), _heldout_pairs(mixture), stage=stage, step=step,
+                            max_new_tokens=config.eval.max_new_tokens, out_dir=run_dir / "eval" / stage,
+                            progress=True)
     for row in rows:
         row["final"] = True
     append_heldout(run_dir, rows)
@@ -95,18 +104,18 @@ def evaluate_stage(stage: str, model_spec: str, mixture: Mixture, config: RunCon
 
 def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str) -> list[dict[str, Any]]:
     """Held-out accuracy on real MedCalc-Bench rows (reported apart from the synthetic split)."""
-    from clinrl.models import load_model_and_tokenizer
     from clinrl.registry import get_task
 
     task = get_task("medcalc")
     samples = task.load(config.eval.real_source, "test", limit=config.eval.real_limit)
-    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype)
-    rows = evaluate_heldout(model, tokenizer, [(task, samples)], stage=f"{stage}-real", step=0,
-                            max_new_tokens=config.eval.max_new_tokens, batch_size=config.eval.batch_size,
-                            out_dir=run_dir / "eval" / f"{stage}-real", progress=True)
+    backend = stage_backend(model_spec, config)
+    rows = evaluate_backend(backend, [(task, samples)], stage=f"{stage}-real", step=0,
+                            max_new_tokens=config.eval.max_new_tokens, out_dir=run_dir / "eval" / f"{stage}-real",
+                            progress=True)
     from clinrl.prompting import render_prompt
 
-    context = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    tokenizer = backend.tokenizer
+    context = int(backend.context_length() or 0) if hasattr(backend, "context_length") else 0
     budget = config.eval.max_new_tokens  # the HF backend's rule: prompt + budget must fit the trained positions
     over = sum(1 for s in samples
                if context and len(tokenizer(render_prompt(tokenizer, s))["input_ids"]) + budget > context)
@@ -149,7 +158,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         if name not in stages or not settings.enabled:
             continue
         say(f"{label} …")
-        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout)
+        extra = {"baseline": result.evals.get("sft", [])} if name == "grpo" else {}
+        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout, **extra)
         result.stages[name], current = stage, str(stage.model_dir)
         result.notes.extend(stage.notes)
         if name in config.eval.stages:
@@ -165,11 +175,76 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
                                 f"({real[0]['context_length']} tokens) with the generation budget of "
                                 f"{config.eval.max_new_tokens}; they are recorded as unscored, not as wrong")
     result.metrics = summarise(result, config, time.perf_counter() - started)
+    result.metrics.update(assess_run(result, mixture, config, run_dir, say=say))
     (run_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, default=str))
     from clinrl.training.report import write_report
 
     write_report(run_dir, config, result)
     return result
+
+
+def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int) -> list[dict[str, Any]] | None:
+    from clinrl.evaluation.harness import LOG_NAME
+
+    directory = run_dir / "eval" / stage
+    path = (directory / task if n_tasks > 1 else directory) / LOG_NAME
+    return json.loads(path.read_text())["records"] if path.is_file() else None
+
+
+def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: Path, *,
+               say: Any = print) -> dict[str, Any]:
+    """Paired gain of GRPO over the warm-up, training-health warnings and the kept model (metrics.json keys
+    ``paired_gain`` / ``paired_gains``, ``health``, ``kept_checkpoint``); each warning is also said."""
+    from clinrl.training.health import (
+        Candidate, choose_kept, constant_answers, heldout_drop, mean_headline, paired_gain, read_best, reward_collapse,
+    )
+
+    out: dict[str, Any] = {}
+    warnings = []
+    n_tasks = len(mixture.tasks)
+    gains = []
+    if "sft" in result.evals and "grpo" in result.evals:
+        for data in mixture.tasks:
+            a = _eval_records(run_dir, "sft", data.name, n_tasks)
+            b = _eval_records(run_dir, "grpo", data.name, n_tasks)
+            if a is None or b is None:
+                continue
+            gain = {"task": data.name, "from_stage": "sft", "to_stage": "grpo",
+                    **paired_gain(data.task, data.heldout, a, b, seed=config.seed)}
+            gains.append(gain)
+            if (warning := heldout_drop(gain)) is not None:
+                warnings.append(warning)
+    if gains:
+        out["paired_gain"], out["paired_gains"] = gains[0], gains
+    grpo = result.stages.get("grpo")
+    if grpo is not None:
+        warnings.extend(grpo.warnings)
+        if (warning := reward_collapse(grpo.log_history)) is not None:
+            warnings.append(warning)
+    for stage in ("sft", "grpo"):
+        if stage not in result.evals:
+            continue
+        for data in mixture.tasks:
+            records = _eval_records(run_dir, stage, data.name, n_tasks)
+            if records and (warning := constant_answers(data.task, records, stage)) is not None:
+                warnings.append(warning)
+    for warning in warnings:
+        say(f"warning: {warning.message}")
+    out["health"] = [w.to_dict() for w in warnings]
+    candidates = []
+    for stage in ("sft", "grpo"):
+        if stage in result.stages and stage in result.evals:
+            candidates.append(Candidate(stage, result.stages[stage].global_step, str(result.stages[stage].model_dir),
+                                        mean_headline(result.evals[stage])))
+            if stage == "grpo" and (best := read_best(run_dir / "grpo" / "best")) is not None:
+                candidates.insert(-1, Candidate("grpo", int(best["step"]), str(run_dir / "grpo" / "best"),
+                                                best["metric"]))
+    if candidates:
+        kept = choose_kept(config.grpo.keep, candidates)
+        out["kept_checkpoint"] = {"stage": kept.stage, "step": kept.step, "path": kept.path,
+                                  "policy": config.grpo.keep, "metric": kept.metric}
+        result.kept = kept.path
+    return out
 
 
 def summarise(result: RunResult, config: RunConfig, seconds: float) -> dict[str, Any]:

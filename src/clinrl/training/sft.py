@@ -13,7 +13,9 @@ from typing import Any, Sequence
 
 from clinrl.errors import require
 from clinrl.training.callbacks import HeldoutEvalCallback
-from clinrl.training.common import StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage
+from clinrl.training.common import (
+    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype,
+)
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, sft_rows
 
@@ -59,7 +61,8 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
     final_dir = output_dir / "final"
     if stage_done(final_dir):
         return finished_stage("sft", final_dir)
-    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=config.model.dtype, for_training=True)
+    model, tokenizer = load_model_and_tokenizer(model_spec, dtype=training_dtype(config), device=config.model.device,
+                                                for_training=True)
     rows = sft_rows(mixture, tokenizer, config.sft.think)
     notes = []
     truncated = count_truncated(rows, tokenizer, config.sft.max_length)
