@@ -173,6 +173,8 @@ def test_review_serve_marks_cookies_secure_off_loopback(store, tmp_path, monkeyp
         assert ("; secure" in _cookie(client.get("/login"), LOGIN_COOKIE).lower()) is secure, host
         assert ("; secure" in _cookie(login_behind_tls_proxy(client, "alice")).lower()) is secure, host
         assert ("HTTPS" in result.output) is secure, host
+    bad = CliRunner().invoke(app, ["review", "serve", "--db", db, "--trusted-origin", "review.example.org"])
+    assert "give an origin such as https://" in str(bad.exception)
 
 
 # -- login hardening -------------------------------------------------------------------------------

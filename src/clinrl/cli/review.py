@@ -180,11 +180,14 @@ def review_serve(
     """Run the review web app. Add reviewers first with `clinrl review add-user`."""
     import uvicorn
 
-    from clinrl.review.security import is_loopback
+    from clinrl.review.security import is_loopback, origin_of
     from clinrl.review.web import create_app
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise ConfigError("--ssl-certfile and --ssl-keyfile go together")
+    for origin in trusted_origin:
+        if origin_of(origin) is None:
+            raise ConfigError(f"--trusted-origin {origin!r}: give an origin such as https://review.example.org")
     store = _store(db)
     local = is_loopback(host)
     scheme = "https" if ssl_certfile else "http"

@@ -69,7 +69,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _origin(url: str) -> str | None:
+def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of a URL, lower-cased, default ports dropped; None when it has no host."""
     try:
         parts = urlsplit(url.strip())
@@ -95,15 +95,15 @@ def cross_origin_reason(scope: Scope, trusted: Iterable[str] = ()) -> str | None
     fetch_site = (_header(scope, b"sec-fetch-site") or "").lower()
     if fetch_site in ("cross-site", "same-site"):
         return f"the browser reports this request as {fetch_site}"
-    own = _origin(f"{scope.get('scheme', 'http')}://{_header(scope, b'host') or ''}")
-    allowed = {own} | {o for o in (_origin(t) for t in trusted) if o}
+    own = origin_of(f"{scope.get('scheme', 'http')}://{_header(scope, b'host') or ''}")
+    allowed = {o for o in (own, *(origin_of(t) for t in trusted)) if o}  # never None: garbage matches nothing
     origin = _header(scope, b"origin")
     if origin is not None:
-        if _origin(origin) not in allowed:
+        if origin_of(origin) not in allowed:
             return f"Origin {origin[:200]!r} is not this site"
         return None
     referer = _header(scope, b"referer")
-    if referer is not None and _origin(referer) not in allowed:
+    if referer is not None and origin_of(referer) not in allowed:
         return "the Referer is not this site"
     return None  # no Origin and no Referer: not a browser page (curl, scripts); tokens and content types still apply
 
