@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from clinrl.review.store import ReviewStore
 from clinrl.review.web import create_app
+from review_client import csrf, login, token_in
 from test_review_store import rubric
 
 
@@ -21,11 +22,10 @@ def store(tmp_path):
     return s
 
 
-def client_for(store, user=None):
-    client = TestClient(create_app(store), base_url="http://127.0.0.1")
+def client_for(store, user=None, **app_options):
+    client = TestClient(create_app(store, **app_options), base_url="http://127.0.0.1")
     if user:
-        response = client.post("/login", data={"username": user, "password": f"{user}-password"},
-                               follow_redirects=False)
+        response = login(client, user)
         assert response.status_code == 303
     return client
 
@@ -37,7 +37,7 @@ def test_everything_requires_login(store):
         assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.get("/api/queue").status_code == 401
     assert client.put("/api/rubrics/1", json={}).status_code == 401
-    bad = client.post("/login", data={"username": "alice", "password": "nope"})
+    bad = login(client, "alice", "nope", follow_redirects=True)
     assert bad.status_code == 401 and "wrong password" in bad.text
 
 
@@ -45,7 +45,7 @@ def test_edit_and_approve_through_form(store):
     client = client_for(store, "alice")
     page = client.get("/rubrics/1")
     assert page.status_code == 200 and "How much paracetamol" in page.text
-    form = {"version": "1", "item_count": "5", "action": "approve"}
+    form = {"version": "1", "item_count": "5", "action": "approve", "csrf_token": token_in(page.text)}
     for n, item in enumerate(store.get(1).rubric.items):
         form.update({f"item-{n}-id": item.id, f"item-{n}-text": item.text, f"item-{n}-dimension": item.dimension,
                      f"item-{n}-weight": str(item.weight), f"item-{n}-points": str(item.points),
@@ -61,7 +61,8 @@ def test_edit_and_approve_through_form(store):
 def test_invalid_edit_is_refused_with_a_message(store):
     client = client_for(store, "alice")
     item = store.get(2).rubric.items[0]
-    form = {"version": "1", "item_count": "1", "action": "save", "item-0-id": item.id, "item-0-text": item.text,
+    form = {"version": "1", "item_count": "1", "action": "save", "csrf_token": csrf(client), "item-0-id": item.id,
+            "item-0-text": item.text,
             "item-0-dimension": "proficiency", "item-0-weight": "0.5", "item-0-points": "1"}
     response = client.post("/rubrics/2", data=form)
     assert response.status_code == 422 and "sum to 0.5" in response.text
@@ -83,8 +84,9 @@ def test_api_conflict_returns_409(store):
 def test_upload_validation(store):
     alice, bob = client_for(store, "alice"), client_for(store, "bob")
     good = json.dumps(rubric("r9").to_dict()) + "\n"
-    assert bob.post("/upload", files={"file": ("r.jsonl", good)}).status_code == 403
-    ok = alice.post("/upload", files={"file": ("r.jsonl", good)}, data={"round": "2"})
+    assert bob.post("/upload", files={"file": ("r.jsonl", good)}, data={"csrf_token": csrf(bob)}).status_code == 403
+    token = csrf(alice)
+    ok = alice.post("/upload", files={"file": ("r.jsonl", good)}, data={"round": "2", "csrf_token": token})
     assert ok.status_code == 200 and "1 rubric(s) added to round 2" in ok.text
     cases = {
         "line 2 broken": (good.replace("r9", "r10") + "{not json\n", "row 2"),
@@ -93,7 +95,7 @@ def test_upload_validation(store):
         "oversized": ("x" * (5 * 1024 * 1024 + 10), "limit"),
     }
     for name, (body, expected) in cases.items():
-        response = alice.post("/upload", files={"file": ("bad.jsonl", body)})
+        response = alice.post("/upload", files={"file": ("bad.jsonl", body)}, data={"csrf_token": token})
         assert response.status_code == 422 and expected in response.text, name
     assert store.count() == 3  # nothing from a bad file was kept
 

@@ -166,17 +166,38 @@ def rubrics_export(
 def review_serve(
     db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
     host: str = typer.Option("127.0.0.1", help="Interface to bind. The default serves this machine only; "
-                             "bind a network interface only behind your own access controls."),
+                             "bind a network interface only behind your own access controls. Off loopback, "
+                             "cookies are marked Secure, so browsers log in only over HTTPS."),
     port: int = typer.Option(8765, help="Port."),
+    ssl_certfile: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                                help="Serve HTTPS with this certificate (PEM)."),
+    ssl_keyfile: Optional[Path] = typer.Option(None, exists=True, dir_okay=False,
+                                               help="Private key (PEM) of --ssl-certfile."),
+    trusted_origin: List[str] = typer.Option([], help="Extra origin allowed to post forms, e.g. the public "
+                                             "https://review.example.org of a reverse proxy that rewrites Host "
+                                             "(repeatable)."),
 ) -> None:
     """Run the review web app. Add reviewers first with `clinrl review add-user`."""
     import uvicorn
 
+    from clinrl.review.security import is_loopback, origin_of
     from clinrl.review.web import create_app
 
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise ConfigError("--ssl-certfile and --ssl-keyfile go together")
+    for origin in trusted_origin:
+        if origin_of(origin) is None:
+            raise ConfigError(f"--trusted-origin {origin!r}: give an origin such as https://review.example.org")
     store = _store(db)
-    console.print(f"clinrl review on http://{host}:{port}  (database {db}; Ctrl+C to stop)")
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    local = is_loopback(host)
+    scheme = "https" if ssl_certfile else "http"
+    console.print(f"clinrl review on {scheme}://{host}:{port}  (database {db}; Ctrl+C to stop)")
+    if not local and not ssl_certfile:
+        console.print("[yellow]not a loopback address: session cookies are marked Secure, so browsers log in "
+                      "only over HTTPS[/] (put a TLS proxy in front, or pass --ssl-certfile and --ssl-keyfile)")
+    options = {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)} if ssl_certfile else {}
+    uvicorn.run(create_app(store, secure_cookies=not local, trusted_origins=trusted_origin), host=host, port=port,
+                log_level="warning", **options)
 
 
 @review_app.command("add-user")
@@ -202,7 +223,7 @@ def review_add_user(
 def review_import(
     rubrics: Path = typer.Argument(..., exists=True, dir_okay=False,
                                    help="Rubric JSONL (clinrl format), e.g. from `rubrics draft`."),
-    round: int = typer.Option(1, min=1, help="Review round (statistics are reported per round)."),
+    round: int = typer.Option(1, min=1, max=100_000, help="Review round (statistics are reported per round)."),
     db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
 ) -> None:
     """Queue rubrics for review. The whole file is validated first; nothing is added if any line is bad."""

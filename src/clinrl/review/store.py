@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, create_engine,
                         func, select, update)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from clinrl.errors import ClinrlError
@@ -24,8 +25,12 @@ from clinrl.rubrics.schema import Rubric
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 SESSION_DAYS = 7
-#: PBKDF2-SHA256 iterations for stored passwords
-PASSWORD_ITERATIONS = 200_000
+#: PBKDF2-HMAC-SHA256 iterations for new password hashes: OWASP's current figure for this hash. Older
+#: hashes keep verifying (the count is stored in each hash) and are re-hashed at this count on the next login.
+PASSWORD_ITERATIONS = 600_000
+#: ids are 64-bit integers in every database; a larger number cannot name a row (and SQLite refuses to bind it)
+MAX_ROW_ID = 2**63 - 1
+_DUMMY_SALT = bytes(16)
 
 
 class ReviewError(ClinrlError):
@@ -113,6 +118,14 @@ def hash_password(password: str, *, salt: bytes | None = None, iterations: int |
     return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
 
 
+def hash_iterations(stored: str) -> int:
+    """The PBKDF2 iteration count recorded in a stored hash (0 when the hash is malformed)."""
+    try:
+        return int(stored.split("$")[1])
+    except (IndexError, ValueError):
+        return 0
+
+
 def verify_password(password: str, stored: str) -> bool:
     try:
         _, iterations, salt_hex, digest_hex = stored.split("$")
@@ -120,6 +133,24 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def _spend_hashing(password: str, done: int) -> None:
+    """Top a failed check up to a full-strength hash, so that a wrong password costs the same work whether the
+    user exists, has an older (cheaper) hash or a malformed one: response time tells nothing about user names."""
+    missing = PASSWORD_ITERATIONS - done
+    if missing > 0:
+        hashlib.pbkdf2_hmac("sha256", password.encode(), _DUMMY_SALT, missing)
+
+
+def conflict_message(rubric_id: str, editor: str | None, opened: int, now: int) -> str:
+    return (f"rubric {rubric_id!r} was changed by {editor or 'someone else'} after you opened it (your version "
+            f"{opened}, now {now}); reload to see their changes")
+
+
+def _check_row_id(row_id: int, what: str) -> None:
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= MAX_ROW_ID:
+        raise ReviewError(f"no {what} {row_id}")
 
 
 @dataclass(frozen=True)
@@ -159,10 +190,18 @@ class ReviewStore:
             return reviewer.id
 
     def login(self, username: str, password: str) -> str | None:
+        """A new session token, or None. Every failure costs one full-strength hash (see ``_spend_hashing``)."""
         with self.sessions.begin() as db:
             reviewer = db.scalar(select(Reviewer).where(Reviewer.username == username))
-            if reviewer is None or not verify_password(password, reviewer.password_hash):
+            if reviewer is None:
+                _spend_hashing(password, 0)
                 return None
+            iterations = hash_iterations(reviewer.password_hash)
+            if not verify_password(password, reviewer.password_hash):
+                _spend_hashing(password, iterations)
+                return None
+            if iterations < PASSWORD_ITERATIONS:  # an older, cheaper hash: upgrade it now that we know the password
+                reviewer.password_hash = hash_password(password)
             token = secrets.token_urlsafe(32)
             db.add(LoginSession(token=token, reviewer_id=reviewer.id,
                                 expires=_now() + dt.timedelta(days=SESSION_DAYS)))
@@ -193,15 +232,28 @@ class ReviewStore:
     # -- rubric drafts -----------------------------------------------------------------------------
     def add_drafts(self, rubrics: Iterable[Rubric], *, round: int = 1) -> int:
         """Queue rubrics for review; a rubric id already in the database is an error (nothing is replaced)."""
-        added = 0
-        with self.sessions.begin() as db:
-            for rubric in rubrics:
-                rubric.validate()
-                if db.scalar(select(RubricDraft.id).where(RubricDraft.rubric_id == rubric.id)):
-                    raise ReviewError(f"rubric {rubric.id!r} is already in the review database")
-                text = json.dumps(rubric.to_dict(), ensure_ascii=False, sort_keys=True)
-                db.add(RubricDraft(rubric_id=rubric.id, round=round, original_json=text, current_json=text))
-                added += 1
+        if isinstance(round, bool) or not isinstance(round, int) or not 1 <= round <= MAX_ROW_ID:
+            raise ReviewError(f"round must be a whole number from 1 to {MAX_ROW_ID}, got {round!r}")
+        added, ids = 0, []
+        try:
+            with self.sessions.begin() as db:
+                for rubric in rubrics:
+                    rubric.validate()
+                    if db.scalar(select(RubricDraft.id).where(RubricDraft.rubric_id == rubric.id)):
+                        raise ReviewError(f"rubric {rubric.id!r} is already in the review database")
+                    text = json.dumps(rubric.to_dict(), ensure_ascii=False, sort_keys=True)
+                    db.add(RubricDraft(rubric_id=rubric.id, round=round, original_json=text, current_json=text))
+                    ids.append(rubric.id)
+                    added += 1
+        except IntegrityError:
+            # another writer (a second `review import` of the same file, an upload) queued one of these ids between
+            # the check above and the commit; the unique index refused it and nothing of this batch was kept
+            with self.sessions() as db:
+                taken = sorted(set(db.scalars(select(RubricDraft.rubric_id).where(RubricDraft.rubric_id.in_(ids)))))
+            which = f"rubric {taken[0]!r}" + (f" (and {len(taken) - 1} more)" if len(taken) > 1 else "") \
+                if taken else "a rubric of this file"
+            raise ReviewError(f"{which} is already in the review database (queued by another import at the same "
+                              "time); nothing from this file was added") from None
         return added
 
     def _view(self, db: Session, row: RubricDraft) -> DraftView:
@@ -221,6 +273,7 @@ class ReviewStore:
             return [self._view(db, row) for row in db.scalars(query)]
 
     def get(self, draft_id: int) -> DraftView:
+        _check_row_id(draft_id, "rubric draft")
         with self.sessions() as db:
             row = db.get(RubricDraft, draft_id)
             if row is None:
@@ -228,12 +281,16 @@ class ReviewStore:
             return self._view(db, row)
 
     def mark_opened(self, draft_id: int) -> None:
+        _check_row_id(draft_id, "rubric draft")
         with self.sessions.begin() as db:
             row = db.get(RubricDraft, draft_id)
             if row is not None and row.opened_at is None:
                 row.opened_at = _now()
 
     def _write(self, db: Session, draft_id: int, opened_version: int, values: dict[str, Any]) -> None:
+        _check_row_id(draft_id, "rubric draft")
+        if not isinstance(opened_version, int) or not 0 <= opened_version <= MAX_ROW_ID:
+            raise ReviewError(f"version must be a whole number between 0 and {MAX_ROW_ID}, got {opened_version!r}")
         result = db.execute(update(RubricDraft)
                             .where(RubricDraft.id == draft_id, RubricDraft.version == opened_version)
                             .values(version=RubricDraft.version + 1, **values))
@@ -242,9 +299,8 @@ class ReviewStore:
             if row is None:
                 raise ReviewError(f"no rubric draft {draft_id}")
             editor = db.get(Reviewer, row.last_editor_id) if row.last_editor_id else None
-            raise EditConflict(
-                f"rubric {row.rubric_id!r} was changed by {editor.username if editor else 'someone else'} after you "
-                f"opened it (your version {opened_version}, now {row.version}); reload to see their changes")
+            raise EditConflict(conflict_message(row.rubric_id, editor.username if editor else None, opened_version,
+                                                row.version))
 
     def save_edit(self, draft_id: int, rubric: Rubric, *, opened_version: int, reviewer_id: int) -> int:
         """Store an edited rubric (validated) if nobody saved since ``opened_version``; returns the new version."""
@@ -259,6 +315,7 @@ class ReviewStore:
             raise ReviewError(f"decision must be {APPROVED} or {REJECTED}")
         if decision == REJECTED and not reason.strip():
             raise ReviewError("a rejection needs a reason")
+        _check_row_id(draft_id, "rubric draft")
         with self.sessions.begin() as db:
             row = db.get(RubricDraft, draft_id)
             if row is None:
