@@ -8,6 +8,7 @@ import pytest
 
 from clinrl.errors import ConfigError
 from clinrl.rubrics import make_rubric
+from clinrl.rubrics.schema import RubricError, RubricItem
 from clinrl.rubrics.judges import KeywordJudge, TableJudge, make_judge
 from clinrl.rubrics.metrics import cohen_kappa, evaluate_judge, grade, pairwise_accuracy, prf
 from clinrl.rubrics.scoring import RewardConfig, RubricScores, compare
@@ -61,11 +62,13 @@ def test_keyword_judge_cues():
     assert judge.judge("", "Take 4000.5 milligrams", rubric.items)[1] is True
     assert judge.judge("", None, rubric.items) == [None, None, None]
     huge = "a" * 1_000_000 + " 9000 mg"
-    assert judge.judge("", huge, rubric.items)[1] is False      # judged on the first 20k characters only
-    bad = make_rubric("b", [{"id": "x", "text": "t", "dimension": "proficiency", "weight": 1.0,
-                             "tags": ["match:(unclosed"]}])
-    with pytest.raises(ConfigError, match="invalid match"):
-        judge.judge("", "text", bad.items)
+    assert judge.judge("", huge, rubric.items)[1] is True       # the whole response is judged, its end too
+    with pytest.raises(RubricError, match="not a valid regular expression"):  # refused at load
+        make_rubric("b", [{"id": "x", "text": "t", "dimension": "proficiency", "weight": 1.0,
+                           "tags": ["match:(unclosed"]}])
+    unchecked = RubricItem(id="x", text="t", dimension="proficiency", weight=1.0, tags=("match:(unclosed",))
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        judge.judge("", "text", [unchecked])
     assert isinstance(make_judge("keyword"), KeywordJudge)
     with pytest.raises(ConfigError, match="unknown judge"):
         make_judge("oracle")
