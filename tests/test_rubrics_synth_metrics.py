@@ -119,7 +119,7 @@ def test_prf_grade_and_pairwise():
     assert grade(RubricScores(0.3, 0, 0)) == 2
     ref = [RubricScores(1.0, 1, 0), RubricScores(0.5, 0, 0), RubricScores(1.0, 2, 1)]
     res = pairwise_accuracy([(ref, [3.0, 2.0, 1.0])], lambda a, b: (a > b) - (a < b))
-    assert res == {"accuracy": 1.0, "n_pairs": 3, "n_ties": 0}
+    assert res == {"accuracy": 1.0, "n_pairs": 3, "n_ties": 0, "n_unjudged": 0}
     res = pairwise_accuracy([(ref, [1.0, 1.0, 2.0])], lambda a, b: (a > b) - (a < b))
     assert res["accuracy"] == pytest.approx(0.5 / 3) and res["n_ties"] == 1
 
