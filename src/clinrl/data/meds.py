@@ -15,7 +15,8 @@ file, the 1-based row and the field: missing columns, wrong types, null ids or c
 backwards inside a subject, a subject whose rows are not contiguous, a subject split across shards.
 
 Rows with a null ``time`` are *static* events (sex, say). MEDS writers differ on where they put them
-(first or last inside a subject), so both are accepted; only the non-null times must be sorted.
+(first or last inside a subject), so both are accepted; only the non-null times must be sorted. A null time
+*between* two timed events of a subject is neither, and is refused with its row.
 
 Subjects without a split (the single-file layout) get a deterministic one from a hash of their id
 (80 % train, 10 % tuning, 10 % held_out), so the same subject always lands in the same split.
@@ -216,6 +217,17 @@ def check_event_order(df: Any, source: str) -> None:
         raise DataError(
             f"subject {dup} is not contiguous (its rows restart at row {rows[1] + 1}); MEDS needs each "
             "subject's events in one block", source=source, row=rows[1] + 1, field="subject_id")
+    # A static (null-time) row sits before the subject's first timed event or after its last one.
+    timed = pl.col("time").is_not_null().cast(pl.Int64)
+    placed = df.select("subject_id", "time").with_row_index("row").with_columns(
+        before=(timed.cum_sum().over("subject_id") - timed),
+        total=timed.sum().over("subject_id"))
+    stray = placed.filter(pl.col("time").is_null() & (pl.col("before") > 0) & (pl.col("before") < pl.col("total")))
+    if stray.height:
+        row, subject = stray.select("row", "subject_id").row(0)
+        raise DataError(f"a null time (a static event) between timed events of subject {subject}; MEDS static "
+                        "events come before or after a subject's timed events", source=source, row=row + 1,
+                        field="time")
     # Forward-fill the last non-null time inside each subject and compare: a drop is a violation.
     ordered = df.select("subject_id", "time").with_row_index("row").with_columns(
         prev=pl.col("time").forward_fill().shift(1).over("subject_id"))
@@ -324,8 +336,15 @@ def read_meds(path: str | Path, *, split_seed: int = 0, option: str | None = Non
     splits_path = root / "metadata" / "subject_splits.parquet"
     if splits_path.exists():
         table = _read_validated(splits_path, _meds().SubjectSplitSchema)
-        splits = {int(s): str(v) for s, v in zip(table.column("subject_id").to_pylist(),
-                                                  table.column("split").to_pylist())}
+        splits, first_row = {}, {}
+        for row, (s, v) in enumerate(zip(table.column("subject_id").to_pylist(), table.column("split").to_pylist()),
+                                     start=1):
+            if s in first_row:  # keeping the last listing silently moved a subject between splits
+                raise DataError(f"subject {s} is listed twice (row {first_row[s]}: {splits[int(s)]!r}, here: "
+                                f"{v!r}); a subject belongs to one split", source=str(splits_path), row=row,
+                                field="subject_id")
+            first_row[s] = row
+            splits[int(s)] = str(v)
         origin = "file"
         for subject in owner:  # subjects the split file forgot still get a stable split
             if subject not in splits:
