@@ -281,6 +281,10 @@ def check_dataset_dir(root: str | Path) -> Path:
                           f"metadata/); give a directory such as {root.with_suffix('')}")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} is an existing file; a MEDS dataset is written into a directory")
+    from clinrl.data.atomic import PARTIAL
+
+    if root.name.endswith(PARTIAL):
+        raise ConfigError(f"{root}: names ending in {PARTIAL} are kept for unfinished writes; choose another name")
     return root
 
 
@@ -302,6 +306,9 @@ def read_meds(path: str | Path, *, split_seed: int = 0, option: str | None = Non
         splits = {int(s): hash_split(s, split_seed) for s in events.get_column("subject_id").unique().to_list()}
         return MedsDataset(events=events, splits=splits, source=str(root), split_origin="hash")
 
+    from clinrl.data.atomic import check_complete
+
+    check_complete(root)  # an interrupted or mixed clinrl write is refused, never read as a smaller cohort
     data_dir = root / "data"
     shards = sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else []
     if not shards:
@@ -368,14 +375,28 @@ def events_to_arrow(events: Any) -> Any:
 
 
 def write_meds(root: str | Path, events: Any, *, splits: dict[int, str], codes: Any = None,
-               metadata: dict[str, Any] | None = None, subjects_per_shard: int = 1000) -> Path:
+               metadata: dict[str, Any] | None = None, subjects_per_shard: int = 1000,
+               overwrite: bool = False) -> Path:
     """Write a MEDS dataset directory (events must be subject-contiguous and time-sorted).
 
     Output is deterministic: the same inputs give byte-identical files (no timestamps are written
-    unless ``metadata`` carries one).
+    unless ``metadata`` carries one). The write is atomic (:func:`clinrl.data.atomic.atomic_dir`): the data
+    set appears at ``root`` complete, with its completion manifest, or not at all. An existing data set there is
+    refused unless ``overwrite``, which replaces all of it.
     """
-    pa, pq, pl = _pa(), _pq(), _pl()
+    from clinrl.data.atomic import atomic_dir
+
     root = check_dataset_dir(root)
+    n_subjects = events.get_column("subject_id").n_unique()
+    with atomic_dir(root, overwrite=overwrite, info={"written_by": "clinrl", "n_subjects": n_subjects}) as partial:
+        _write_meds_files(partial, events, splits=splits, codes=codes, metadata=metadata,
+                          subjects_per_shard=subjects_per_shard)
+    return root
+
+
+def _write_meds_files(root: Path, events: Any, *, splits: dict[int, str], codes: Any,
+                      metadata: dict[str, Any] | None, subjects_per_shard: int) -> None:
+    pa, pq, pl = _pa(), _pq(), _pl()
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "metadata").mkdir(parents=True, exist_ok=True)
     subjects = events.get_column("subject_id").unique(maintain_order=True).to_list()
@@ -399,4 +420,3 @@ def write_meds(root: str | Path, events: Any, *, splits: dict[int, str], codes: 
     _meds().DatasetMetadataSchema.validate(meta)
     (root / "metadata" / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
                                                     encoding="utf-8")
-    return root
