@@ -146,6 +146,17 @@ def test_a_slow_pattern_is_time_bounded_and_unjudged(monkeypatch):
      "rubric[0].weight"),
     ({"id": "x", "question": "q", "rubric": [{"title": "a", "description": "d", "weight": float("nan")}]},
      "rubric[0].weight"),
+    ({"id": "r", "prompt": {"a": 1}, "items": [{"text": "t", "dimension": "proficiency", "weight": 1}]}, "prompt"),
+    ({"id": "r", "prompt": [1], "items": [{"text": "t", "dimension": "proficiency", "weight": 1}]}, "prompt"),
+    ({"id": "r", "prompt": "q", "metadata": [1, 2], "items": [{"text": "t", "dimension": "proficiency",
+                                                               "weight": 1}]}, "metadata"),
+    ({"id": "r", "prompt": "q", "tags": "category:dosing", "items": [{"text": "t", "dimension": "proficiency",
+                                                                      "weight": 1}]}, "tags"),
+    ({"id": {"a": 1}, "prompt": "q", "items": [{"text": "t", "dimension": "proficiency", "weight": 1}]}, "id"),
+    ({"prompt_id": "h", "prompt": "q", "rubrics": [{"criterion": "c", "points": 5}],
+      "ideal_completions_data": {"ideal_completion": 5}}, "ideal_completions_data.ideal_completion"),
+    ({"id": "x", "question": "q", "reference_answer": 5, "rubric": [{"title": "a", "description": "d", "weight": 3}]},
+     "reference_answer"),
 ])
 def test_wrong_typed_rubric_fields_name_file_row_and_field(tmp_path, row, field):
     path = tmp_path / "rubrics.jsonl"

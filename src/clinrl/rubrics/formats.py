@@ -36,11 +36,20 @@ def _prompt_messages(value: Any, *, source: str | None, row: int | None, rubric:
     return messages_of(value, rubric=rubric, source=source, row=row)
 
 
+def _rubric_id(value: Any, default: str, field: str, source: str | None, row: int | None) -> str:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RubricError(f"an id is text or an integer, got {type(value).__name__}", field=field, source=source,
+                          row=row)
+    return str(value)
+
+
 # -- HealthBench ------------------------------------------------------------------------------
 def from_healthbench(row: Mapping[str, Any], *, source: str | None = None, row_number: int | None = None,
                      index: int = 0) -> Rubric:
     """One HealthBench example → :class:`Rubric` (validated)."""
-    rubric_id = str(row.get("prompt_id") or f"healthbench-{index}")
+    rubric_id = _rubric_id(row.get("prompt_id"), f"healthbench-{index}", "prompt_id", source, row_number)
     raw = row.get("rubrics")
     if not isinstance(raw, list) or not raw:
         raise RubricError("needs a non-empty list of rubric items", rubric=rubric_id, field="rubrics",
@@ -69,6 +78,9 @@ def from_healthbench(row: Mapping[str, Any], *, source: str | None = None, row_n
                                 points=pts, tags=tags))
     ideal = row.get("ideal_completions_data") or {}
     reference = ideal.get("ideal_completion", "") if isinstance(ideal, Mapping) else ""
+    if reference is not None and not isinstance(reference, str):
+        raise RubricError(f"must be text, got {type(reference).__name__}", rubric=rubric_id,
+                          field="ideal_completions_data.ideal_completion", source=source, row=row_number)
     metadata = {k: row[k] for k in _HB_KEPT if k in row}
     metadata["format"] = "healthbench"
     rubric = Rubric(id=rubric_id, items=tuple(items),
@@ -100,7 +112,7 @@ def to_healthbench(rubric: Rubric) -> dict[str, Any]:
 def from_rar(row: Mapping[str, Any], *, source: str | None = None, row_number: int | None = None,
              index: int = 0) -> Rubric:
     """One Rubrics-as-Rewards style row → :class:`Rubric` (validated)."""
-    rubric_id = str(row.get("id") or row.get("prompt_id") or f"rar-{index}")
+    rubric_id = _rubric_id(row.get("id") or row.get("prompt_id"), f"rar-{index}", "id", source, row_number)
     raw = row.get("rubric")
     if not isinstance(raw, list) or not raw:
         raise RubricError("needs a non-empty 'rubric' list", rubric=rubric_id, field="rubric", source=source,
@@ -132,6 +144,9 @@ def from_rar(row: Mapping[str, Any], *, source: str | None = None, row_number: i
         items.append(RubricItem(id=f"c{i + 1}", text=text, dimension=dimension, weight=weight, points=float(w),
                                 tags=tags))
     prompt = row.get("question", row.get("prompt", ()))
+    if row.get("reference_answer") is not None and not isinstance(row["reference_answer"], str):
+        raise RubricError(f"must be text, got {type(row['reference_answer']).__name__}", rubric=rubric_id,
+                          field="reference_answer", source=source, row=row_number)
     rubric = Rubric(id=rubric_id, items=tuple(items),
                     prompt=_prompt_messages(prompt, source=source, row=row_number, rubric=rubric_id) if prompt else (),
                     reference=str(row.get("reference_answer") or ""), metadata={"format": "rar"})
@@ -174,7 +189,7 @@ def read_rubrics(path: str | Path, fmt: str = "auto", *, limit: int | None = Non
     if not path.exists():
         raise RubricError("file not found", source=str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (an editor's UTF-8) is skipped
     except UnicodeDecodeError as exc:
         raise not_utf8(path, exc) from None
     rows: list[tuple[int, Any]] = []

@@ -287,7 +287,11 @@ class Rubric:
         """Read clinrl's own rubric format (``to_dict`` output); validates unless told not to."""
         if not isinstance(data, Mapping):
             raise RubricError(f"a rubric is an object, got {type(data).__name__}", source=source, row=row)
-        rubric_id = str(data.get("id") or "")
+        raw_id = data.get("id")
+        if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
+            raise RubricError(f"an id is text or an integer, got {type(raw_id).__name__}", field="id", source=source,
+                              row=row)
+        rubric_id = str(raw_id or "")
         raw_items = data.get("items")
         if not isinstance(raw_items, Sequence) or isinstance(raw_items, (str, bytes)):
             raise RubricError("items must be a list", rubric=rubric_id or None, field="items", source=source,
