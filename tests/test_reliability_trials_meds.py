@@ -98,3 +98,12 @@ def test_a_null_time_between_timed_events_is_an_error(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_meds(tmp_path / "ok.parquet").events.height == 4   # static rows first or last: accepted
+
+
+def test_non_utf8_trial_info_json_names_the_file(tmp_path):
+    path = tmp_path / "trial_info.json"
+    path.write_bytes('{"NCT1": {"brief_title": "café", "inclusion_criteria": "a", "exclusion_criteria": "b"}}'
+                     .encode("latin-1"))
+    with pytest.raises(DataError) as caught:
+        read_corpus(path)
+    assert str(path) in str(caught.value) and "not UTF-8" in str(caught.value)

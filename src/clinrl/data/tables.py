@@ -36,8 +36,8 @@ def not_utf8(path: str | os.PathLike[str], exc: UnicodeDecodeError) -> DataError
         pass
     where = f"line {line}, byte offset {offset}" if line is not None else f"byte offset {offset}"
     shown = f" 0x{byte:02x}" if byte is not None else ""
-    return DataError(f"not UTF-8 text (byte{shown} at {where}); save the file as UTF-8 (in Excel: "
-                     "'CSV UTF-8')", source=str(path))
+    hint = " (in Excel: 'CSV UTF-8')" if Path(path).suffix.lower() in (".csv", ".tsv") else ""
+    return DataError(f"not UTF-8 text (byte{shown} at {where}); save the file as UTF-8{hint}", source=str(path))
 
 
 def check_not_partial(path: str | os.PathLike[str]) -> None:

@@ -162,7 +162,9 @@ def read_corpus(path: Path) -> dict[str, TrialText]:
     trials: dict[str, TrialText] = {}
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON ({exc.msg})", source=str(path)) from exc
         if not isinstance(data, dict):
