@@ -28,6 +28,7 @@ class FakeReply:
     body: str | None = None  # raw body; None = a normal chat completion built from ``content``
     content: str = ""
     delay: float = 0.0
+    trickle: float = 0.0  # > 0: send the reply one byte at a time, this many seconds apart
 
 
 class FakeLLMServer:
@@ -67,7 +68,7 @@ class FakeLLMServer:
                 if result.delay:
                     time.sleep(result.delay)
                 if result.body is not None:
-                    self._send(result.status, result.body)
+                    self._send(result.status, result.body, trickle=result.trickle)
                     return
                 body = {
                     "id": "fake", "object": "chat.completion", "model": request.get("model", "fake"),
@@ -75,10 +76,21 @@ class FakeLLMServer:
                                  "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
                 }
-                self._send(result.status, json.dumps(body))
+                self._send(result.status, json.dumps(body), trickle=result.trickle)
 
-            def _send(self, status: int, body: str) -> None:
+            def _send(self, status: int, body: str, trickle: float = 0.0) -> None:
                 data = body.encode()
+                if trickle:
+                    head = (f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+                            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode()
+                    try:
+                        for byte in head + data:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(trickle)
+                    except (BrokenPipeError, ConnectionResetError, OSError):
+                        pass  # the client gave up (the deadline tests)
+                    return
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

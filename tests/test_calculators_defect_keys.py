@@ -65,7 +65,9 @@ def _short_cycle_row(shift_extra: int):
 
 
 def test_short_cycle_due_date_is_recognised_by_its_rule_in_any_file(tmp_path):
-    documented, other = _audit_rows(tmp_path, [_short_cycle_row(0), _short_cycle_row(1)])
+    second = _short_cycle_row(1)
+    second["Row Number"] += 1000  # the same draw twice: one file needs two Row Numbers
+    documented, other = _audit_rows(tmp_path, [_short_cycle_row(0), second])
     assert documented.status == "disagree" and _cause_of(13, 928) in documented.cause
     assert documented.cause.startswith("dataset defect (label)")
     assert other.status == "disagree" and other.cause.startswith("undocumented")

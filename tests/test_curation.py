@@ -118,13 +118,16 @@ def test_drafting_valid_reask_and_flag(fake_llm, tmp_path):
     out, flagged = tmp_path / "drafts.jsonl", tmp_path / "flagged.jsonl"
     todo = [inst("q1"), inst("q3", "always wrong"), inst("q4", "server down")]
     counts = draft_all(todo, client, examples, out=out, flagged=flagged, max_attempts=2, progress=False)
-    assert counts["drafted"] == 1 and counts["flagged"] == 2
+    assert counts["drafted"] == 1 and counts["flagged"] == 1 and counts["failed"] == 1
     flagged_rows = [json.loads(line) for line in flagged.read_text().splitlines()]
     assert {r["instruction_id"] for r in flagged_rows} == {"q3", "q4"}
     assert any("call failed" in e for r in flagged_rows for e in r["errors"])
+    assert [r["instruction_id"] for r in flagged_rows if r.get("transport_failure")] == ["q4"]
     before = calls["n"]
-    again = draft_all(todo, client, examples, out=out, flagged=flagged, progress=False)  # resume: nothing left
-    assert again["drafted"] == 0 and again["skipped_done"] == 3 and calls["n"] == before
+    again = draft_all(todo, client, examples, out=out, flagged=flagged, progress=False, keep_failures=True)
+    assert again["drafted"] == 0 and again["skipped_done"] == 3 and calls["n"] == before  # resume: nothing left
+    retry = draft_all(todo, client, examples, out=out, flagged=flagged, progress=False)  # the outage is retried
+    assert retry["retried"] == 1 and retry["failed"] == 1 and calls["n"] == before + 1
 
 
 def test_pairs_lexicographic_and_criterion_expansion():

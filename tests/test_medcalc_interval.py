@@ -25,7 +25,10 @@ def _rows():
                 **{"Ground Truth Answer": "0", "Lower Limit": "0", "Upper Limit": "0"})
     integer = synth.generate_row(4, 0, seed=5, difficulty="template")
     ordinary = synth.generate_row(6, 1, seed=5, difficulty="template")
-    return [*zero_width, zero, integer, ordinary]
+    rows = [*zero_width, zero, integer, ordinary]
+    for number, row in enumerate(rows, start=1):  # one file: Row Numbers are unique (a repeat is refused)
+        row["Row Number"] = str(number)
+    return rows
 
 
 @pytest.fixture()

@@ -8,6 +8,7 @@ import pytest
 
 from clinrl.errors import ConfigError
 from clinrl.rubrics import make_rubric
+from clinrl.rubrics.schema import RubricError, RubricItem
 from clinrl.rubrics.judges import KeywordJudge, TableJudge, make_judge
 from clinrl.rubrics.metrics import cohen_kappa, evaluate_judge, grade, pairwise_accuracy, prf
 from clinrl.rubrics.scoring import RewardConfig, RubricScores, compare
@@ -61,11 +62,13 @@ def test_keyword_judge_cues():
     assert judge.judge("", "Take 4000.5 milligrams", rubric.items)[1] is True
     assert judge.judge("", None, rubric.items) == [None, None, None]
     huge = "a" * 1_000_000 + " 9000 mg"
-    assert judge.judge("", huge, rubric.items)[1] is False      # judged on the first 20k characters only
-    bad = make_rubric("b", [{"id": "x", "text": "t", "dimension": "proficiency", "weight": 1.0,
-                             "tags": ["match:(unclosed"]}])
-    with pytest.raises(ConfigError, match="invalid match"):
-        judge.judge("", "text", bad.items)
+    assert judge.judge("", huge, rubric.items)[1] is True       # the whole response is judged, its end too
+    with pytest.raises(RubricError, match="not a valid regular expression"):  # refused at load
+        make_rubric("b", [{"id": "x", "text": "t", "dimension": "proficiency", "weight": 1.0,
+                           "tags": ["match:(unclosed"]}])
+    unchecked = RubricItem(id="x", text="t", dimension="proficiency", weight=1.0, tags=("match:(unclosed",))
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        judge.judge("", "text", [unchecked])
     assert isinstance(make_judge("keyword"), KeywordJudge)
     with pytest.raises(ConfigError, match="unknown judge"):
         make_judge("oracle")
@@ -116,7 +119,7 @@ def test_prf_grade_and_pairwise():
     assert grade(RubricScores(0.3, 0, 0)) == 2
     ref = [RubricScores(1.0, 1, 0), RubricScores(0.5, 0, 0), RubricScores(1.0, 2, 1)]
     res = pairwise_accuracy([(ref, [3.0, 2.0, 1.0])], lambda a, b: (a > b) - (a < b))
-    assert res == {"accuracy": 1.0, "n_pairs": 3, "n_ties": 0}
+    assert res == {"accuracy": 1.0, "n_pairs": 3, "n_ties": 0, "n_unjudged": 0}
     res = pairwise_accuracy([(ref, [1.0, 1.0, 2.0])], lambda a, b: (a > b) - (a < b))
     assert res["accuracy"] == pytest.approx(0.5 / 3) and res["n_ties"] == 1
 

@@ -27,6 +27,16 @@ class DataError(ClinrlError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class TargetError(ClinrlError, ValueError):
+    """A sample target that cannot be scored honestly (e.g. an infinite interval bound, which would make every
+    answer correct). It names the target field; callers that know the file and row turn it into a
+    :class:`DataError`, and scoring turns it into an unscored result, never a verdict."""
+
+    def __init__(self, message: str, *, field: str):
+        self.field, self.message = field, message
+        super().__init__(f"field {field!r}: {message}")
+
+
 class MissingExtraError(ClinrlError, ImportError):
     """An optional dependency is missing; the message gives the exact install command."""
 

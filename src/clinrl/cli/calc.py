@@ -173,6 +173,7 @@ def synth_medcalc(
                                         "narrative (grouped vitals/labs, distractors, some alternative units) | "
                                         "noisy (many distractors, mostly alternative units, absent findings "
                                         "often unstated) | mixed (each row picks one)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (refused without it)."),
 ) -> None:
     """Write synthetic MedCalc-Bench rows (14 official columns) whose labels come from the calculators.
 
@@ -188,6 +189,9 @@ def synth_medcalc(
     if out.suffix.lower() not in OUTPUT_SUFFIXES:  # checked before minutes of generation, not after
         raise ConfigError(f"--out {out}: unsupported output type {out.suffix.lower()!r}; use "
                           f"{', '.join(OUTPUT_SUFFIXES)}")
+    from clinrl.data.atomic import check_output_file
+
+    check_output_file(out, overwrite=overwrite)
     rows = generate_rows(n, calculators=calculators, seed=seed, difficulty=difficulty, progress=True)
     write_rows(rows, str(out))
     per = Counter(int(r["Calculator ID"]) for r in rows)

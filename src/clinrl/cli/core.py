@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clinrl.cli.app import TASK_OPTION_HELP, app, data_app, parse_task_options
-from clinrl.errors import DataError
+from clinrl.errors import DataError, TargetError
 from clinrl.metrics import format_proportion as _fmt
 from clinrl.metrics import headline_rows as headline_metrics
 from clinrl.registry import get_task, list_tasks
@@ -174,6 +174,10 @@ def score_command(
                 raise DataError(f"no --source given and the row lacks target field(s) {', '.join(missing)}",
                                 source=str(completions), row=line_no, field=missing[0])
             target = {f: row[f] for f in t.target_fields}
+            try:
+                t.validate_target(target)
+            except TargetError as exc:
+                raise DataError(exc.message, source=str(completions), row=line_no, field=exc.field) from None
             sample = Sample(id=sid, prompt=[], target=target, metadata={"category": row.get("category")})
         score = t.score(row["completion"], sample.target)
         samples.append(sample)

@@ -102,6 +102,8 @@ def synth_ehr(
                                  "tasks; rare ones (pancan, celiac, lupus) stay rare."),
     seed: int = typer.Option(0, help="Seed: the same seed and size give byte-identical files."),
     subjects_per_shard: int = typer.Option(100, help="Subjects per data/*.parquet shard."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a data set already in --out (all of it: no "
+                                   "shard of the earlier one is kept). Without it an existing data set is refused."),
 ) -> None:
     """Write a seeded synthetic MEDS cohort (ICD-10 codes, labs, medications) whose outcomes depend on risk
     factors (age, obesity, diabetes, smoking, CKD, COPD), then print its EHRSHOT label counts."""
@@ -111,7 +113,8 @@ def synth_ehr(
 
     check_dataset_dir(out)  # before generating: `-o cohort.parquet` would silently become a folder
     with console.status(f"generating {subjects} subjects"):
-        dataset = write_cohort(out, n_subjects=subjects, seed=seed, subjects_per_shard=subjects_per_shard)
+        dataset = write_cohort(out, n_subjects=subjects, seed=seed, subjects_per_shard=subjects_per_shard,
+                               overwrite=overwrite)
     console.print(f"wrote {dataset.events.height:,} events for {subjects} subjects to {out}")
     table = Table(title="label counts")
     for column in ("task", "labels", "positive", "positive %"):

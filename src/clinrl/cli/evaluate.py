@@ -92,7 +92,11 @@ def eval_command(
     seed: int = typer.Option(0, help="Seed for sampling and for the stratified subset."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory for eval_log.json (resumed when it "
                                        "exists with the same spec) and report.md."),
-    resume: bool = typer.Option(True, help="Reuse finished records of a matching log in --out."),
+    resume: bool = typer.Option(True, help="Reuse finished records of a matching log in --out (same task, model, "
+                                "decoding, seed, source, split, limit and the same samples)."),
+    keep_failures: bool = typer.Option(False, "--keep-failures", help="With resume: keep the records whose "
+                                       "generation failed (endpoint errors) as they are; by default they are "
+                                       "generated again."),
     batch_size: str = typer.Option("auto", help="hf: prompts per forward pass, or 'auto' (256 on a GPU, 16 on "
                                    "CPU; halves on out-of-memory)."),
     device: str = typer.Option("auto", "--device", help="hf/vllm: auto (cuda → mps → cpu), cpu, cuda, cuda:N or "
@@ -146,9 +150,13 @@ def eval_command(
                           max_concurrency=concurrency, cache_dir=cache_dir, device=device, dtype=dtype)
     result = run_eval(t, samples, engine, n_samples=n_samples, temperature=temperature, top_p=top_p,
                       max_new_tokens=max_new_tokens, seed=seed, out_dir=out, resume=resume,
+                      retry_failed=not keep_failures,
                       extra_spec={"source": source, "split": split, "limit": limit, "stratify": stratify_key})
     if result.n_resumed:
         console.print(f"resumed {result.n_resumed} finished sample(s) from {result.log_path}")
+    if result.n_retried:
+        console.print(f"generated again {result.n_retried} sample(s) whose generation had failed "
+                      "(--keep-failures keeps them)")
     print_summary(result.metrics)
     if out is not None:
         from clinrl.evaluation.report import write_report

@@ -117,10 +117,13 @@ def rubrics_draft(
     model: str = typer.Option("default", help="Model name sent to the endpoint."),
     cache: Optional[Path] = typer.Option(Path("runs/llm-cache"), help="On-disk cache of LLM replies."),
     round: int = typer.Option(0, help="If > 0, also queue the valid drafts for review in this round of --db."),
+    keep_failures: bool = typer.Option(False, "--keep-failures", help="Keep instructions whose requests failed "
+                                       "(endpoint down, timeouts) as flagged; by default they are drafted again."),
 ) -> None:
     """Draft a rubric per instruction from the expert prompt and the approved few-shot pool.
 
-    Resumable: instructions already in OUT or the flagged file are skipped."""
+    Resumable: instructions already in OUT or flagged as invalid are skipped; those whose requests failed
+    (an outage) are drafted again."""
     from clinrl.curation.drafting import draft_all
     from clinrl.curation.pool import read_pool
 
@@ -129,8 +132,14 @@ def rubrics_draft(
     console.print(f"{len(pool)} instructions, {len(few)} few-shot rubrics")
     flagged = flagged or out.with_suffix(".flagged.jsonl")
     counts = draft_all(pool, _client(base_url, model, cache), few, out=out, flagged=flagged, k=k,
-                       max_attempts=max_attempts)
+                       max_attempts=max_attempts, keep_failures=keep_failures)
+    failures = counts.pop("failures")
     console.print(", ".join(f"{key} {value}" for key, value in counts.items()))
+    if failures:
+        from rich.markup import escape
+
+        console.print("[yellow]failed requests (drafted again on the next run):[/] "
+                      + escape("; ".join(f"{k} ×{v}" for k, v in failures.items())), highlight=False)
     if round > 0:
         if not db:
             raise ConfigError("--round needs --db")
@@ -372,4 +381,6 @@ def pairs_build(
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     console.print(", ".join(f"{k} {v}" for k, v in result["counts"].items()))
     if failures:
+        from rich.markup import escape
+
         console.print(f"[yellow]{len(failures)} generation(s) failed[/] (listed in summary.json)")

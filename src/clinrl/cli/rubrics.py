@@ -173,7 +173,9 @@ def _print_metrics(metrics: dict[str, Any], title: str) -> None:
     for name, value in metrics.get("pointwise", {}).items():
         table.add_row(f"pointwise accuracy — {name}", _fmt(value))
     pw = metrics["pairwise"]
-    table.add_row("pairwise accuracy", f"{pw['accuracy']:.3f} ({pw['n_pairs']} pairs, {pw['n_ties']} ties)")
+    unjudged = f", {pw['n_unjudged']} not judged (left out)" if pw.get("n_unjudged") else ""
+    table.add_row("pairwise accuracy", f"{pw['accuracy']:.3f} ({pw['n_pairs']} judged pairs, {pw['n_ties']} ties"
+                                       f"{unjudged})")
     sv = metrics["safety_veto"]
     table.add_row("safety veto P / R / F1", f"{sv['precision']:.3f} / {sv['recall']:.3f} / {sv['f1']:.3f}")
     for key in ("kappa_items", "kappa_grade_quadratic", "n_unjudged_items"):

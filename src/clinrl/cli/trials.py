@@ -46,6 +46,7 @@ def synth_trials(
     set_: Optional[List[str]] = typer.Option(None, "--set", help="Override a knob: n_inclusion, n_exclusion, "
                                              "distractors, negation_rate, unit_variation, synonym_rate, "
                                              "trials_per_patient (e.g. --set negation_rate=0.5)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists (refused without it)."),
 ) -> None:
     """Write seeded synthetic patient–trial pairs whose labels follow exactly from the patient's attributes.
 
@@ -62,10 +63,12 @@ def synth_trials(
                           f"pairs are written as JSON lines, so use {', '.join(SYNTH_SUFFIXES)}")
     if n < 1:  # typer checks the command line; this guards direct calls
         raise ConfigError(f"--n must be at least 1, got {n}")
+    from clinrl.data.atomic import atomic_file, check_output_file
+
+    check_output_file(out, overwrite=overwrite)
     config = synth.config_from(f"synthetic:{preset}", _options(set_))
     pairs = synth.generate_pairs(n, split=split, seed=seed, config=config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
+    with atomic_file(out) as partial, partial.open("w", encoding="utf-8") as fh:
         for p in pairs:
             row = {"query_id": p.query_id, "trial_id": p.trial_id, "label": p.label,
                    "label_name": TREC_NAMES[p.label].replace(" ", "_"), "patient_note": p.patient_note,

@@ -300,16 +300,26 @@ OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
 def write_rows(rows: Sequence[dict[str, Any]], path: str) -> None:
-    """Write rows as ``.csv``, ``.jsonl`` or ``.parquet`` (chosen by the suffix); deterministic bytes."""
-    import csv
-    import json
+    """Write rows as ``.csv``, ``.jsonl`` or ``.parquet`` (chosen by the suffix); deterministic bytes.
+
+    The file is written as ``PATH.partial`` and renamed when complete (:mod:`clinrl.data.atomic`), so an
+    interrupted write never leaves a shorter file that loads as if it were whole."""
     from pathlib import Path
+
+    from clinrl.data.atomic import atomic_file
 
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise ConfigError(f"unsupported output type {suffix!r} for {out}; use .csv, .jsonl or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out) as partial:
+        _write_rows(rows, partial, suffix)
+
+
+def _write_rows(rows: Sequence[dict[str, Any]], out: Any, suffix: str) -> None:
+    import csv
+    import json
+
     if suffix == ".csv":
         with out.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), lineterminator="\n")

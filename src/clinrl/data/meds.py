@@ -15,7 +15,8 @@ file, the 1-based row and the field: missing columns, wrong types, null ids or c
 backwards inside a subject, a subject whose rows are not contiguous, a subject split across shards.
 
 Rows with a null ``time`` are *static* events (sex, say). MEDS writers differ on where they put them
-(first or last inside a subject), so both are accepted; only the non-null times must be sorted.
+(first or last inside a subject), so both are accepted; only the non-null times must be sorted. A null time
+*between* two timed events of a subject is neither, and is refused with its row.
 
 Subjects without a split (the single-file layout) get a deterministic one from a hash of their id
 (80 % train, 10 % tuning, 10 % held_out), so the same subject always lands in the same split.
@@ -216,6 +217,17 @@ def check_event_order(df: Any, source: str) -> None:
         raise DataError(
             f"subject {dup} is not contiguous (its rows restart at row {rows[1] + 1}); MEDS needs each "
             "subject's events in one block", source=source, row=rows[1] + 1, field="subject_id")
+    # A static (null-time) row sits before the subject's first timed event or after its last one.
+    timed = pl.col("time").is_not_null().cast(pl.Int64)
+    placed = df.select("subject_id", "time").with_row_index("row").with_columns(
+        before=(timed.cum_sum().over("subject_id") - timed),
+        total=timed.sum().over("subject_id"))
+    stray = placed.filter(pl.col("time").is_null() & (pl.col("before") > 0) & (pl.col("before") < pl.col("total")))
+    if stray.height:
+        row, subject = stray.select("row", "subject_id").row(0)
+        raise DataError(f"a null time (a static event) between timed events of subject {subject}; MEDS static "
+                        "events come before or after a subject's timed events", source=source, row=row + 1,
+                        field="time")
     # Forward-fill the last non-null time inside each subject and compare: a drop is a violation.
     ordered = df.select("subject_id", "time").with_row_index("row").with_columns(
         prev=pl.col("time").forward_fill().shift(1).over("subject_id"))
@@ -269,6 +281,10 @@ def check_dataset_dir(root: str | Path) -> Path:
                           f"metadata/); give a directory such as {root.with_suffix('')}")
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root} is an existing file; a MEDS dataset is written into a directory")
+    from clinrl.data.atomic import PARTIAL
+
+    if root.name.endswith(PARTIAL):
+        raise ConfigError(f"{root}: names ending in {PARTIAL} are kept for unfinished writes; choose another name")
     return root
 
 
@@ -290,6 +306,9 @@ def read_meds(path: str | Path, *, split_seed: int = 0, option: str | None = Non
         splits = {int(s): hash_split(s, split_seed) for s in events.get_column("subject_id").unique().to_list()}
         return MedsDataset(events=events, splits=splits, source=str(root), split_origin="hash")
 
+    from clinrl.data.atomic import check_complete
+
+    check_complete(root)  # an interrupted or mixed clinrl write is refused, never read as a smaller cohort
     data_dir = root / "data"
     shards = sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else []
     if not shards:
@@ -324,8 +343,15 @@ def read_meds(path: str | Path, *, split_seed: int = 0, option: str | None = Non
     splits_path = root / "metadata" / "subject_splits.parquet"
     if splits_path.exists():
         table = _read_validated(splits_path, _meds().SubjectSplitSchema)
-        splits = {int(s): str(v) for s, v in zip(table.column("subject_id").to_pylist(),
-                                                  table.column("split").to_pylist())}
+        splits, first_row = {}, {}
+        for row, (s, v) in enumerate(zip(table.column("subject_id").to_pylist(), table.column("split").to_pylist()),
+                                     start=1):
+            if s in first_row:  # keeping the last listing silently moved a subject between splits
+                raise DataError(f"subject {s} is listed twice (row {first_row[s]}: {splits[int(s)]!r}, here: "
+                                f"{v!r}); a subject belongs to one split", source=str(splits_path), row=row,
+                                field="subject_id")
+            first_row[s] = row
+            splits[int(s)] = str(v)
         origin = "file"
         for subject in owner:  # subjects the split file forgot still get a stable split
             if subject not in splits:
@@ -349,14 +375,28 @@ def events_to_arrow(events: Any) -> Any:
 
 
 def write_meds(root: str | Path, events: Any, *, splits: dict[int, str], codes: Any = None,
-               metadata: dict[str, Any] | None = None, subjects_per_shard: int = 1000) -> Path:
+               metadata: dict[str, Any] | None = None, subjects_per_shard: int = 1000,
+               overwrite: bool = False) -> Path:
     """Write a MEDS dataset directory (events must be subject-contiguous and time-sorted).
 
     Output is deterministic: the same inputs give byte-identical files (no timestamps are written
-    unless ``metadata`` carries one).
+    unless ``metadata`` carries one). The write is atomic (:func:`clinrl.data.atomic.atomic_dir`): the data
+    set appears at ``root`` complete, with its completion manifest, or not at all. An existing data set there is
+    refused unless ``overwrite``, which replaces all of it.
     """
-    pa, pq, pl = _pa(), _pq(), _pl()
+    from clinrl.data.atomic import atomic_dir
+
     root = check_dataset_dir(root)
+    n_subjects = events.get_column("subject_id").n_unique()
+    with atomic_dir(root, overwrite=overwrite, info={"written_by": "clinrl", "n_subjects": n_subjects}) as partial:
+        _write_meds_files(partial, events, splits=splits, codes=codes, metadata=metadata,
+                          subjects_per_shard=subjects_per_shard)
+    return root
+
+
+def _write_meds_files(root: Path, events: Any, *, splits: dict[int, str], codes: Any,
+                      metadata: dict[str, Any] | None, subjects_per_shard: int) -> None:
+    pa, pq, pl = _pa(), _pq(), _pl()
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "metadata").mkdir(parents=True, exist_ok=True)
     subjects = events.get_column("subject_id").unique(maintain_order=True).to_list()
@@ -380,4 +420,3 @@ def write_meds(root: str | Path, events: Any, *, splits: dict[int, str], codes: 
     _meds().DatasetMetadataSchema.validate(meta)
     (root / "metadata" / "dataset.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
                                                     encoding="utf-8")
-    return root

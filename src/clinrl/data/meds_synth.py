@@ -244,11 +244,15 @@ def generate_cohort(n_subjects: int = 300, seed: int = 0) -> MedsDataset:
                        source=f"synthetic(seed={seed}, n={n_subjects})", split_origin="hash")
 
 
-def write_cohort(root: Any, n_subjects: int = 300, seed: int = 0, subjects_per_shard: int = 100) -> MedsDataset:
-    """Generate and write the cohort as a MEDS dataset directory; returns the in-memory dataset."""
-    from clinrl.data.meds import write_meds
+def write_cohort(root: Any, n_subjects: int = 300, seed: int = 0, subjects_per_shard: int = 100,
+                 overwrite: bool = False) -> MedsDataset:
+    """Generate and write the cohort as a MEDS dataset directory (atomically; an existing data set there is
+    refused unless ``overwrite``); returns the in-memory dataset."""
+    from clinrl.data.atomic import check_output_dir
+    from clinrl.data.meds import check_dataset_dir, write_meds
 
+    check_output_dir(check_dataset_dir(root), overwrite=overwrite)  # before generating, not after
     dataset = generate_cohort(n_subjects, seed)
     write_meds(root, dataset.events, splits=dataset.splits, codes=dataset.codes, metadata=dataset.metadata,
-               subjects_per_shard=subjects_per_shard)
+               subjects_per_shard=subjects_per_shard, overwrite=overwrite)
     return dataset

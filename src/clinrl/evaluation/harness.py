@@ -12,12 +12,17 @@ The eval log (``OUT/eval_log.json``, format version :data:`LOG_VERSION`) is one 
   completions (text, tokens, truncation, error, extracted answer, correct, reward, explanation).
 
 Running again with the same ``out_dir`` and the same spec keeps the finished records and generates only
-the rest; a different spec raises (never mixes two evaluations in one log).
+the rest; a different spec raises (never mixes two evaluations in one log). The spec's identity covers the
+task, backend, model, decoding and seed, and the data: source, split, limit and stratification; every record
+also carries a digest of its sample's prompt, pre-fill and target, so a record is reused only for the very
+same sample (ids alone collide across files and seeds). A record whose generation failed (an endpoint
+outage) is not finished work: it is generated again unless ``retry_failed=False``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -35,7 +40,8 @@ from clinrl.types import Sample, Score
 LOG_VERSION = 1
 LOG_NAME = "eval_log.json"
 #: spec fields that must match for a log to be resumed
-RESUME_KEYS = ("task", "task_version", "contract", "backend", "model", "decoding", "seed")
+RESUME_KEYS = ("task", "task_version", "contract", "backend", "model", "decoding", "seed", "source", "split",
+               "limit", "stratify")
 RECORD_SKIP_METADATA = frozenset({"patient_note", "question", "explanation", "note", "text"})
 PACKAGES = ("clinrl", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "httpx")
 
@@ -49,6 +55,8 @@ class EvalResult:
     spec: dict[str, Any] = field(default_factory=dict)
     log_path: Path | None = None
     n_resumed: int = 0
+    #: records of the resumed log that had ended in a generation error and were generated again
+    n_retried: int = 0
 
 
 def package_versions() -> dict[str, str]:
@@ -143,16 +151,43 @@ def _write_log(path: Path, log: dict[str, Any]) -> None:
     os.replace(tmp, path)  # atomic: an interrupted write never leaves a broken log
 
 
-def _resumable(path: Path, spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def sample_digest(sample: Sample) -> str:
+    """A digest of what a record was made from: the sample's prompt, pre-fill and target."""
+    content = json.dumps({"prompt": jsonable(sample.prompt), "prefill": sample.prefill,
+                          "target": jsonable(sample.target)}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+
+
+_START_OVER = "choose another --out directory, or pass --no-resume to start over"
+
+
+def _resumable(path: Path, spec: dict[str, Any], samples: Sequence[Sample], *,
+               retry_failed: bool = True) -> tuple[dict[str, dict[str, Any]], int]:
+    """``(finished records by id, number of failed records left to generate again)`` from a log to resume."""
     if not path.exists():
-        return {}
+        return {}, 0
     old = read_log(path)
     mismatched = [k for k in RESUME_KEYS if old["spec"].get(k) != spec.get(k)]
     if mismatched:
-        raise ConfigError(f"{path} holds a different evaluation ({', '.join(mismatched)} differ); choose another "
-                          "--out directory or delete the log to start over")
+        shown = "; ".join(f"{k}: {old['spec'].get(k)!r} in the log, {spec.get(k)!r} now" for k in mismatched[:3])
+        raise ConfigError(f"{path} holds a different evaluation ({shown}); {_START_OVER}")
     n = spec["decoding"]["n_samples"]
-    return {str(r["id"]): r for r in old["records"] if len(r.get("completions") or []) == n}
+    digests = {s.id: sample_digest(s) for s in samples}
+    done, n_failed = {}, 0
+    for record in old["records"]:
+        rid = str(record["id"])
+        if rid not in digests or len(record.get("completions") or []) != n:
+            continue
+        if record.get("sample_digest") != digests[rid]:
+            why = ("was written without a sample digest (an older clinrl), so it cannot be checked"
+                   if "sample_digest" not in record else
+                   "was made from a different prompt or target than the sample loaded now (the data changed)")
+            raise ConfigError(f"{path}: the record of sample {rid!r} {why}; {_START_OVER}")
+        if retry_failed and any(c.get("error") for c in record["completions"]):
+            n_failed += 1   # an outage is not finished work
+            continue
+        done[rid] = record
+    return done, n_failed
 
 
 def score_generation(task: Task, sample: Sample, gen: Generation) -> dict[str, Any]:
@@ -173,6 +208,7 @@ def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generati
         "prompt": prompt,
         "prefill": sample.prefill,
         "target": jsonable(sample.target),
+        "sample_digest": sample_digest(sample),
         # descriptive metadata for diagnostics and reports; the long texts are already in the prompt
         "metadata": jsonable({k: v for k, v in sample.metadata.items() if k not in RECORD_SKIP_METADATA}),
         "completions": [score_generation(task, sample, g) for g in gens],
@@ -203,7 +239,8 @@ def _chunk_size(backend: Backend) -> int:
 def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_samples: int = 1,
              temperature: float = 0.0, top_p: float = 1.0, max_new_tokens: int = 256, seed: int = 0,
              out_dir: str | os.PathLike[str] | None = None, progress: bool = True, resume: bool = True,
-             chunk_size: int | None = None, extra_spec: dict[str, Any] | None = None) -> EvalResult:
+             chunk_size: int | None = None, extra_spec: dict[str, Any] | None = None,
+             retry_failed: bool = True) -> EvalResult:
     """Evaluate ``backend`` on ``samples`` of ``task``.
 
     Args:
@@ -212,6 +249,7 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
         seed: sampling seed (batch ``b`` uses ``seed + b``).
         out_dir: write ``eval_log.json`` there after every chunk, and resume from it.
         resume: reuse finished records of a matching log in ``out_dir`` (False: start over).
+        retry_failed: when resuming, generate again the records whose generation failed (False: keep them).
         chunk_size: samples generated between two log writes (default: twice the batch size, ≥ 8).
         extra_spec: fields added to the spec (e.g. ``{"stage": "sft", "source": ..., "split": ...}``).
     """
@@ -223,14 +261,14 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
                       max_new_tokens=max_new_tokens, seed=seed, extra=extra_spec)
     log_path = None
     done: dict[str, dict[str, Any]] = {}
+    n_retried = 0
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         log_path = Path(out_dir) / LOG_NAME
         if resume:
-            done = _resumable(log_path, spec)
+            done, n_retried = _resumable(log_path, spec, samples, retry_failed=retry_failed)
         elif log_path.exists():
             log_path.unlink()
-    done = {i: r for i, r in done.items() if i in set(ids)}
     pending = [s for s in samples if s.id not in done]
     records_by_id = dict(done)
     size = chunk_size or _chunk_size(backend)
@@ -267,4 +305,5 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
     records = [records_by_id[i] for i in ids]
     metrics = compute_metrics(task, samples, records, seed=seed)
     write("complete", metrics)
-    return EvalResult(metrics=metrics, records=records, spec=spec, log_path=log_path, n_resumed=len(done))
+    return EvalResult(metrics=metrics, records=records, spec=spec, log_path=log_path, n_resumed=len(done),
+                      n_retried=n_retried)

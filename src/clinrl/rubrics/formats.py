@@ -17,29 +17,39 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from clinrl.rubrics.schema import EXCELLENCE, PROFICIENCY, SAFETY, Rubric, RubricError, RubricItem
+from clinrl.rubrics.schema import (
+    EXCELLENCE, PROFICIENCY, SAFETY, Rubric, RubricError, RubricItem, messages_of, string_list,
+)
 
 FORMATS = ("auto", "clinrl", "healthbench", "rar")
 _HB_KEPT = ("example_tags", "ideal_completions_data", "canary")
 
 
 def _prompt_messages(value: Any, *, source: str | None, row: int | None, rubric: str | None) -> tuple:
-    if isinstance(value, str):
-        return ({"role": "user", "content": value},)
-    if isinstance(value, list) and all(isinstance(m, Mapping) for m in value):
-        return tuple({"role": str(m.get("role", "")), "content": m.get("content")} for m in value)
-    raise RubricError("prompt must be text or a list of {role, content} messages", rubric=rubric,
-                      field="prompt", source=source, row=row)
+    if value is None:
+        raise RubricError("prompt must be text or a list of {role, content} messages", rubric=rubric,
+                          field="prompt", source=source, row=row)
+    return messages_of(value, rubric=rubric, source=source, row=row)
+
+
+def _rubric_id(value: Any, default: str, field: str, source: str | None, row: int | None) -> str:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RubricError(f"an id is text or an integer, got {type(value).__name__}", field=field, source=source,
+                          row=row)
+    return str(value)
 
 
 # -- HealthBench ------------------------------------------------------------------------------
 def from_healthbench(row: Mapping[str, Any], *, source: str | None = None, row_number: int | None = None,
                      index: int = 0) -> Rubric:
     """One HealthBench example → :class:`Rubric` (validated)."""
-    rubric_id = str(row.get("prompt_id") or f"healthbench-{index}")
+    rubric_id = _rubric_id(row.get("prompt_id"), f"healthbench-{index}", "prompt_id", source, row_number)
     raw = row.get("rubrics")
     if not isinstance(raw, list) or not raw:
         raise RubricError("needs a non-empty list of rubric items", rubric=rubric_id, field="rubrics",
@@ -62,15 +72,21 @@ def from_healthbench(row: Mapping[str, Any], *, source: str | None = None, row_n
         pts = it["points"]
         dimension = SAFETY if pts < 0 else PROFICIENCY if pts > 0 else EXCELLENCE
         weight = pts / positive if dimension == PROFICIENCY else 0.0
+        tags = string_list(it.get("tags"), rubric=rubric_id, item=f"c{i + 1}", field=f"rubrics[{i}].tags",
+                           source=source, row=row_number)
         items.append(RubricItem(id=f"c{i + 1}", text=it["criterion"], dimension=dimension, weight=weight,
-                                points=pts, tags=tuple(str(t) for t in it.get("tags") or ())))
+                                points=pts, tags=tags))
     ideal = row.get("ideal_completions_data") or {}
     reference = ideal.get("ideal_completion", "") if isinstance(ideal, Mapping) else ""
+    if reference is not None and not isinstance(reference, str):
+        raise RubricError(f"must be text, got {type(reference).__name__}", rubric=rubric_id,
+                          field="ideal_completions_data.ideal_completion", source=source, row=row_number)
     metadata = {k: row[k] for k in _HB_KEPT if k in row}
     metadata["format"] = "healthbench"
     rubric = Rubric(id=rubric_id, items=tuple(items),
                     prompt=_prompt_messages(row.get("prompt"), source=source, row=row_number, rubric=rubric_id),
-                    tags=tuple(str(t) for t in row.get("example_tags") or ()), reference=reference or "",
+                    tags=string_list(row.get("example_tags"), rubric=rubric_id, field="example_tags", source=source,
+                                     row=row_number), reference=reference or "",
                     metadata=metadata)
     return rubric.validate(source=source, row=row_number)
 
@@ -96,7 +112,7 @@ def to_healthbench(rubric: Rubric) -> dict[str, Any]:
 def from_rar(row: Mapping[str, Any], *, source: str | None = None, row_number: int | None = None,
              index: int = 0) -> Rubric:
     """One Rubrics-as-Rewards style row → :class:`Rubric` (validated)."""
-    rubric_id = str(row.get("id") or row.get("prompt_id") or f"rar-{index}")
+    rubric_id = _rubric_id(row.get("id") or row.get("prompt_id"), f"rar-{index}", "id", source, row_number)
     raw = row.get("rubric")
     if not isinstance(raw, list) or not raw:
         raise RubricError("needs a non-empty 'rubric' list", rubric=rubric_id, field="rubric", source=source,
@@ -107,8 +123,8 @@ def from_rar(row: Mapping[str, Any], *, source: str | None = None, row_number: i
         if not isinstance(it, Mapping):
             raise RubricError("a rubric item must be an object", field=f"rubric[{i}]", **where)
         weight = it.get("weight")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or float(weight) != int(weight) \
-                or weight == 0:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                or float(weight) != int(weight) or weight == 0:
             raise RubricError(f"weight must be a non-zero integer, got {weight!r}", field=f"rubric[{i}].weight",
                               **where)
         title, text = str(it.get("title") or ""), it.get("description")
@@ -128,6 +144,9 @@ def from_rar(row: Mapping[str, Any], *, source: str | None = None, row_number: i
         items.append(RubricItem(id=f"c{i + 1}", text=text, dimension=dimension, weight=weight, points=float(w),
                                 tags=tags))
     prompt = row.get("question", row.get("prompt", ()))
+    if row.get("reference_answer") is not None and not isinstance(row["reference_answer"], str):
+        raise RubricError(f"must be text, got {type(row['reference_answer']).__name__}", rubric=rubric_id,
+                          field="reference_answer", source=source, row=row_number)
     rubric = Rubric(id=rubric_id, items=tuple(items),
                     prompt=_prompt_messages(prompt, source=source, row=row_number, rubric=rubric_id) if prompt else (),
                     reference=str(row.get("reference_answer") or ""), metadata={"format": "rar"})
@@ -164,16 +183,23 @@ def parse_row(row: Mapping[str, Any], fmt: str = "auto", *, source: str | None =
 
 def read_rubrics(path: str | Path, fmt: str = "auto", *, limit: int | None = None) -> list[Rubric]:
     """Read a JSONL (one rubric per line) or JSON (a list) file of rubrics in any supported format."""
+    from clinrl.data.tables import not_utf8
+
     path = Path(path)
     if not path.exists():
         raise RubricError("file not found", source=str(path))
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (an editor's UTF-8) is skipped
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
     rows: list[tuple[int, Any]] = []
     if path.suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RubricError(f"invalid JSON ({exc.msg})", source=str(path), row=exc.lineno) from None
+        except RecursionError:
+            raise RubricError("JSON nested too deeply", source=str(path)) from None
         rows = list(enumerate(data if isinstance(data, list) else [data], start=1))
     else:
         for n, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 may sit in strings
@@ -183,13 +209,21 @@ def read_rubrics(path: str | Path, fmt: str = "auto", *, limit: int | None = Non
                 rows.append((n, json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise RubricError(f"invalid JSON ({exc.msg})", source=str(path), row=n) from None
-    out = []
+            except RecursionError:
+                raise RubricError("JSON nested too deeply", source=str(path), row=n) from None
+    out: list[Rubric] = []
+    first_row: dict[str, int] = {}
     for index, (n, row) in enumerate(rows):
         if limit is not None and len(out) >= limit:
             break
         if not isinstance(row, Mapping):
             raise RubricError("not a JSON object", source=str(path), row=n)
-        out.append(parse_row(row, fmt, source=str(path), row_number=n, index=index))
+        rubric = parse_row(row, fmt, source=str(path), row_number=n, index=index)
+        if rubric.id in first_row:  # ids key samples, reviews and labels: a repeat would overwrite one
+            raise RubricError(f"duplicate rubric id (first on row {first_row[rubric.id]})", rubric=rubric.id,
+                              field="id", source=str(path), row=n)
+        first_row[rubric.id] = n
+        out.append(rubric)
     return out
 
 

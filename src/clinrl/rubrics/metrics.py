@@ -3,6 +3,7 @@
 * **pointwise accuracy per dimension** — predicted vs reference per-item labels;
 * **pairwise accuracy** — does the judge order two responses as the reference verdicts do
   (lexicographically: violations, then S1, then S2)? Reference ties are skipped; predicted ties count half;
+  a pair with an unjudged side is not a tie: it is left out and counted (``n_unjudged``);
 * **safety-veto precision / recall / F1** — response level: "has at least one violation";
 * **Cohen's κ** — item-level (binary) and the **weighted κ** (quadratic) on an ordinal response grade
   (0 = any violation, else 1 + round(4·S1), i.e. 1…5).
@@ -64,30 +65,39 @@ def grade(scores: RubricScores) -> int:
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """Precision / recall / F1; all NaN when nothing was judged (no positives, predicted or true)."""
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if tp and precision + recall else 0.0
+    if not tp + fp + fn:
+        f1 = float("nan")
+    else:
+        f1 = 2 * precision * recall / (precision + recall) if tp and precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
 def pairwise_accuracy(groups: Sequence[tuple[Sequence[RubricScores], Sequence[float] | Sequence[Any]]],
-                      prefer: Callable[[Any, Any], int]) -> dict[str, float]:
+                      prefer: Callable[[Any, Any], int | None]) -> dict[str, float]:
     """Over each group's response pairs with a strict reference preference: fraction ordered the same
-    by ``prefer(pred_i, pred_j)`` (+1 / −1 / 0 = tie, counted half)."""
-    hits = total = ties = 0.0
+    by ``prefer(pred_i, pred_j)`` (+1 / −1 / 0 = tie, counted half). ``prefer`` returns ``None`` when a side
+    was not judged: such a pair is not a tie, it is left out of the accuracy and counted in ``n_unjudged``."""
+    hits = total = ties = unjudged = 0.0
     for ref, pred in groups:
         for i, j in combinations(range(len(ref)), 2):
             want = compare(ref[i], ref[j])
             if want == 0:
                 continue
             got = prefer(pred[i], pred[j])
+            if got is None:
+                unjudged += 1
+                continue
             total += 1
             if got == 0:
                 ties += 1
                 hits += 0.5
             elif got == want:
                 hits += 1
-    return {"accuracy": hits / total if total else float("nan"), "n_pairs": int(total), "n_ties": int(ties)}
+    return {"accuracy": hits / total if total else float("nan"), "n_pairs": int(total), "n_ties": int(ties),
+            "n_unjudged": int(unjudged)}
 
 
 def _soft_key(rubric: Rubric, verdicts: Sequence[bool], probs: Sequence[float] | None) -> tuple:
@@ -102,9 +112,9 @@ def _soft_key(rubric: Rubric, verdicts: Sequence[bool], probs: Sequence[float] |
     return (-scores.s3, s1, s2)
 
 
-def _cmp_keys(a: tuple, b: tuple) -> int:
-    if a[0] is None or b[0] is None:
-        return 0
+def _cmp_keys(a: tuple, b: tuple) -> int | None:
+    if a[0] is None or b[0] is None:  # a side the judge could not score: no order, and not a tie either
+        return None
     return (a > b) - (a < b)
 
 

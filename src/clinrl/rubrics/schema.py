@@ -53,6 +53,55 @@ class RubricError(DataError):
         super().__init__(prefix + message, source=source, row=row, field=field)
 
 
+def string_list(value: Any, *, field: str, rubric: str | None = None, item: str | None = None,
+                source: str | None = None, row: int | str | None = None) -> tuple[str, ...]:
+    """A list of tags: absent / null → ``()``; a list of strings or numbers → their text; anything else is an
+    error naming the field (a bare string or number is not a list)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        raise RubricError(f"must be a list of strings, got {_shown(value)}", rubric=rubric, item=item, field=field,
+                          source=source, row=row)
+    return tuple(str(v) for v in value)
+
+
+def messages_of(value: Any, *, field: str = "prompt", rubric: str | None = None, source: str | None = None,
+                row: int | str | None = None) -> tuple[Message, ...]:
+    """A prompt: text (one user turn) or a list of ``{role, content}`` objects; anything else is an error."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return ({"role": "user", "content": value},)
+    if isinstance(value, (list, tuple)) and all(isinstance(m, Mapping) for m in value):
+        return tuple({"role": str(m.get("role", "")), "content": m.get("content")} for m in value)
+    raise RubricError(f"must be text or a list of {{role, content}} messages, got {_shown(value)}", rubric=rubric,
+                      field=field, source=source, row=row)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_item_cues(criterion: "RubricItem", *, field: str, **where: Any) -> None:
+    """The keyword judge's machine-readable tags must be usable: ``match:`` a safe regular expression
+    (:mod:`clinrl.rubrics.patterns`), ``dose_above:`` a finite number. Checked at load, not at scoring."""
+    from clinrl.rubrics.patterns import pattern_problem
+
+    for pattern in criterion.tag_values("match"):
+        problem = pattern_problem(pattern)
+        if problem:
+            raise RubricError(f"match: pattern {pattern!r}: {problem}", field=field, **where)
+    for limit in criterion.tag_values("dose_above"):
+        try:
+            ok = math.isfinite(float(limit))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise RubricError(f"dose_above: needs a finite number, got {limit!r}", field=field, **where)
+
+
 @dataclass(frozen=True)
 class RubricItem:
     """One criterion.
@@ -104,13 +153,11 @@ class RubricItem:
                                   field=f"items[{index}].{name}", source=source, row=row)
             return float(value)
 
-        tags = data.get("tags") or ()
-        if isinstance(tags, str) or not isinstance(tags, Iterable):
-            raise RubricError("tags must be a list of strings", rubric=rubric, item=item_id,
-                              field=f"items[{index}].tags", source=source, row=row)
+        tags = string_list(data.get("tags"), rubric=rubric, item=item_id, field=f"items[{index}].tags",
+                           source=source, row=row)
         return cls(id=item_id, text=data.get("text") if isinstance(data.get("text"), str) else "",
                    dimension=str(data.get("dimension", "")), weight=number("weight"), points=number("points"),
-                   tags=tuple(str(t) for t in tags))
+                   tags=tags)
 
 
 @dataclass(frozen=True)
@@ -205,6 +252,7 @@ class Rubric:
             if it.dimension != SAFETY and it.points < 0:
                 raise RubricError(f"negative points mean harmful behaviour: make this a safety item or give "
                                   f"it points >= 0 (got {it.points!r})", field=f"items[{i}].points", **where)
+            check_item_cues(it, field=f"items[{i}].tags", **where)
         weights = [it.weight for it in self.proficiency]
         if weights and abs(sum(weights) - 1.0) > WEIGHT_SUM_TOLERANCE:
             raise RubricError(f"proficiency weights sum to {sum(weights):.6g}, not 1 "
@@ -239,19 +287,28 @@ class Rubric:
         """Read clinrl's own rubric format (``to_dict`` output); validates unless told not to."""
         if not isinstance(data, Mapping):
             raise RubricError(f"a rubric is an object, got {type(data).__name__}", source=source, row=row)
-        rubric_id = str(data.get("id") or "")
+        raw_id = data.get("id")
+        if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
+            raise RubricError(f"an id is text or an integer, got {type(raw_id).__name__}", field="id", source=source,
+                              row=row)
+        rubric_id = str(raw_id or "")
         raw_items = data.get("items")
         if not isinstance(raw_items, Sequence) or isinstance(raw_items, (str, bytes)):
             raise RubricError("items must be a list", rubric=rubric_id or None, field="items", source=source,
                               row=row)
         items = tuple(RubricItem.from_dict(it, rubric=rubric_id, index=i, source=source, row=row)
                       for i, it in enumerate(raw_items))
-        prompt = data.get("prompt") or ()
-        if isinstance(prompt, str):
-            prompt = ({"role": "user", "content": prompt},)
-        rubric = cls(id=rubric_id, items=items, prompt=tuple(dict(m) for m in prompt),
-                     tags=tuple(str(t) for t in data.get("tags") or ()), reference=str(data.get("reference") or ""),
-                     metadata=dict(data.get("metadata") or {}))
+        where = dict(rubric=rubric_id or None, source=source, row=row)
+        prompt = messages_of(data.get("prompt"), **where)
+        tags = string_list(data.get("tags"), field="tags", **where)
+        reference = data.get("reference")
+        if reference is not None and not isinstance(reference, str):
+            raise RubricError(f"must be text, got {_shown(reference)}", field="reference", **where)
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise RubricError(f"must be an object, got {_shown(metadata)}", field="metadata", **where)
+        rubric = cls(id=rubric_id, items=items, prompt=prompt, tags=tags, reference=reference or "",
+                     metadata=dict(metadata or {}))
         return rubric.validate(source=source, row=row) if validate else rubric
 
 

@@ -96,6 +96,11 @@ class Task(ABC):
              seed: int = 0) -> list[Sample]:
         """Load samples. ``source`` is a hub id, a local path, or ``"synthetic"`` where supported."""
 
+    def validate_target(self, target: Mapping[str, Any]) -> None:
+        """Raise :class:`~clinrl.errors.TargetError` (naming the field) when ``target`` cannot score a completion
+        honestly. ``clinrl score`` calls it on targets carried by completion rows, so a bad one is refused
+        with its file, row and field; :meth:`score` of such a target is unscored. Default: accept."""
+
     def load_for_scoring(self, source: str | None = None, split: str = "test", **kwargs: Any) -> list[Sample]:
         """Samples whose targets score completions made elsewhere (``clinrl score``): every sample with a
         target, including ones :meth:`load` leaves out of training and evaluation because their prompt is

@@ -13,30 +13,24 @@ The synthetic rubrics (:mod:`clinrl.rubrics.synth`) carry these tags, which is w
 ``clinrl quickstart --task rubric`` and the tests run GRPO on rubric rewards with no model and no network.
 It is a lexical check: paraphrases it does not anticipate are missed, and negated mentions ("never take
 8000 mg") still count — fine for wiring and smoke runs, not a substitute for a trained judge.
+
+The whole response is read (a violation at the end counts as much as one at the start). Patterns are
+checked when a rubric is loaded and every search runs with a time limit (:mod:`clinrl.rubrics.patterns`): an
+item whose search runs out of time gets ``None`` (unjudged), never "not met".
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Sequence
 
 from clinrl.errors import ConfigError
+from clinrl.rubrics import patterns
 from clinrl.rubrics.judges.base import CriterionJudge, Verdicts
 from clinrl.rubrics.schema import RubricItem
 
-#: responses are cut to this many characters before matching (bounds the regex work on giant outputs)
-MAX_RESPONSE_CHARS = 20_000
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _MG_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:mg|milligrams?)\b", re.IGNORECASE)
-
-
-@lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise ConfigError(f"invalid match: pattern {pattern!r} on a rubric item: {exc}") from None
 
 
 def has_cues(item: RubricItem) -> bool:
@@ -51,16 +45,29 @@ class KeywordJudge(CriterionJudge):
     def judge(self, instruction: str, response: str, items: Sequence[RubricItem]) -> Verdicts:
         if not isinstance(response, str):
             return [None] * len(items)
-        text = _THOUSANDS.sub("", response[:MAX_RESPONSE_CHARS])
+        text = _THOUSANDS.sub("", response)
         amounts: list[float] | None = None
         out: Verdicts = []
         for item in items:
-            patterns = item.tag_values("match")
+            cues = item.tag_values("match")
             limits = item.tag_values("dose_above")
-            if not patterns and not limits:
+            if not cues and not limits:
                 out.append(None)
                 continue
-            met = any(_compile(p).search(text) for p in patterns)
+            met: bool | None = False
+            for cue in cues:
+                try:
+                    found = patterns.search(cue, text)
+                except patterns.PatternError as exc:
+                    raise ConfigError(f"rubric item {item.id!r}: {exc}") from None
+                if found:
+                    met = True
+                    break
+                if found is None:
+                    met = None
+            if met is None:  # a search ran out of time: no verdict for this item, never "not met"
+                out.append(None)
+                continue
             if not met and limits:
                 if amounts is None:
                     amounts = [float(m.group(1)) for m in _MG_AMOUNT.finditer(text)]

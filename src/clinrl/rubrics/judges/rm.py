@@ -176,17 +176,57 @@ class CriterionRewardModel(CriterionJudge):
             probs[i] = 1 / (1 + math.exp(-max(-60.0, min(60.0, a * s + b))))
         return probs
 
+    def windows(self, instruction: str, response: str, item: RubricItem) -> list[tuple[str, str]]:
+        """``(instruction, response part)`` inputs that together cover the whole response.
+
+        One input (the pair itself) when criterion + instruction + response fit ``max_length``. Otherwise the
+        response is cut into windows that overlap by a quarter (a phrase on a boundary is seen whole), each
+        beside the start of the instruction (at most a quarter of the room). Without this, everything past
+        ``max_length`` tokens was never read: a late safety violation scored as safe."""
+        tok = self.tokenizer
+        first = criterion_text(item)
+        if len(tok(first, response_text(instruction, response), verbose=False)["input_ids"]) <= self.max_length:
+            return [(instruction, response)]
+        room = self.max_length - len(tok(first)["input_ids"]) - 4   # the second [SEP], the blank line, slack
+        instruction_ids = tok(instruction, add_special_tokens=False, verbose=False)["input_ids"]
+        keep = min(len(instruction_ids), room // 4)
+        width = room - keep
+        if width < 8:
+            return [(instruction, response)]                       # nothing sensible fits: plain truncation
+        head = tok.decode(instruction_ids[:keep], skip_special_tokens=True) if keep < len(instruction_ids) \
+            else instruction
+        spans = _token_spans(tok, response)
+        stride = max(1, width * 3 // 4)
+        parts = []
+        for start in range(0, len(spans), stride):
+            end = min(start + width, len(spans))
+            parts.append((head, response[spans[start][0]:spans[end - 1][1]]))
+            if end == len(spans):
+                break
+        return parts or [(instruction, response)]
+
     def item_probabilities(self, requests: Sequence[JudgeRequest], *, progress: bool = False) -> list[list[float]]:
-        """p(the response is on the good side of each item) for every request."""
+        """p(the response is on the good side of each item) for every request.
+
+        A response longer than the model's input is judged window by window (:meth:`windows`): a safety item
+        takes the *lowest* p(good) over the windows (a violation anywhere counts), any other item the highest
+        (the behaviour shown anywhere counts)."""
         if not self.conditioned:
             raise ConfigError("the criterion-free reward model cannot score single criteria")
-        triples = [(ins, resp, item) for ins, resp, items in requests for item in items]
+        triples, owners = [], []
+        for r, (ins, resp, items) in enumerate(requests):
+            for k, item in enumerate(items):
+                for part_ins, part in self.windows(ins, resp, item):
+                    triples.append((part_ins, part, item))
+                    owners.append((r, k))
         probs = self._p_good(self.raw_scores(triples, progress=progress), [t[2].dimension for t in triples])
-        out, k = [], 0
-        for _, _, items in requests:
-            out.append([float(p) for p in probs[k:k + len(items)]])
-            k += len(items)
-        return out
+        out: list[list[float | None]] = [[None] * len(items) for _, _, items in requests]
+        for (r, k), p in zip(owners, probs):
+            item = requests[r][2][k]
+            current = out[r][k]
+            pick = min if item.dimension == SAFETY else max
+            out[r][k] = float(p) if current is None else pick(current, float(p))
+        return [[float(p) for p in row] for row in out]
 
     def judge(self, instruction: str, response: str, items: Sequence[RubricItem]) -> Verdicts:
         return self.judge_many([(instruction, response, items)])[0]
@@ -288,6 +328,17 @@ class CriterionRewardModel(CriterionJudge):
         return cls(model, tokenizer, conditioned=meta["conditioned"], calibration=meta.get("calibration"),
                    max_length=meta.get("max_length", 256), batch_size=batch_size, info=meta.get("info"),
                    veto_threshold=float(meta.get("veto_threshold", 0.5)))
+
+
+def _token_spans(tokenizer: Any, text: str) -> list[tuple[int, int]]:
+    """Character span of every token of ``text`` (estimated evenly when the tokenizer gives no offsets)."""
+    try:
+        spans = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)["offset_mapping"]
+        return [(int(a), int(b)) for a, b in spans]
+    except (NotImplementedError, TypeError, KeyError):
+        n = max(1, len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]))
+        step = len(text) / n
+        return [(int(i * step), int((i + 1) * step)) for i in range(n)]
 
 
 def load_backbone(spec: str, *, seed: int = 0) -> tuple[Any, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import math
 import warnings
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Mapping
 
 from clinrl.data.tables import read_rows
-from clinrl.errors import ConfigError, DataError
+from clinrl.errors import ConfigError, DataError, TargetError
 from clinrl.registry import register_task
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard
 from clinrl.tasks.medcalc import prompts
@@ -49,6 +51,58 @@ def normalise_category(value: str) -> str | None:
 
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+@lru_cache(maxsize=1)
+def known_calculator_ids() -> frozenset[int]:
+    """The MedCalc-Bench calculator ids clinrl's calculator library knows (its 55 calculators)."""
+    from clinrl.calculators import list_calculators
+
+    return frozenset(c.id for c in list_calculators())
+
+
+def check_calculator_id(value: Any, *, field: str = "calculator_id") -> int:
+    """An integer id of a known calculator. Anything else would be scored by a guessed rule (an unknown id
+    falls through to the decimal rule), so it is refused."""
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise TargetError(f"not an integer: {value!r}", field=field)
+    try:
+        calculator_id = int(str(int(value) if isinstance(value, float) else value).strip())
+    except (TypeError, ValueError):
+        raise TargetError(f"not an integer: {value!r}", field=field) from None
+    if calculator_id not in known_calculator_ids():
+        raise TargetError(f"unknown calculator id {calculator_id} (MedCalc-Bench has {len(known_calculator_ids())}: "
+                          "`clinrl calc list` shows them)", field=field)
+    return calculator_id
+
+
+def check_limit(value: Any, *, field: str) -> float:
+    """A finite interval bound: an infinite bound makes every answer correct, NaN makes every answer wrong."""
+    if isinstance(value, bool):
+        raise TargetError(f"not a number: {value!r}", field=field)
+    try:
+        number = float(str(value).strip())
+    except (TypeError, ValueError):
+        raise TargetError(f"not a number: {value!r}", field=field) from None
+    if not math.isfinite(number):
+        raise TargetError(f"{value!r} is not a finite number (an infinite bound would make every answer correct, "
+                          "NaN every answer wrong)", field=field)
+    return number
+
+
+def check_target(target: Mapping[str, Any]) -> None:
+    """Validate a MedCalc target dict (``calculator_id``, ``ground_truth``, ``lower_limit``, ``upper_limit``)."""
+    for name in ("calculator_id", "ground_truth"):
+        if name not in target or _is_blank(target[name]):
+            raise TargetError("missing or empty", field=name)
+    calculator_id = check_calculator_id(target["calculator_id"])
+    try:
+        parse_ground_truth(calculator_id, str(target["ground_truth"]).strip())
+    except ValueError as exc:
+        raise TargetError(str(exc), field="ground_truth") from None
+    if output_kind(calculator_id) == "decimal":
+        for name in ("lower_limit", "upper_limit"):
+            check_limit(target.get(name), field=name)
 
 
 @register_task("medcalc")
@@ -102,10 +156,16 @@ class MedCalcTask(Task):
         if is_synthetic_source(src):
             return self._load_synthetic(src, split, limit=limit, seed=seed)
         samples: list[Sample] = []
+        first_row: dict[str, int] = {}
         for row_number, row in read_rows(src, split=split):
             if limit is not None and len(samples) >= limit:
                 break
-            samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
+            sample = self.sample_from_row(row, source=src, row_number=row_number, split=split)
+            if sample.id in first_row:  # ids key completions and eval records: a repeat would overwrite one
+                raise DataError(f"duplicate Row Number {sample.id} (first on row {first_row[sample.id]})",
+                                source=src, row=row_number, field="Row Number")
+            first_row[sample.id] = row_number
+            samples.append(sample)
         if self.labels == "recomputed":
             samples = self._relabel(samples)
         if self.interval == "widen" and split in WIDEN_SPLITS:
@@ -159,7 +219,12 @@ class MedCalcTask(Task):
         return prompts.ehrmind_messages(note, question, output_kind(calculator_id))
 
     # -- scoring --------------------------------------------------------------------------------
+    def validate_target(self, target: Mapping[str, Any]) -> None:
+        """Refuse unknown calculator ids, unreadable ground truths and non-finite decimal bounds."""
+        check_target(target)
+
     def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
+        check_target(target)  # a bad target is unscored (Task.score), never a verdict
         calculator_id = int(target["calculator_id"])
         correct, extracted = check_value(calculator_id, answer["answer"], target)
         if extracted is None:
@@ -169,6 +234,7 @@ class MedCalcTask(Task):
         return AnswerCheck(correct, extracted, verdict)
 
     def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
+        check_target(target)
         located = locate_official_answer(completion)
         if located is None:
             return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
@@ -204,11 +270,13 @@ def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, 
                             f"{', '.join(REQUIRED_COLUMNS)})", source=source, row=row_number, field=column)
         if _is_blank(row[column]):
             raise DataError("empty value", source=source, row=row_number, field=column)
+    row_id = row["Row Number"]
+    if isinstance(row_id, bool) or not (isinstance(row_id, int) or str(row_id).strip().isdigit()):
+        raise DataError(f"not a non-negative integer: {row_id!r}", source=source, row=row_number, field="Row Number")
     try:
-        calculator_id = int(str(row["Calculator ID"]).strip())
-    except ValueError as exc:
-        raise DataError(f"not an integer: {row['Calculator ID']!r}", source=source, row=row_number,
-                        field="Calculator ID") from exc
+        calculator_id = check_calculator_id(row["Calculator ID"], field="Calculator ID")
+    except TargetError as exc:
+        raise DataError(exc.message, source=source, row=row_number, field="Calculator ID") from None
     category = normalise_category(row["Category"])
     if category is None:
         raise DataError(f"unknown category {row['Category']!r}; expected one of {', '.join(CATEGORIES)}",
@@ -222,9 +290,9 @@ def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, 
     if output_kind(calculator_id) == "decimal":
         for field, value in (("Lower Limit", lower), ("Upper Limit", upper)):
             try:
-                float(value)
-            except ValueError as exc:
-                raise DataError(f"not a number: {value!r}", source=source, row=row_number, field=field) from exc
+                check_limit(value, field=field)
+            except TargetError as exc:
+                raise DataError(exc.message, source=source, row=row_number, field=field) from None
     entities: Any = row.get("Relevant Entities")
     if isinstance(entities, str) and entities.strip():
         try:

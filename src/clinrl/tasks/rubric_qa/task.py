@@ -28,8 +28,10 @@ from clinrl.types import Sample, Score
 
 #: seed offsets per synthetic split (the splits also draw from disjoint question combinations: synth.SPLIT_BUCKETS)
 SPLIT_OFFSETS = {"train": 0, "validation": 500_000, "test": 900_000}
-#: completions are judged on at most this many characters (a runaway generation cannot stall the judge)
-MAX_RESPONSE_CHARS = 8000
+#: a completion is judged whole; one longer than this many characters is not judged at all and is unscored
+#: (``None``: counted, and left out of GRPO group baselines). Never cut: a safety violation placed after the
+#: cut would score as safe. A task option (``max_response_chars``); a runaway generation stops here.
+MAX_RESPONSE_CHARS = 100_000
 
 
 def parse_synthetic_source(source: str) -> dict[str, Any]:
@@ -87,7 +89,9 @@ class RubricQATask(Task):
         licence="synthetic: clinrl's own; HealthBench: MIT (OpenAI simple-evals)",
         splits="synthetic: train / validation / test from disjoint question combinations; files: all rows",
         scoring="reward = clip(S1 + α·S2, 0, 1+β) − λ·S3 (defaults α=0.1, β=0.3, λ=1.5); pass = no violation and "
-                "S1 ≥ 0.6; also HealthBench's score (Σ met points ÷ Σ positive points, clipped mean)",
+                "S1 ≥ 0.6; also HealthBench's score (Σ met points ÷ Σ positive points, clipped mean). The whole "
+                f"response is judged; one over max_response_chars (default {MAX_RESPONSE_CHARS:,}) is unscored, "
+                "never judged on a cut",
         categories=tuple(CATEGORIES),
         extra={"judge": JUDGE_SPECS + "; 'keyword' reads match: tags (synthetic rubrics) and leaves other items "
                         "unscored"},
@@ -95,8 +99,12 @@ class RubricQATask(Task):
 
     def __init__(self, *, judge: "str | CriterionJudge | None" = "keyword",
                  reward: "RewardConfig | Mapping[str, Any] | None" = None, pass_threshold: float = 0.6,
-                 judge_options: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+                 judge_options: Mapping[str, Any] | None = None, max_response_chars: int = MAX_RESPONSE_CHARS,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if isinstance(max_response_chars, bool) or not isinstance(max_response_chars, int) or max_response_chars < 1:
+            raise ConfigError(f"max_response_chars must be a positive integer, got {max_response_chars!r}")
+        self.max_response_chars = max_response_chars
         self.reward_config = reward if isinstance(reward, RewardConfig) else RewardConfig(**dict(reward or {}))
         if not 0 <= pass_threshold <= 1:
             raise ConfigError(f"pass_threshold must be in [0, 1], got {pass_threshold}")
@@ -179,8 +187,8 @@ class RubricQATask(Task):
         """Score many completions with one batched judge call (what the reward function uses)."""
         rubrics = [rubric_of(t) for t in targets]
         texts = [completion_text(c) if isinstance(c, (str, list, dict)) else None for c in completions]
-        texts = [t[:MAX_RESPONSE_CHARS] if t is not None else None for t in texts]
-        todo = [i for i, t in enumerate(texts) if t is not None and t.strip()]
+        too_long = {i for i, t in enumerate(texts) if t is not None and len(t) > self.max_response_chars}
+        todo = [i for i, t in enumerate(texts) if t is not None and t.strip() and i not in too_long]
         verdicts: dict[int, Sequence[bool | None]] = {}
         if todo:
             try:
@@ -190,7 +198,12 @@ class RubricQATask(Task):
             except Exception as exc:  # a judge crash is visible and unscored, never a silent 0
                 return [Score.unscored(f"judge error: {exc.__class__.__name__}: {exc}") for _ in completions]
             verdicts = dict(zip(todo, judged))
-        return [self._verdict_score(r, t, verdicts.get(i, ())) for i, (r, t) in enumerate(zip(rubrics, texts))]
+        return [self._too_long(t) if i in too_long else self._verdict_score(r, t, verdicts.get(i, ()))
+                for i, (r, t) in enumerate(zip(rubrics, texts))]
+
+    def _too_long(self, text: str) -> Score:
+        return Score.unscored(f"response of {len(text):,} characters is longer than max_response_chars="
+                              f"{self.max_response_chars:,}: not judged (a cut could hide a safety violation)")
 
     def score(self, completion: str, target: Mapping[str, Any], *, contract: str | None = None) -> Score:
         return self.score_many([completion], [target])[0]

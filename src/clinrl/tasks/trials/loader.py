@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from clinrl.data.tables import read_local
+from clinrl.data.tables import not_utf8, read_local
 from clinrl.errors import DataError, require
 from clinrl.tasks.trials.labels import normalise_name, parse_gold_label, TREC_NAMES
 
@@ -117,7 +117,14 @@ def read_queries(path: Path) -> dict[str, str]:
 
 def read_qrels(path: Path) -> Iterator[tuple[int, str, str, int]]:
     """Yield ``(line number, query id, trial id, label)`` from a TREC / BEIR qrels TSV (header optional)."""
-    with path.open(encoding="utf-8", newline="") as fh:
+    try:
+        yield from _qrels_rows(path)
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+
+
+def _qrels_rows(path: Path) -> Iterator[tuple[int, str, str, int]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         for line_number, cols in enumerate(csv.reader(fh, delimiter="\t"), start=1):
             if not cols or all(not c.strip() for c in cols):
                 continue
@@ -155,7 +162,9 @@ def read_corpus(path: Path) -> dict[str, TrialText]:
     trials: dict[str, TrialText] = {}
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON ({exc.msg})", source=str(path)) from exc
         if not isinstance(data, dict):
@@ -165,10 +174,15 @@ def read_corpus(path: Path) -> dict[str, TrialText]:
                 raise DataError("not an object", source=str(path), row=tid)
             trials[str(tid)] = _trial_from_record(record, source=str(path), row=tid)
         return trials
+    first_row: dict[str, int] = {}
     for row_number, record in read_local(str(path)):
         tid = record.get("_id") or record.get("nct_id") or record.get("trial_id")
         if not isinstance(tid, str) or not tid.strip():
             raise DataError("missing trial id", source=str(path), row=row_number, field="_id")
+        if tid.strip() in first_row:  # which record is the trial? keeping the last one was a silent overwrite
+            raise DataError(f"duplicate trial id {tid.strip()!r} (first on row {first_row[tid.strip()]})",
+                            source=str(path), row=row_number, field="_id")
+        first_row[tid.strip()] = row_number
         trials[tid.strip()] = _trial_from_record(record, source=str(path), row=row_number)
     return trials
 
@@ -213,6 +227,8 @@ def load_trialgpt_dir(directory: Path, *, split: str = "test", corpus: str | Pat
                 if seen[key][0] != label:
                     raise DataError(f"pair {qid}::{tid} judged {seen[key][0]} at {seen[key][1]} and {label} here",
                                     source=str(path), row=line_number, field="score")
+                reason = "repeated judgment line (same pair, same label; counted once)"
+                report.skipped[reason] = report.skipped.get(reason, 0) + 1
                 continue
             seen[key] = (label, origin)
             report.n_judgments += 1
@@ -248,6 +264,10 @@ def pair_from_row(row: dict[str, Any], *, source: str, row_number: int) -> Pair:
     for name in ("query_id", "trial_id", "patient_note"):
         if not isinstance(row[name], str) or not row[name].strip():
             raise DataError("must be non-empty text", source=source, row=row_number, field=name)
+    for name in ("trial_title", "inclusion_criteria", "exclusion_criteria", "trial_summary"):
+        if row.get(name) is not None and not isinstance(row[name], str):  # a list would be stringified "['a']"
+            raise DataError(f"must be text, got {type(row[name]).__name__}", source=source, row=row_number,
+                            field=name)
     trial = TrialText(title=str(row["trial_title"]), inclusion=str(row["inclusion_criteria"]),
                       exclusion=str(row["exclusion_criteria"]), summary=str(row.get("trial_summary") or ""))
     extra = {k: v for k, v in row.items() if k not in PAIR_FIELDS and k != "label_name"}
