@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from clinrl.cli.app import app
-from clinrl.cli.train import SET_HELP, _print_summary, build_config, console
+from clinrl.cli.train import SET_HELP, VERBOSE_HELP, _print_summary, build_config, console, train_quietly
 from clinrl.errors import ConfigError
 
 RUNS = Path("runs")
@@ -85,6 +85,7 @@ def quickstart(
              "test file when present; 'none' to skip). Reported separately from the synthetic split."),
     recipe: str = typer.Option("quickstart", "--recipe", "-r", help="Recipe to start from."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """Train a small clinical reasoner end to end on a CPU: SFT warm-up, then GRPO, then evaluation.
 
@@ -93,7 +94,7 @@ def quickstart(
     3. SFT warm-up on worked explanations
     4. GRPO with the verifiable reward
     5. greedy evaluation on a held-out split after each stage (and on real MedCalc-Bench rows when present)
-    6. write the run directory, with report.md
+    6. write the run directory, with report.md (library output: RUN/train.log; TensorBoard: RUN/tb/)
 
     Measured: about 3 minutes and 1.3 GB of memory on 2 idle CPU cores with the default tiny model.
 
@@ -103,11 +104,8 @@ def quickstart(
         out = latest_quickstart_run()
     out = out or RUNS / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     config = quickstart_config(task, model, recipe, set_, real_source)
-    from clinrl.training.run import run_training
-
     console.rule(f"clinrl quickstart → {out}")
     started = time.perf_counter()
-    result = run_training(config, out, resume=resume, command=sys.argv,
-                          say=lambda m: console.print(f"[bold cyan]clinrl[/] {m}", highlight=False))
+    result = train_quietly(config, out, verbose=verbose, resume=resume, command=sys.argv)
     _print_summary(result)
     console.print(f"finished in {time.perf_counter() - started:.0f} s")
