@@ -265,3 +265,27 @@ def test_report_renders_in_headless_chromium(report):
                        check=True, capture_output=True, timeout=90)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a blank page compresses far smaller
+
+
+def test_run_markdown_report_leads_with_the_gain_and_lists_the_logged_signals(tmp_path):
+    from types import SimpleNamespace
+
+    from clinrl.training.common import StageResult
+    from clinrl.training.config import RunConfig
+    from clinrl.training.report import write_report as write_run_report
+
+    grpo = [{"step": s, "reward": -1 + s / 10, "reward_std_within_group": 0.5, "frac_reward_zero_std": 0.25,
+             "kl": 0.001 * s, "completions/mean_length": 30.0, "completions/clipped_ratio": 0.1, "entropy": 1.0}
+            for s in (1, 5, 10)]
+    metrics = {"seconds": 12.0, "stages": {}, "paired_gain": {"task": "medcalc", "metric": "accuracy",
+                                                              "from_stage": "sft", "to_stage": "grpo", "delta": -0.05,
+                                                              "ci": [-0.15, 0.04], "n": 64},
+               "health": [{"kind": "heldout_drop", "stage": "grpo", "message": "accuracy fell 20 points"}]}
+    result = SimpleNamespace(evals={}, notes=[], metrics=metrics,
+                             stages={"grpo": StageResult("grpo", tmp_path / "grpo" / "final", 10, log_history=grpo)})
+    text = write_run_report(tmp_path, RunConfig(), result).read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[2].startswith("Paired gain grpo − sft on medcalc accuracy: -5.0 points, 95% CI [-15.0, +4.0]")
+    assert "**held-out metric fell** (grpo): accuracy fell 20 points" in text
+    assert "| reward within-group std | 0.500 (step 1) | 0.500 (step 10) |" in text
+    assert "| groups tied | 25.0% (step 1) |" in text

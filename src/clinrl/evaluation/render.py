@@ -111,7 +111,7 @@ HEALTH_LABELS = {"heldout_drop": "held-out metric fell", "reward_collapse": "rew
                  "constant_answers": "constant answers"}
 
 
-def _health(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
+def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
     """The run's health warnings and the checkpoint kept (``metrics.json``), as HTML and markdown lines."""
     health, kept = run_metrics.get("health"), run_metrics.get("kept_checkpoint")
     if health is None and not kept:
@@ -234,7 +234,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
     md += [*gains, ""] if gains else []
     if stages or gains:
         parts.append(_cards(stages, cmp, data.run_metrics))
-    health_html, health_md = _health(data.run_metrics)
+    health_html, health_md = health_section(data.run_metrics)
     if health_html:
         parts.append(health_html)
         md += ["## Run health", "", *health_md, ""]

@@ -138,7 +138,8 @@ class RunConfig:
     sft: SFTSettings = _f(None, "SFT warm-up stage.")
     grpo: GRPOSettings = _f(None, "GRPO stage.")
     eval: EvalSettings = _f(None, "Held-out evaluation.")
-    report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow (when installed).")
+    report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow. Empty: TensorBoard into "
+                                  "RUN/tb/<stage> when it is installed (train extra); [none] turns logging off.")
     use_cpu: bool | None = _f(None, "Force CPU (None: CPU when no GPU is visible).")
     bf16: bool | None = _f(None, "bf16 mixed precision (None: on when a bf16-capable GPU is present; never "
                                  "on CPU, where it is 2.6× slower).")
