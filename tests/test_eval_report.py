@@ -207,7 +207,7 @@ def test_a_run_without_the_new_metrics_keys_still_renders(report):
     page = html_path.read_text()
     assert "Run health" not in page  # no metrics.json in this run: nothing to say, nothing invented
     first = page[page.index("<div class='cards'>"):]
-    assert "grpo − base" in first[:first.index("</div></div>")]  # the paired comparison comes first
+    assert "grpo − sft" in first[:first.index("</div></div>")]  # RL over the warm-up, from the eval logs, first
 
 
 def test_answers_are_shown_by_the_task_output_type(report):
@@ -231,7 +231,7 @@ def test_html_is_self_contained_and_complete(report):
     assert page.count("data:image/png;base64,") >= 4  # categories, curves, pass@k, taxonomy
     assert "http://" not in page and "https://" not in page and "<script" not in page
     for text in ("Metrics by stage", "Accuracy by category", "<h2>Training</h2>", "pass@k", "RLVR viability",
-                 "Failure taxonomy", "Example failures", "Provenance", "grpo − base"):
+                 "Failure taxonomy", "Example failures", "Provenance", "grpo − sft"):
         assert text in page, text
     md = md_path.read_text()
     for category in CATEGORY_CALCULATORS:
@@ -289,3 +289,22 @@ def test_run_markdown_report_leads_with_the_gain_and_lists_the_logged_signals(tm
     assert "**held-out metric fell** (grpo): accuracy fell 20 points" in text
     assert "| reward within-group std | 0.500 (step 1) | 0.500 (step 10) |" in text
     assert "| groups tied | 25.0% (step 1) |" in text
+
+
+def test_a_real_rows_stage_after_grpo_does_not_hide_the_gain_over_the_warm_up(tmp_path):
+    run = make_run(tmp_path)
+    real = [Sample(id=f"real-{s.id}", prompt=s.prompt, target=s.target, metadata=s.metadata, prefill=s.prefill)
+            for s in samples()[:7]]
+    run_eval(get_task("medcalc"), real, StageBackend(0.1, 9), progress=False, out_dir=run / "eval" / "grpo-real",
+             extra_spec={"stage": "grpo-real"})
+    page = write_report([run], tmp_path / "r.html")[0].read_text()
+    cards = page[page.index("<div class='cards'>"):]
+    assert "grpo − sft" in cards[:cards.index("</div></div>")]  # not dropped for grpo-real's unpaired samples
+
+
+def test_a_report_written_into_its_run_directory_keeps_the_runs_own_report_md(tmp_path):
+    run = make_run(tmp_path)
+    (run / "report.md").write_text("# the run's own summary\n")
+    html_path, md_path = write_report([run], run / "report.html")
+    assert (run / "report.md").read_text() == "# the run's own summary\n"
+    assert md_path == run / "report-summary.md" and md_path.read_text().startswith("# clinrl report")

@@ -94,6 +94,7 @@ def _length(ax: Any, history: Sequence[dict[str, Any]]) -> bool:
         return False
     _line(ax, length, "mean length (tokens)", "#3b7dd8", marker="o" if len(length) < 12 else None, ms=3)
     ax.set_ylabel("tokens")
+    ax.set_ylim(bottom=0)  # from zero: a 1-token wobble must not look like a collapse
     clipped = series(history, "completions/clipped_ratio")
     if clipped:
         twin = ax.twinx()

@@ -298,11 +298,18 @@ def category_names(stages: Sequence[Stage]) -> list[str]:
 
 
 def comparison(stages: Sequence[Stage]) -> dict[str, Any] | None:
+    """Paired accuracy difference: GRPO over the SFT warm-up when a run has both (what RL added), otherwise
+    the last stage over the first; a later stage on other samples (``grpo-real``) is passed over."""
     if len(stages) < 2:
         return None
-    first, last = stages[0], stages[-1]
-    result = paired_comparison(first.records, last.records)
-    return {**result, "a": first.name, "b": last.name} if result["n_paired"] else None
+    by_name = {s.name: s for s in stages}
+    pairs = [(by_name["sft"], by_name["grpo"])] if {"sft", "grpo"} <= set(by_name) else []
+    pairs += [(stages[0], later) for later in reversed(stages[1:])]
+    for first, last in pairs:
+        result = paired_comparison(first.records, last.records)
+        if result["n_paired"]:
+            return {**result, "a": first.name, "b": last.name}
+    return None
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -320,5 +327,7 @@ def write_report(paths: Iterable[str | os.PathLike[str]], out: str | os.PathLike
     if not markdown:
         return html_path, None
     md_path = html_path.with_suffix(".md")
+    if any(md_path.resolve() == (run / "report.md").resolve() for run in data.run_dirs):
+        md_path = html_path.with_name(html_path.stem + "-summary.md")  # RUN/report.md is the run's own summary
     md_path.write_text(summary, encoding="utf-8")
     return html_path, md_path

@@ -187,7 +187,6 @@ class RunConsole:
             logger.handlers = [handler, *(logger.handlers if self.verbose else [])]
             logger.propagate = False
         warnings.showwarning = self._show_warning
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # its fork warning is noise for a CPU run
         _active = self
         self.log("clinrl", f"run console: {self.run_dir} (verbose={self.verbose})")
         return self
