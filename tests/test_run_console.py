@@ -108,6 +108,14 @@ def test_stage_numbers_and_plain_throttled_lines():
     lines = out.getvalue().splitlines()
     assert 10 <= len(lines) <= 12 and lines[0].startswith("SFT step 1/100 ·") and "eta" in lines[0]
     assert lines[-1].startswith("SFT step 100/100") and "token accuracy 100.0%" in lines[-1]
+    # the trainer's closing entry (train_runtime, the not-yet-logged token accuracy, no loss) keeps the loss
+    out.truncate(0)
+    out.seek(0)
+    view = StageView(console, "sft", total=6, start=0)
+    view.update(1, {"loss": 8.1, "mean_token_accuracy": 0.0})
+    view.update(6, {"train_runtime": 62.0, "train_loss": 7.2, "mean_token_accuracy": 0.097})
+    view.finish()
+    assert out.getvalue().splitlines()[-1].endswith("loss 8.100 · token accuracy 9.7%")
 
 
 def test_a_tty_gets_a_redrawn_display_not_lines():

@@ -372,6 +372,7 @@ class StageView:
     def __init__(self, owner: RunConsole, stage: str, total: int, start: int):
         self.owner, self.stage, self.total, self.start = owner, stage, max(int(total), 1), int(start)
         self.step, self.stats, self.heldout, self.status_text = self.start, "", "", ""
+        self.latest: dict[str, Any] = {}
         self.started = time.perf_counter()
         self.last_printed: int | None = None
         self.progress = None
@@ -419,7 +420,9 @@ class StageView:
 
     def update(self, step: int, logs: dict[str, Any]) -> None:
         self.step = int(step)
-        stats = stage_stats(self.stage, logs)
+        # the latest value of each number: the trainer's closing entry carries only what was not logged yet
+        self.latest.update({k: v for k, v in logs.items() if not k.startswith("train_")})
+        stats = stage_stats(self.stage, self.latest) if stage_stats(self.stage, logs) else ""
         if not stats:
             return
         self.stats = stats
