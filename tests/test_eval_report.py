@@ -81,16 +81,36 @@ def make_run(root: Path) -> Path:
         k = 4 if stage == "base" else 1
         run_eval(task, data, StageBackend(p, i), n_samples=k, temperature=0.6 if k > 1 else 0.0, progress=False,
                  out_dir=run / "eval" / stage, extra_spec={"stage": stage, "split": "train" if k > 1 else "test"})
-    for stage, key in (("sft", "loss"), ("grpo", "reward")):
-        (run / stage).mkdir(parents=True)
-        history = [{"step": s, "loss": 2.0 / (1 + s / 20), **({"reward": -1.5 + s / 40} if key == "reward" else {})}
-                   for s in range(1, 101, 5)]
-        (run / stage / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    write_trainer_logs(run)
     lines = [{"stage": st, "step": s, "task": "medcalc", "accuracy": a, "format_valid": 0.9}
              for st, pts in (("sft", [(0, 0.1), (50, 0.3), (100, 0.45)]), ("grpo", [(0, 0.45), (50, 0.55), (100, 0.6)]))
              for s, a in pts]
     (run / "heldout_eval.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
     return run
+
+
+#: the GRPO keys TRL 1.16 logs (plus clinrl's within-group spread), as the report reads them
+GRPO_KEYS = ("reward", "reward_std", "reward_std_within_group", "frac_reward_zero_std", "kl",
+             "completions/mean_length", "completions/clipped_ratio", "entropy", "rewards/format/mean",
+             "rewards/correct/mean")
+
+
+def write_trainer_logs(run: Path, *, within_group: bool = True) -> None:
+    (run / "sft").mkdir(parents=True, exist_ok=True)
+    sft = [{"step": s, "loss": 2.0 / (1 + s / 20), "mean_token_accuracy": min(0.95, 0.2 + s / 120)}
+           for s in range(1, 81, 5)]
+    (run / "sft" / "trainer_state.json").write_text(json.dumps({"log_history": sft}))
+    (run / "grpo" / "checkpoint-30").mkdir(parents=True, exist_ok=True)  # a run stopped before writing grpo/
+    grpo = []
+    for s in range(1, 31):
+        row = {"step": s, "loss": 0.01, "reward": -1.5 + s / 20, "reward_std": 1.0, "frac_reward_zero_std": 0.8 - s / 50,
+               "kl": s * 1e-4, "completions/mean_length": 40 - s / 3, "completions/clipped_ratio": 0.5 - s / 70,
+               "entropy": 1.2 - s / 60, "rewards/format/mean": -1 + s / 30, "rewards/correct/mean": s / 40}
+        if within_group:
+            row["reward_std_within_group"] = 0.4
+        grpo.append(row)
+    grpo.append({"step": 30, "train_runtime": 12.0, "train_loss": 0.01})  # TRL's closing entry has no reward
+    (run / "grpo" / "checkpoint-30" / "trainer_state.json").write_text(json.dumps({"log_history": grpo}))
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +122,107 @@ def report(tmp_path_factory):
 
 
 def test_collect_reads_stages_in_order_and_curves(report):
+    from clinrl.evaluation.curves import series
+
     run, _, _ = report
     data = collect([run])
     assert [s.name for s in data.stages] == ["base", "sft", "grpo"]
-    assert {"sft loss", "grpo reward", "grpo loss"} <= set(data.curves)
-    assert set(data.heldout) == {"sft", "grpo"} and len(data.heldout["grpo"]) == 3
+    assert set(data.training) == {"sft", "grpo"}  # grpo from its latest checkpoint: no grpo/trainer_state.json
+    assert len(series(data.training["sft"], "mean_token_accuracy")) == 16
+    assert len(series(data.training["grpo"], "reward")) == 30  # the closing entry without a reward is skipped
+    assert {r["stage"] for r in data.heldout} == {"sft", "grpo"}
+    assert len([r for r in data.heldout if r["stage"] == "grpo"]) == 3
     assert any("not JSON" in s for s in data.skipped)  # a bad line is reported, not silently dropped
+
+
+def test_each_stage_gets_its_own_figure_with_the_grpo_signals(report):
+    _, html_path, md_path = report
+    page = html_path.read_text()
+    for stage in ("sft", "grpo"):
+        start = page.index(f"<figure id='curves-{stage}'>")
+        figure = page[start:page.index("</figure>", start)]
+        assert "data:image/png;base64," in figure
+    grpo = page[page.index("<figure id='curves-grpo'>"):]
+    grpo = grpo[:grpo.index("</figure>")]
+    for panel in ("reward mean ± within-group std (held-out points overlaid)", "groups with tied rewards",
+                  "KL to the reference", "completion length and truncation", "entropy", "reward by function"):
+        assert panel in grpo, panel
+    sft = page[page.index("<figure id='curves-sft'>"):]
+    assert "loss" in sft[:sft.index("</figure>")] and "token accuracy" in sft[:sft.index("</figure>")]
+    md = md_path.read_text()
+    assert "| groups tied | 78.0% (step 1) | 20.0% (step 30) |" in md
+    assert "| truncated |" in md and "| KL |" in md and "| reward within-group std |" in md
+
+
+def test_grpo_figure_draws_every_signal_on_its_own_step_axis():
+    from clinrl.evaluation.curves import GRPO_PANELS, stage_figure
+    from clinrl.evaluation.report import _plt
+
+    plt = _plt()
+    history = [{"step": s, **{k: 0.1 * s for k in GRPO_KEYS}} for s in (1, 5, 10)]
+    heldout = [{"stage": "grpo", "step": 5, "task": "medcalc", "accuracy": 0.3},
+               {"stage": "grpo", "step": 10, "task": "medcalc", "accuracy": 0.4,
+                "headline": {"name": "balanced accuracy", "value": 0.6}}]
+    fig, titles = stage_figure("grpo", history, heldout, plt)
+    assert len(titles) == len(GRPO_PANELS)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    reward_ax = axes[0]
+    assert reward_ax.get_xlabel() == "GRPO step" and reward_ax.get_lines()[0].get_xdata().tolist() == [1, 5, 10]
+    assert reward_ax.collections  # the ± within-group std band
+    overlay = [ax for ax in fig.axes if any(line.get_marker() == "D" for line in ax.get_lines())]
+    assert overlay and sorted(y for line in overlay[0].get_lines() for y in line.get_ydata()) == [30.0, 60.0]
+    plt.close(fig)
+    # an older log without clinrl's within-group spread says which spread it shows
+    older = [{k: v for k, v in row.items() if k != "reward_std_within_group"} for row in history]
+    fig, titles = stage_figure("grpo", older, [], plt)
+    assert titles[0] == "reward mean ± batch std (TRL reward_std)"
+    plt.close(fig)
+
+
+def test_first_card_is_the_paired_gain_and_health_lists_warnings(tmp_path):
+    run = make_run(tmp_path)
+    metrics = {"paired_gain": {"task": "medcalc", "metric": "accuracy", "from_stage": "sft", "to_stage": "grpo",
+                               "delta": 0.12, "ci": [0.031, 0.209], "n": 42},
+               "health": [{"kind": "reward_collapse", "stage": "grpo", "message": "reward fell from 0.4 to -2.0"},
+                          {"kind": "constant_answers", "stage": "grpo", "message": "83% of answers are 2"}],
+               "kept_checkpoint": {"stage": "grpo", "step": 20, "path": "runs/x/grpo/checkpoint-20",
+                                   "policy": "best", "metric": 0.55}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    html_path, md_path = write_report([run], tmp_path / "r.html")
+    page = html_path.read_text()
+    first = page.index("<div class='cards'>") + len("<div class='cards'>")
+    assert page.startswith("<div class='card gain'>", first)  # the first card
+    card = page[first:page.index("</div></div>", first)]
+    assert "+12.0 pts" in card and "[+3.1, +20.9]" in card and "paired on 42" in card and "grpo − sft" in card
+    health = page[page.index("<h2>Run health</h2>"):]
+    assert "reward collapsed" in health and "constant answers" in health and "83% of answers are 2" in health
+    assert "Kept checkpoint: grpo step 20 (the best held-out score (55.0%)), runs/x/grpo/checkpoint-20" in health
+    md = md_path.read_text()
+    assert "Paired gain grpo − sft on medcalc accuracy: +12.0 points, 95% CI [+3.1, +20.9] (n=42)." in md
+    assert "## Run health" in md
+
+
+def test_a_run_without_the_new_metrics_keys_still_renders(report):
+    run, html_path, _ = report
+    page = html_path.read_text()
+    assert "Run health" not in page  # no metrics.json in this run: nothing to say, nothing invented
+    first = page[page.index("<div class='cards'>"):]
+    assert "grpo − sft" in first[:first.index("</div></div>")]  # RL over the warm-up, from the eval logs, first
+
+
+def test_answers_are_shown_by_the_task_output_type(report):
+    from clinrl.registry import get_task
+
+    _, html_path, _ = report
+    page = html_path.read_text()
+    assert "answer 4 ·" in page and "answer 4.0" not in page  # an integer score, read as 4.0 by the parser
+    task = get_task("medcalc")
+    assert task.display_answer(3.0, {"calculator_id": 45, "ground_truth": "2"}) == "3"
+    assert task.display_target({"calculator_id": 45, "ground_truth": "2.0"}) == "2"
+    assert task.display_answer("2023-10-18", {"calculator_id": 13, "ground_truth": "10/17/2023"}) == "10/18/2023"
+    assert task.display_answer([4, 3], {"calculator_id": 69, "ground_truth": "(4, 2)"}) == "4 weeks, 3 days"
+    assert task.display_target({"calculator_id": 2, "ground_truth": "60.0", "lower_limit": "57.0",
+                                "upper_limit": "63.0"}) == "60 (accepted 57 to 63)"
 
 
 def test_html_is_self_contained_and_complete(report):
@@ -115,8 +230,8 @@ def test_html_is_self_contained_and_complete(report):
     page = html_path.read_text()
     assert page.count("data:image/png;base64,") >= 4  # categories, curves, pass@k, taxonomy
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    for text in ("Metrics by stage", "Accuracy by category", "Training", "pass@k", "RLVR viability",
-                 "Failure taxonomy", "Example failures", "Provenance", "grpo − base"):
+    for text in ("Metrics by stage", "Accuracy by category", "<h2>Training</h2>", "pass@k", "RLVR viability",
+                 "Failure taxonomy", "Example failures", "Provenance", "grpo − sft"):
         assert text in page, text
     md = md_path.read_text()
     for category in CATEGORY_CALCULATORS:
@@ -150,3 +265,46 @@ def test_report_renders_in_headless_chromium(report):
                        check=True, capture_output=True, timeout=90)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a blank page compresses far smaller
+
+
+def test_run_markdown_report_leads_with_the_gain_and_lists_the_logged_signals(tmp_path):
+    from types import SimpleNamespace
+
+    from clinrl.training.common import StageResult
+    from clinrl.training.config import RunConfig
+    from clinrl.training.report import write_report as write_run_report
+
+    grpo = [{"step": s, "reward": -1 + s / 10, "reward_std_within_group": 0.5, "frac_reward_zero_std": 0.25,
+             "kl": 0.001 * s, "completions/mean_length": 30.0, "completions/clipped_ratio": 0.1, "entropy": 1.0}
+            for s in (1, 5, 10)]
+    metrics = {"seconds": 12.0, "stages": {}, "paired_gain": {"task": "medcalc", "metric": "accuracy",
+                                                              "from_stage": "sft", "to_stage": "grpo", "delta": -0.05,
+                                                              "ci": [-0.15, 0.04], "n": 64},
+               "health": [{"kind": "heldout_drop", "stage": "grpo", "message": "accuracy fell 20 points"}]}
+    result = SimpleNamespace(evals={}, notes=[], metrics=metrics,
+                             stages={"grpo": StageResult("grpo", tmp_path / "grpo" / "final", 10, log_history=grpo)})
+    text = write_run_report(tmp_path, RunConfig(), result).read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[2].startswith("Paired gain grpo − sft on medcalc accuracy: -5.0 points, 95% CI [-15.0, +4.0]")
+    assert "**held-out metric fell** (grpo): accuracy fell 20 points" in text
+    assert "| reward within-group std | 0.500 (step 1) | 0.500 (step 10) |" in text
+    assert "| groups tied | 25.0% (step 1) |" in text
+
+
+def test_a_real_rows_stage_after_grpo_does_not_hide_the_gain_over_the_warm_up(tmp_path):
+    run = make_run(tmp_path)
+    real = [Sample(id=f"real-{s.id}", prompt=s.prompt, target=s.target, metadata=s.metadata, prefill=s.prefill)
+            for s in samples()[:7]]
+    run_eval(get_task("medcalc"), real, StageBackend(0.1, 9), progress=False, out_dir=run / "eval" / "grpo-real",
+             extra_spec={"stage": "grpo-real"})
+    page = write_report([run], tmp_path / "r.html")[0].read_text()
+    cards = page[page.index("<div class='cards'>"):]
+    assert "grpo − sft" in cards[:cards.index("</div></div>")]  # not dropped for grpo-real's unpaired samples
+
+
+def test_a_report_written_into_its_run_directory_keeps_the_runs_own_report_md(tmp_path):
+    run = make_run(tmp_path)
+    (run / "report.md").write_text("# the run's own summary\n")
+    html_path, md_path = write_report([run], run / "report.html")
+    assert (run / "report.md").read_text() == "# the run's own summary\n"
+    assert md_path == run / "report-summary.md" and md_path.read_text().startswith("# clinrl report")

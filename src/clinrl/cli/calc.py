@@ -31,12 +31,11 @@ def calc_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON l
     if as_json:
         typer.echo(json.dumps([c.describe() for c in calculators], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"clinrl calculators ({len(calculators)})")
-    for column in ("id", "slug", "name", "category", "answer", "unit"):
-        table.add_column(column, style="bold cyan" if column == "id" else None)
-    for c in calculators:
-        table.add_row(str(c.id), c.slug, c.name, c.category, c.output_kind, c.unit or "")
-    console.print(table)
+    from clinrl.cli.output import print_table
+
+    print_table(console, ["id", "slug", "name", "category", "answer", "unit"],
+                [[str(c.id), c.slug, c.name, c.category, c.output_kind, c.unit or ""] for c in calculators],
+                title=f"clinrl calculators ({len(calculators)})")
 
 
 def _read_json_argument(text: str) -> Any:

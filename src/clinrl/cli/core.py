@@ -10,9 +10,9 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from clinrl.cli.app import TASK_OPTION_HELP, app, data_app, parse_task_options
+from clinrl.cli.output import JSON_HELP, echo_json, print_table
 from clinrl.errors import DataError, TargetError
 from clinrl.metrics import format_proportion as _fmt
 from clinrl.metrics import headline_rows as headline_metrics
@@ -28,25 +28,27 @@ CLIP_HEAD, CLIP_TAIL = 450, 250
 def tasks_command(
     options: bool = typer.Option(False, "--options", help="Also list the options each task takes (pass them to "
                                  "data show / score / eval as -O KEY=VALUE, or under `options:` in a recipe)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List the registered tasks with a one-line card each."""
     from clinrl.registry import get_task_class, task_options
 
-    table = Table(title="clinrl tasks", show_lines=False)
-    table.add_column("task", style="bold cyan")
-    table.add_column("version")
-    table.add_column("summary")
-    if options:
-        table.add_column("options")
+    rows = []
     for row in list_tasks():
-        cells = [row["name"], row["version"], row["summary"]]
-        if options:
+        entry = dict(row)
+        if options or as_json:
             try:
-                cells.append(", ".join(o for o in task_options(get_task_class(row["name"])) if o != "scheme"))
+                entry["options"] = [o for o in task_options(get_task_class(row["name"])) if o != "scheme"]
             except Exception:  # a broken third-party task is already reported in its summary
-                cells.append("?")
-        table.add_row(*map(escape, cells))
-    console.print(table)
+                entry["options"] = None
+        rows.append(entry)
+    if as_json:
+        echo_json(rows)
+        return
+    columns = ["task", "version", "summary"] + (["options"] if options else [])
+    cells = [[r["name"], r["version"], r["summary"]]
+             + ([", ".join(r["options"]) if r["options"] is not None else "?"] if options else []) for r in rows]
+    print_table(console, columns, cells, title="clinrl tasks")
 
 
 @data_app.command("show")
@@ -60,6 +62,8 @@ def data_show(
     full: bool = typer.Option(False, help=f"Print whole messages instead of the first {CLIP_HEAD} and last "
                               f"{CLIP_TAIL} characters of each."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the samples as a JSON list (id, category, prompt "
+                                 "messages, pre-fill, target, metadata), whole."),
 ) -> None:
     """Print the first samples of a task as the model will see them, with their targets.
 
@@ -67,6 +71,10 @@ def data_show(
     """
     t = get_task(task, **parse_task_options(option))
     samples = t.load(source, split, limit=limit)
+    if as_json:
+        echo_json([{"id": s.id, "category": s.category, "prompt": s.prompt, "prefill": s.prefill,
+                    "target": s.target, "metadata": s.metadata} for s in samples])
+        return
     for sample in samples:
         console.rule(f"[bold]{escape(task)}[/] sample {escape(str(sample.id))}  ({escape(sample.category or '-')})")
         for message in sample.prompt:
@@ -139,6 +147,8 @@ def score_command(
     contract: str = typer.Option("ehrmind", help="ehrmind: strict <think>/<answer>{json} contract; official: "
                                  "the benchmark's own lenient extraction."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout (the notes go to "
+                                 "stderr)."),
 ) -> None:
     """Score a completions file with the task's verifier and print a metrics table.
 
@@ -189,46 +199,44 @@ def score_command(
         for r in out_rows:
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
     metrics = t.metrics(samples, scores)
-    print_metrics(metrics)
     from clinrl.evaluation.harness import jsonable
+
+    out_console = console
+    if as_json:
+        echo_json(metrics)
+        out_console = Console(stderr=True)
+    else:
+        print_metrics(metrics)
 
     metrics_path = out.with_name(out.stem + ".metrics.json")
     metrics_path.write_text(json.dumps(jsonable(metrics), indent=2, ensure_ascii=False, default=str) + "\n",
                             encoding="utf-8")
     note = _duplicate_note(rows)
     if note:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        out_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if conflict:
-        console.print(f"[yellow]note:[/] {n_conflicts} row(s) disagree with --source on a target field, e.g. "
+        out_console.print(f"[yellow]note:[/] {n_conflicts} row(s) disagree with --source on a target field, e.g. "
                       f"{escape(conflict)}", highlight=False)
     if source is not None and len({s.id for s in samples}) < len(by_id):
-        console.print(f"[yellow]note:[/] the metrics cover {len({s.id for s in samples})} of the {len(by_id)} "
+        out_console.print(f"[yellow]note:[/] the metrics cover {len({s.id for s in samples})} of the {len(by_id)} "
                       f"samples in {escape(source)}", highlight=False)
     reasons = Counter(s.explanation.split(" (")[0] for s in scores if s.format_ok is False)
     if reasons:
-        console.print("malformed: " + escape("; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5))),
+        out_console.print("malformed: " + escape("; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5))),
                       highlight=False)
-    console.print(f"wrote {len(out_rows)} scored rows to {escape(str(out))} and the metrics to "
+    out_console.print(f"wrote {len(out_rows)} scored rows to {escape(str(out))} and the metrics to "
                   f"{escape(str(metrics_path))}", highlight=False)
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
     """Print a task's metrics dict as tables (overall, then one table per grouping)."""
-    table = Table(title=f"{metrics['task']} (v{metrics['task_version']})")
-    table.add_column("metric")
-    table.add_column("value (95% CI)")
-    table.add_row("accuracy", _fmt(metrics["accuracy"]))
-    table.add_row("format valid", _fmt(metrics["format_valid"]))
-    table.add_row("unscored", str(metrics["n_unscored"]))
-    for name, value in headline_metrics(metrics):
-        table.add_row(escape(name), value)
-    console.print(table)
+    rows = [["accuracy", _fmt(metrics["accuracy"])], ["format valid", _fmt(metrics["format_valid"])],
+            ["unscored", str(metrics["n_unscored"])]]
+    rows += [[name, value] for name, value in headline_metrics(metrics)]
+    print_table(console, ["metric", "value (95% CI)"], rows, title=f"{metrics['task']} (v{metrics['task_version']})",
+                first_style=None)
     for group, per in metrics.get("groups", {}).items():
         if len(per) > 60:
             continue
-        gt = Table(title=f"accuracy by {group}")
-        gt.add_column(group)
-        gt.add_column("accuracy (95% CI)")
-        for key, p in per.items():
-            gt.add_row(escape(str(key)), _fmt(p))
-        console.print(gt)
+        print_table(console, [group, "accuracy (95% CI)"], [[str(key), _fmt(p)] for key, p in per.items()],
+                    title=f"accuracy by {group}", first_style=None)

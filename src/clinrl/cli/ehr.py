@@ -8,9 +8,9 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clinrl.cli.app import labels_app, synth_app
+from clinrl.cli.output import echo_json, print_table
 from clinrl.errors import ConfigError
 
 console = Console()
@@ -43,6 +43,8 @@ def labels_ehr(
                                          "labeler, default) or 'admission'."),
     report: Optional[Path] = typer.Option(None, help="Also write the per-task counts (and dropped prediction "
                                           "times with their reasons) as JSON here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the per-task counts as JSON on stdout (the "
+                                 "other lines go to stderr)."),
 ) -> None:
     """Label inpatient stays of a MEDS dataset with EHRSHOT's task definitions and print the counts.
 
@@ -65,32 +67,34 @@ def labels_ehr(
     if not codes.is_empty() and len(names) != 1:
         raise ConfigError("--icd9/--icd10/--snomed replace one task's code set: give exactly one --task")
     tasks = [get_labeling_task(n, codes=codes, anchor=anchor if n == "guo_readmission" else None) for n in names]
-    with console.status(f"reading {meds}"):
+    out_console = Console(stderr=True) if as_json else console
+    with out_console.status(f"reading {meds}"):
         dataset = read_meds(meds, option="--meds")
-    console.print(f"{dataset.events.height:,} events, {len(dataset.subject_ids):,} subjects "
-                  f"(splits from {dataset.split_origin})")
-    table = Table(title=f"EHRSHOT labels on {meds.name}")
-    for column in ("task", "labels", "positive", "negative", "positive %", "subjects", "dropped"):
-        table.add_column(column, justify="left" if column in ("task", "dropped") else "right",
-                         no_wrap=column != "dropped")
-    reports = []
+    out_console.print(f"{dataset.events.height:,} events, {len(dataset.subject_ids):,} subjects "
+                      f"(splits from {dataset.split_origin})")
+    rows, reports = [], []
     for t in tasks:
         labels, rep = label(dataset, t)
         reports.append(rep.to_dict())
         dropped = "; ".join(f"{k}: {v}" for k, v in rep.dropped.items()) or "-"
-        table.add_row(t.name, str(rep.n_labels), str(rep.n_positive), str(rep.n_labels - rep.n_positive),
-                      f"{100 * rep.positive_rate:.1f}" if rep.n_labels else "-", str(rep.n_subjects), dropped)
+        rows.append([t.name, str(rep.n_labels), str(rep.n_positive), str(rep.n_labels - rep.n_positive),
+                     f"{100 * rep.positive_rate:.1f}" if rep.n_labels else "-", str(rep.n_subjects), dropped])
         if out is not None:
             path = out / f"{t.name}.parquet" if len(tasks) > 1 else out
             write_labels(labels, path)
             reports[-1]["file"] = str(path)
-    console.print(table)
+    if as_json:
+        echo_json(reports)
+    else:
+        print_table(console, ["task", "labels", "positive", "negative", "positive %", "subjects", "dropped"], rows,
+                    title=f"EHRSHOT labels on {meds.name}",
+                    right=("labels", "positive", "negative", "positive %", "subjects"))
     if out is not None:
-        console.print(f"labels written to {out}")
+        out_console.print(f"labels written to {out}")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
-        console.print(f"counts written to {report}")
+        out_console.print(f"counts written to {report}")
 
 
 @synth_app.command("ehr")
@@ -116,11 +120,10 @@ def synth_ehr(
         dataset = write_cohort(out, n_subjects=subjects, seed=seed, subjects_per_shard=subjects_per_shard,
                                overwrite=overwrite)
     console.print(f"wrote {dataset.events.height:,} events for {subjects} subjects to {out}")
-    table = Table(title="label counts")
-    for column in ("task", "labels", "positive", "positive %"):
-        table.add_column(column, justify="left" if column == "task" else "right")
+    rows = []
     for name in LABELING_TASKS:
         _, rep = label(dataset, name)
-        table.add_row(name, str(rep.n_labels), str(rep.n_positive),
-                      f"{100 * rep.positive_rate:.1f}" if rep.n_labels else "-")
-    console.print(table)
+        rows.append([name, str(rep.n_labels), str(rep.n_positive),
+                     f"{100 * rep.positive_rate:.1f}" if rep.n_labels else "-"])
+    print_table(console, ["task", "labels", "positive", "positive %"], rows, title="label counts",
+                right=("labels", "positive", "positive %"))

@@ -10,7 +10,6 @@ from typing import Any, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clinrl.cli.app import TASK_OPTION_HELP, app, eval_app, parse_task_options
 from clinrl.errors import ConfigError
@@ -111,6 +110,8 @@ def eval_command(
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     cache_dir: Optional[Path] = typer.Option(None, help="openai: on-disk reply cache (default: none)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout (progress and the "
+                                 "file locations go to stderr)."),
 ) -> None:
     """Evaluate a model on a task: generate, score with the task's verifier, write a versioned eval log.
 
@@ -152,42 +153,46 @@ def eval_command(
                       max_new_tokens=max_new_tokens, seed=seed, out_dir=out, resume=resume,
                       retry_failed=not keep_failures,
                       extra_spec={"source": source, "split": split, "limit": limit, "stratify": stratify_key})
+    out_console = Console(stderr=True) if as_json else console
     if result.n_resumed:
-        console.print(f"resumed {result.n_resumed} finished sample(s) from {result.log_path}")
+        out_console.print(f"resumed {result.n_resumed} finished sample(s) from {result.log_path}")
     if result.n_retried:
-        console.print(f"generated again {result.n_retried} sample(s) whose generation had failed "
-                      "(--keep-failures keeps them)")
-    print_summary(result.metrics)
+        out_console.print(f"generated again {result.n_retried} sample(s) whose generation had failed "
+                          "(--keep-failures keeps them)")
+    if as_json:
+        from clinrl.cli.output import echo_json
+
+        echo_json(result.metrics)
+    else:
+        print_summary(result.metrics)
     if out is not None:
         from clinrl.evaluation.report import write_report
 
         html_path, md_path = write_report([out], out / "report.html")
-        console.print(f"eval log: {result.log_path}\nreport: {html_path} (+ {md_path.name})")
+        out_console.print(f"eval log: {result.log_path}\nreport: {html_path} (+ {md_path.name})")
 
 
 def print_summary(metrics: dict[str, Any]) -> None:
     from clinrl.cli.core import print_metrics
+    from clinrl.cli.output import print_table
 
     print_metrics(metrics)
-    table = Table(title="generation")
-    table.add_column("metric")
-    table.add_column("value")
-    for key in ("n_completions", "n_generation_errors", "n_unscored_completions"):
-        table.add_row(key.replace("_", " "), str(metrics.get(key)))
+    rows = [[key.replace("_", " "), str(metrics.get(key))]
+            for key in ("n_completions", "n_generation_errors", "n_unscored_completions")]
     for key in ("format_valid_rate", "truncation_rate"):
         value = metrics.get(key)
-        table.add_row(key.replace("_", " "), "-" if value is None else f"{100 * value:.1f}%")
+        rows.append([key.replace("_", " "), "-" if value is None else f"{100 * value:.1f}%"])
     tokens = metrics.get("mean_completion_tokens")
-    table.add_row("mean completion tokens", "-" if tokens is None else f"{tokens:.1f}")
+    rows.append(["mean completion tokens", "-" if tokens is None else f"{tokens:.1f}"])
     for k, entry in (metrics.get("pass_at_k") or {}).items():
         o = entry["overall"]
         if o["n"]:
-            table.add_row(f"pass@{k}", f"{100 * o['value']:.1f}% [{100 * o['ci_low']:.1f}, {100 * o['ci_high']:.1f}]")
+            rows.append([f"pass@{k}", f"{100 * o['value']:.1f}% [{100 * o['ci_low']:.1f}, {100 * o['ci_high']:.1f}]"])
     for k, entry in (metrics.get("reliable_pass_at_k") or {}).items():
         o = entry["overall"]
         if o["n"]:
-            table.add_row(f"reliable pass@{k}", f"{100 * o['value']:.1f}%")
-    console.print(table)
+            rows.append([f"reliable pass@{k}", f"{100 * o['value']:.1f}%"])
+    print_table(console, ["metric", "value"], rows, title="generation", first_style=None)
 
 
 @eval_app.command("compare")

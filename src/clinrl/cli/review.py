@@ -10,9 +10,9 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from clinrl.cli.app import app
+from clinrl.cli.output import JSON_HELP, echo_json, print_table
 from clinrl.errors import ConfigError
 
 console = Console()
@@ -246,21 +246,24 @@ def review_import(
 
 
 @review_app.command("stats")
-def review_stats(db: str = typer.Option(DEFAULT_DB, help=DB_HELP)) -> None:
+def review_stats(db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
+                 as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Per-round pass rate, edit distance and time per rubric."""
     from clinrl.review.stats import round_stats
 
-    table = Table(title="review rounds")
-    for column in ("round", "total", "pending", "approved", "rejected", "pass rate", "edited", "edit distance",
-                   "median s/rubric"):
-        table.add_column(column)
-    for r in round_stats(_store(db, must_exist=True)):
-        pct = (lambda v: "-" if v is None else f"{100 * v:.0f}%")
-        table.add_row(str(r["round"]), str(r["total"]), str(r["pending"]), str(r["approved"]), str(r["rejected"]),
-                      pct(r["pass_rate"]), pct(r["edited_fraction"]),
-                      "-" if r["mean_edit_distance"] is None else f"{r['mean_edit_distance']:.3f}",
-                      "-" if r["median_seconds_per_rubric"] is None else f"{r['median_seconds_per_rubric']:.0f}")
-    console.print(table)
+    stats = round_stats(_store(db, must_exist=True))
+    if as_json:
+        echo_json(stats)
+        return
+    pct = (lambda v: "-" if v is None else f"{100 * v:.0f}%")
+    rows = [[str(r["round"]), str(r["total"]), str(r["pending"]), str(r["approved"]), str(r["rejected"]),
+             pct(r["pass_rate"]), pct(r["edited_fraction"]),
+             "-" if r["mean_edit_distance"] is None else f"{r['mean_edit_distance']:.3f}",
+             "-" if r["median_seconds_per_rubric"] is None else f"{r['median_seconds_per_rubric']:.0f}"]
+            for r in stats]
+    columns = ["round", "total", "pending", "approved", "rejected", "pass rate", "edited", "edit distance",
+               "median s/rubric"]
+    print_table(console, columns, rows, title="review rounds", right=columns[1:])
 
 
 @review_app.command("export")

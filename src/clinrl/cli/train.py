@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from clinrl.cli.app import train_app
 
@@ -50,48 +50,78 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
     return config
 
 
-def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optional[list[str]],
-         set_: Optional[list[str]], resume: bool, device: Optional[str] = None, keep: Optional[str] = None) -> None:
-    import sys
+VERBOSE_HELP = ("Also print the libraries' progress bars, log dicts and warnings (they always go to "
+                "RUN/train.log).")
 
+
+def train_quietly(config: Any, out: Path, *, verbose: bool, **kwargs: Any) -> Any:
+    """``run_training`` with the terminal owned by a RunConsole: clinrl's lines and one live display per
+    stage on the terminal, the libraries' output in RUN/train.log (also on the terminal with ``verbose``)."""
+    from clinrl.training.console import RunConsole
     from clinrl.training.run import run_training
 
+    with RunConsole(out, verbose=verbose) as run_console:
+        result = run_training(config, out, say=run_console.say, **kwargs)
+        result.html_report = write_html_report(result.run_dir)
+    return result
+
+
+def write_html_report(run_dir: Path) -> Path | None:
+    """RUN/report.html (training curves, per-stage metrics) when matplotlib is installed, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return None
+    from clinrl.evaluation.report import write_report
+
+    html_path, _ = write_report([run_dir], Path(run_dir) / "report.html", markdown=False)
+    return html_path
+
+
+def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optional[list[str]],
+         set_: Optional[list[str]], resume: bool, verbose: bool = False, device: Optional[str] = None,
+         keep: Optional[str] = None) -> None:
+    import sys
+
     config = build_config(recipe, set_, model=model, tasks=task, device=device, keep=keep)
-    result = run_training(config, out, resume=resume, stages=(stage,), command=sys.argv,
-                          say=lambda m: console.print(f"[bold cyan]clinrl[/] {m}", highlight=False))
+    result = train_quietly(config, out, verbose=verbose, resume=resume, stages=(stage,), command=sys.argv)
     _print_summary(result)
 
 
 def _print_summary(result: Any) -> None:
+    from clinrl.cli.output import print_table
     from clinrl.training.callbacks import headline_text
     from clinrl.training.health import gain_text
 
     gain = (result.metrics or {}).get("paired_gain")
     if gain:
         style = "green" if (gain.get("ci") or [None])[0] is not None and gain["ci"][0] > 0 else "yellow"
-        console.print(f"[bold {style}]{gain_text(gain)}[/]", highlight=False)
+        console.print(f"[bold {style}]{escape(gain_text(gain))}[/]", highlight=False, soft_wrap=True)
     for warning in (result.metrics or {}).get("health", []):
-        console.print(f"[bold red]warning:[/] {warning['message']}", highlight=False)
+        console.print(f"[bold red]warning:[/] {escape(warning['message'])}", highlight=False, soft_wrap=True)
     kept = (result.metrics or {}).get("kept_checkpoint")
     if kept and kept.get("policy") == "best":
-        console.print(f"kept: {kept['path']} ({kept['stage']} step {kept['step']}, the best held-out headline "
-                      "metric; chosen on the held-out split itself, so its number is optimistic)", highlight=False)
+        console.print(escape(f"kept: {kept['path']} ({kept['stage']} step {kept['step']}, the best held-out "
+                             "headline metric; chosen on the held-out split itself, so its number is optimistic)"),
+                      highlight=False, soft_wrap=True)
 
-    table = Table(title=f"held-out results — {result.run_dir}")
     rows_all = [row for rows in result.evals.values() for row in rows]
     with_headline = any(row.get("headline") for row in rows_all)
-    for column in ("stage", "task", "n", "accuracy", "format valid") + (("task metric",) if with_headline else ()):
-        table.add_column(column)
-    for stage, rows in result.evals.items():
-        for row in rows:
+    columns = ["stage", "task", "n", "accuracy", "format valid"] + (["task metric"] if with_headline else [])
+    rows = []
+    for stage, stage_rows in result.evals.items():
+        for row in stage_rows:
             acc, fmt = row.get("accuracy"), row.get("format_valid")
             cells = [stage, row["task"], str(row.get("n")), "—" if acc is None else f"{100 * acc:.1f}%",
                      "—" if fmt is None else f"{100 * fmt:.1f}%"]
-            table.add_row(*cells, *((headline_text(row) if row.get("headline") else "—",) if with_headline else ()))
-    console.print(table)
+            rows.append(cells + ([headline_text(row) if row.get("headline") else "—"] if with_headline else []))
+    print_table(console, columns, rows, title=f"held-out results — {result.run_dir}",
+                right=("n", "accuracy", "format valid"))
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
-    console.print(f"report: {result.run_dir / 'report.md'}")
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    html = getattr(result, "html_report", None)
+    console.print(f"report: {html} (training curves) and {result.run_dir / 'report.md'}" if html else
+                  f"report: {result.run_dir / 'report.md'}", highlight=False, soft_wrap=True)
 
 
 @train_app.command("sft")
@@ -104,10 +134,11 @@ def sft_command(
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """SFT warm-up (TRL SFTTrainer, loss on the completion only): teaches the output contract and the
     missing knowledge before RL. Writes RUN/sft/final, held-out metrics and a report."""
-    _run("sft", recipe, out, model, task, set_, resume, device)
+    _run("sft", recipe, out, model, task, set_, resume, verbose, device)
 
 
 @train_app.command("grpo")
@@ -121,10 +152,11 @@ def grpo_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its latest checkpoint."),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),
     keep: Optional[str] = typer.Option(None, "--keep", help=KEEP_HELP),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
 ) -> None:
     """GRPO (TRL GRPOTrainer) with the task's verifiable rewards (EHRMIND: malformed −2, wrong 0, correct 1.1),
     held-out accuracy every grpo.eval_every steps. Multi-GPU: see docs/training.md."""
-    _run("grpo", recipe, out, model, task, set_, resume, device, keep)
+    _run("grpo", recipe, out, model, task, set_, resume, verbose, device, keep)
 
 
 @train_app.command("show-config")
@@ -132,18 +164,24 @@ def show_config(
     recipe: str = typer.Option("quickstart", "--recipe", "-r", help=RECIPE_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     fields: bool = typer.Option(False, "--fields", help="List every field with its default and why."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: the resolved config, or with --fields a list "
+                                 "of {field, default, why}."),
 ) -> None:
     """Print a recipe resolved with overrides (YAML), or the documented list of every field."""
     import yaml
 
+    from clinrl.cli.output import echo_json, print_table
     from clinrl.training.config import field_help, to_dict
 
     if fields:
-        table = Table(show_lines=False)
-        for column in ("field", "default", "why"):
-            table.add_column(column, overflow="fold")
-        for name, default, text in field_help():
-            table.add_row(name, default, text)
-        console.print(table)
+        rows = field_help()
+        if as_json:
+            echo_json([{"field": n, "default": d, "why": w} for n, d, w in rows])
+            return
+        print_table(console, ["field", "default", "why"], rows)
         return
-    console.print(yaml.safe_dump(to_dict(build_config(recipe, set_)), sort_keys=False), highlight=False)
+    resolved = to_dict(build_config(recipe, set_))
+    if as_json:
+        echo_json(resolved)
+        return
+    console.print(yaml.safe_dump(resolved, sort_keys=False), highlight=False, markup=False)

@@ -281,11 +281,19 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
                               "metrics": jsonable(metrics or {}), "records": records})
 
     bar = None
+    from clinrl.training.console import active
+
+    run_console = active()  # in a training run: on the run's terminal (a TTY only), gone once the result shows
+    if run_console is not None and not run_console.console.is_terminal:
+        progress = False  # the run prints its result line; a finished bar in a CI log is one more line
     if progress and pending:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), transient=False)
+                       TimeRemainingColumn(), transient=run_console is not None,
+                       console=run_console.console if run_console is not None else Console(stderr=True),
+                       redirect_stdout=run_console is None, redirect_stderr=run_console is None)
         bar.start()
         bar_id = bar.add_task(f"eval {task.name}", total=len(ids), completed=len(done))
     try:

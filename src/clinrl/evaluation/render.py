@@ -31,6 +31,8 @@ max-height:320px;overflow:auto}
 .tag{display:inline-block;font-size:12px;padding:1px 7px;border-radius:9px;background:#e8ecf3;margin-right:4px}
 .verdict-rl-viable{color:#23864f;font-weight:600}.verdict-warm-up{color:#b7791f;font-weight:600}
 .verdict-needs{color:#c0392b;font-weight:600}
+figure{margin:10px 0}figcaption{margin-top:2px}.card.gain{border-left:4px solid #3b7dd8}
+ul.health{background:#fff7e6;border:1px solid #f0d9a8;border-radius:4px;padding:8px 8px 8px 28px;font-size:14px}
 """
 
 
@@ -62,18 +64,79 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cards(stages: Sequence[rp.Stage], cmp: dict[str, Any] | None) -> str:
+def _gain_cards(gains: Any) -> list[str]:
+    """The paired gain of RL over the warm-up (``metrics.json`` ``paired_gain``: one dict or a list)."""
     cards = []
-    for s in stages:
-        cards.append(f"<div class='card'><div class='v'>{esc(rp._pct(s.metrics.get('accuracy'), ci=False))}</div>"
-                     f"<div class='l'>accuracy · {esc(s.name)} (n={esc(s.metrics.get('n', '–'))})</div></div>")
-    if cmp:
+    for g in gains if isinstance(gains, list) else [gains]:
+        if not isinstance(g, dict) or not isinstance(g.get("delta"), (int, float)):
+            continue
+        ci = g.get("ci") if isinstance(g.get("ci"), (list, tuple)) and len(g.get("ci")) == 2 else None
+        cls = ("up" if ci[0] > 0 else "down" if ci[1] < 0 else "") if ci else ""
+        interval = f", 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else ", no interval"
+        cards.append(f"<div class='card gain'><div class='v {cls}'>{100 * g['delta']:+.1f} pts</div><div class='l'>"
+                     f"{esc(g.get('to_stage', 'grpo'))} − {esc(g.get('from_stage', 'sft'))}: "
+                     f"{esc(g.get('metric', 'accuracy'))} on {esc(g.get('task', '–'))}{esc(interval)}<br>"
+                     f"paired on {esc(g.get('n', '–'))} held-out samples</div></div>")
+    return cards
+
+
+def gain_line(gains: Any) -> list[str]:
+    lines = []
+    for g in gains if isinstance(gains, list) else [gains]:
+        if isinstance(g, dict) and isinstance(g.get("delta"), (int, float)):
+            ci = g.get("ci") if isinstance(g.get("ci"), (list, tuple)) and len(g.get("ci")) == 2 else None
+            lines.append(f"Paired gain {g.get('to_stage', 'grpo')} − {g.get('from_stage', 'sft')} on "
+                         f"{g.get('task', '–')} {g.get('metric', 'accuracy')}: {100 * g['delta']:+.1f} points"
+                         + (f", 95% CI [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
+                         + f" (n={g.get('n', '–')}).")
+    return lines
+
+
+def _cards(stages: Sequence[rp.Stage], cmp: dict[str, Any] | None, run_metrics: dict[str, Any]) -> str:
+    # first card: the paired gain of RL over the warm-up (from the run), else the first-vs-last comparison
+    cards = _gain_cards(run_metrics.get("paired_gain")) if run_metrics.get("paired_gain") else []
+    if cmp and not cards:
         d = cmp["difference"]
         cls = "up" if d["ci_low"] > 0 else "down" if d["ci_high"] < 0 else ""
         cards.append(f"<div class='card'><div class='v {cls}'>{100 * d['value']:+.1f} pts</div><div class='l'>"
                      f"{esc(cmp['b'])} − {esc(cmp['a'])}, 95% CI [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
                      f"<br>paired on {cmp['n_paired']} samples</div></div>")
+    for s in stages:
+        cards.append(f"<div class='card'><div class='v'>{esc(rp._pct(s.metrics.get('accuracy'), ci=False))}</div>"
+                     f"<div class='l'>accuracy · {esc(s.name)} (n={esc(s.metrics.get('n', '–'))})</div></div>")
     return "<div class='cards'>" + "".join(cards) + "</div>"
+
+
+HEALTH_LABELS = {"heldout_drop": "held-out metric fell", "reward_collapse": "reward collapsed",
+                 "constant_answers": "constant answers"}
+
+
+def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
+    """The run's health warnings and the checkpoint kept (``metrics.json``), as HTML and markdown lines."""
+    health, kept = run_metrics.get("health"), run_metrics.get("kept_checkpoint")
+    if health is None and not kept:
+        return "", []
+    items, md = [], []
+    for h in health or []:
+        if not isinstance(h, dict):
+            continue
+        label = HEALTH_LABELS.get(str(h.get("kind")), str(h.get("kind", "warning")).replace("_", " "))
+        items.append(f"<li><b>{esc(label)}</b> ({esc(h.get('stage', '–'))}): {esc(h.get('message', ''))}</li>")
+        md.append(f"- **{label}** ({h.get('stage', '–')}): {h.get('message', '')}")
+    body = (f"<ul class='health'>{''.join(items)}</ul>" if items else
+            "<p class='note'>No health warnings: the held-out metric did not fall, the reward did not collapse "
+            "and the answers were not constant.</p>" if health is not None else "")
+    if not items and health is not None:
+        md.append("No health warnings.")
+    if isinstance(kept, dict):
+        metric = kept.get("metric")
+        why = ("the best held-out " + (f"score ({100 * metric:.1f}%)" if isinstance(metric, (int, float))
+                                        else "score") if kept.get("policy") == "best" else "the last one")
+        line = (f"Kept checkpoint: {kept.get('stage', '–')} step {kept.get('step', '–')} ({why}), "
+                f"{kept.get('path', '–')}")
+        body += f"<p class='note'>{esc(line)}</p>"
+        md.append(line)
+    return "<h2>Run health</h2>" + body, md
 
 
 def _taxonomies(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
@@ -92,19 +155,53 @@ def _viability(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _task_for(stage: rp.Stage) -> Any:
+    """The stage's task (for answer formatting); None when it is not registered here."""
+    from clinrl.registry import get_task
+
+    try:
+        return get_task(str(stage.log["spec"].get("task")))
+    except Exception:  # a task from a package that is not installed: plain formatting
+        return None
+
+
+def answer_text(task: Any, answer: Any, target: Any) -> str:
+    from clinrl.tasks.base import display_value
+
+    if task is not None and isinstance(target, dict):
+        try:
+            return task.display_answer(answer, target)
+        except Exception:  # formatting must never break the report
+            pass
+    return display_value(answer)
+
+
+def target_text(task: Any, target: Any) -> str:
+    if task is not None and isinstance(target, dict):
+        try:
+            return task.display_target(target)
+        except Exception:
+            pass
+    return json.dumps(target, default=str)
+
+
 def _examples(stage: rp.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) -> str:
+    task = _task_for(stage)
     items = []
     if taxonomy:
         for cls, examples in taxonomy["examples"].items():
             for ex in examples:
-                items.append((cls.replace("_", " "), ex["id"], ex["category"], ex["reason"], ex["answer"],
-                              ex["target"].get("ground_truth", json.dumps(ex["target"])), ex["text"]))
+                items.append((cls.replace("_", " "), ex["id"], ex["category"], ex["reason"],
+                              None if ex["answer"] is None else answer_text(task, ex["answer"], ex["target"]),
+                              target_text(task, ex["target"]), ex["text"]))
     else:
         for r in stage.records:
             comp = (r.get("completions") or [{}])[0]
             if comp.get("correct") is False:
-                items.append(("wrong", r["id"], r.get("category"), comp.get("explanation", ""), comp.get("answer"),
-                              json.dumps(r.get("target")), comp.get("text", "")[:1500]))
+                answer = comp.get("answer")
+                items.append(("wrong", r["id"], r.get("category"), comp.get("explanation", ""),
+                              None if answer is None else answer_text(task, answer, r.get("target")),
+                              target_text(task, r.get("target")), comp.get("text", "")[:1500]))
             if len(items) >= limit:
                 break
     out = []
@@ -133,8 +230,15 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
              f" · model: {esc(first.get('model', '–'))} · task: {esc(first.get('task', '–'))} "
              f"v{esc(first.get('task_version', ''))}</div>"]
     md = [f"# {title}", "", f"Generated {created}. Stages: {', '.join(names) or 'none'}.", ""]
+    gains = gain_line(data.run_metrics.get("paired_gain")) if data.run_metrics.get("paired_gain") else []
+    md += [*gains, ""] if gains else []
+    if stages or gains:
+        parts.append(_cards(stages, cmp, data.run_metrics))
+    health_html, health_md = health_section(data.run_metrics)
+    if health_html:
+        parts.append(health_html)
+        md += ["## Run health", "", *health_md, ""]
     if stages:
-        parts.append(_cards(stages, cmp))
         rows = rp.metric_rows(stages)
         parts.append("<h2>Metrics by stage</h2>" + table(["metric", *names], [[m, *v] for m, v in rows]))
         md += ["## Metrics by stage", "", md_table(["metric", *names], [[m, *v] for m, v in rows]), ""]
@@ -158,11 +262,26 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
             rows_c = [[k, rp._pct(v), v["n"]] for k, v in calc.items()]
             parts.append(f"<details><summary>Accuracy by calculator ({esc(stages[-1].name)}, {len(rows_c)} "
                          f"calculators)</summary>{table(['calculator', 'accuracy [95% CI]', 'n'], rows_c)}</details>")
-    curves = rp.curves_plot(data)
-    if curves:
-        parts.append("<h2>Training</h2>" + img(curves, "training curves")
-                     + "<p class='note'>Reward and loss from trainer_state.json log_history; held-out accuracy "
-                       "from heldout_eval.jsonl.</p>")
+    figures = rp.training_figures(data) if data.training else []
+    if figures:
+        from clinrl.evaluation.curves import STAGE_TITLES, summary_rows
+
+        parts.append("<h2>Training</h2><p class='note'>Each stage on its own step axis, from "
+                     "<code>RUN/&lt;stage&gt;/trainer_state.json</code> (the values TRL logs every logging step); "
+                     "held-out points (diamonds, right axis: the task's headline metric, else accuracy, greedy) "
+                     "from <code>RUN/heldout_eval.jsonl</code>. Tied groups: share of GRPO groups whose "
+                     "completions all got the same reward, which carry no learning signal.</p>")
+        md += ["## Training", ""]
+        for stage, png, titles in figures:
+            label = STAGE_TITLES.get(stage, stage)
+            rows_s = summary_rows(stage, data.training.get(stage, []))
+            caption = f"{label}: " + "; ".join(titles)
+            parts.append(f"<figure id='curves-{esc(stage)}'>{img(png, caption)}<figcaption class='note'>"
+                         f"{esc(caption)}.</figcaption></figure>"
+                         + (table(["signal", "first", "last", "min", "max"], rows_s) if rows_s else ""))
+            md += [f"**{label}**: {'; '.join(titles)}", ""]
+            if rows_s:
+                md += [md_table(["signal", "first", "last", "min", "max"], rows_s), ""]
     pk = rp.pass_at_k_plot(stages)
     if pk:
         parts.append("<h2>pass@k</h2>" + img(pk, "pass@k"))

@@ -46,8 +46,12 @@ class Stage:
 @dataclass
 class ReportData:
     stages: list[Stage] = field(default_factory=list)
-    curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    heldout: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: stage → trainer_state.json log_history (its own step axis)
+    training: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: rows of RUN/heldout_eval.jsonl (stage, step, task, accuracy, headline, final)
+    heldout: list[dict[str, Any]] = field(default_factory=list)
+    #: RUN/metrics.json of the (first) run directory: paired_gain, health, kept_checkpoint when present
+    run_metrics: dict[str, Any] = field(default_factory=dict)
     run_dirs: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -74,8 +78,8 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> ReportData:
                             key=lambda d: _stage_key(d.name)) if eval_root.is_dir() else []
         for d in stage_dirs:
             data.stages.append(Stage(d.name, read_log(d), d))
-        _training_curves(path, data)
-        if not stage_dirs and not data.curves and not data.heldout:
+        found = _training_logs(path, data)
+        if not stage_dirs and not found:
             raise DataError("neither a run directory (eval/<stage>/eval_log.json, sft/, grpo/, heldout_eval.jsonl) "
                             "nor an eval directory", source=str(path))
     names = [s.name for s in data.stages]
@@ -85,23 +89,28 @@ def collect(paths: Iterable[str | os.PathLike[str]]) -> ReportData:
     return data
 
 
-def _training_curves(run: Path, data: ReportData) -> None:
+def _training_logs(run: Path, data: ReportData) -> bool:
+    """Read a run's trainer logs, held-out log and metrics.json into ``data``; whether any was found."""
+    found = False
     for stage in ("sft", "grpo"):
         state = run / stage / "trainer_state.json"
-        if not state.exists():
-            continue
+        if not state.exists():  # a run stopped mid-stage (or an older run): its latest checkpoint's log
+            checkpoints = sorted(((int(p.parent.name.split("-")[1]), p) for p in
+                                  (run / stage).glob("checkpoint-*/trainer_state.json")
+                                  if p.parent.name.split("-")[1].isdigit()), key=lambda c: c[0])
+            if not checkpoints:
+                continue
+            state = checkpoints[-1][1]
         try:
             history = json.loads(state.read_text(encoding="utf-8")).get("log_history") or []
         except ValueError as exc:
             raise DataError(f"not valid JSON ({exc})", source=str(state)) from exc
-        keys = ("reward", "loss") if stage == "grpo" else ("loss",)
-        for key in keys:
-            points = [(float(h["step"]), float(h[key])) for h in history
-                      if isinstance(h.get(key), (int, float)) and "step" in h and math.isfinite(h[key])]
-            if points:
-                data.curves[f"{stage} {key}"] = points
+        found = True
+        if stage not in data.training:  # the first run directory given wins
+            data.training[stage] = [h for h in history if isinstance(h, dict)]
     heldout = run / "heldout_eval.jsonl"
     if heldout.exists():
+        found = True
         for i, line in enumerate(heldout.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
@@ -110,12 +119,20 @@ def _training_curves(run: Path, data: ReportData) -> None:
             except ValueError:
                 data.skipped.append(f"{heldout} line {i}: not JSON")
                 continue
-            acc = row.get("accuracy")
+            acc = row.get("accuracy") if isinstance(row, dict) else None
             acc = acc.get("value") if isinstance(acc, dict) else acc
             if isinstance(acc, (int, float)) and isinstance(row.get("step"), (int, float)):
-                data.heldout.setdefault(str(row.get("stage", "?")), []).append((float(row["step"]), float(acc)))
+                data.heldout.append(row)
             else:
                 data.skipped.append(f"{heldout} line {i}: no numeric step/accuracy")
+    metrics = run / "metrics.json"
+    if metrics.exists() and not data.run_metrics:
+        try:
+            loaded = json.loads(metrics.read_text(encoding="utf-8"))
+            data.run_metrics = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            data.skipped.append(f"{metrics}: not JSON")
+    return found
 
 
 # -- plots ----------------------------------------------------------------------------------------
@@ -162,28 +179,20 @@ def category_plot(stages: Sequence[Stage], categories: Sequence[str]) -> str:
     return _png(fig)
 
 
-def curves_plot(data: ReportData) -> str | None:
-    panels = [(k, v) for k, v in data.curves.items()]
-    if data.heldout:
-        panels.append(("held-out accuracy", None))
-    if not panels:
-        return None
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-    for ax, (title, points) in zip(axes[0], panels):
-        if points is None:
-            for i, (stage, pts) in enumerate(sorted(data.heldout.items(), key=lambda kv: _stage_key(kv[0]))):
-                pts = sorted(pts)
-                ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", ms=3, label=stage,
-                        color=COLOURS[(i + 1) % len(COLOURS)])
-            ax.set_ylabel("accuracy (%)")
-            ax.legend(frameon=False)
-        else:
-            ax.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[1], lw=1.2)
-        ax.set_title(title)
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    return _png(fig)
+def training_figures(data: ReportData) -> list[tuple[str, str, list[str]]]:
+    """(stage, base64 PNG, panel titles) per trained stage, each on its own step axis."""
+    from clinrl.evaluation.curves import stage_figure
+
+    out = []
+    for stage in sorted(data.training, key=_stage_key):
+        heldout = [r for r in data.heldout if r.get("stage") == stage]
+        if stage == "grpo" and heldout and "sft" in data.training:  # GRPO starts from the warm-up's final model
+            heldout = [{**r, "step": 0} for r in data.heldout if r.get("stage") == "sft" and r.get("final")] + heldout
+        drawn = stage_figure(stage, data.training[stage], heldout, _plt())
+        if drawn is not None:
+            fig, titles = drawn
+            out.append((stage, _png(fig), titles))
+    return out
 
 
 def pass_at_k_plot(stages: Sequence[Stage]) -> str | None:
@@ -289,24 +298,36 @@ def category_names(stages: Sequence[Stage]) -> list[str]:
 
 
 def comparison(stages: Sequence[Stage]) -> dict[str, Any] | None:
+    """Paired accuracy difference: GRPO over the SFT warm-up when a run has both (what RL added), otherwise
+    the last stage over the first; a later stage on other samples (``grpo-real``) is passed over."""
     if len(stages) < 2:
         return None
-    first, last = stages[0], stages[-1]
-    result = paired_comparison(first.records, last.records)
-    return {**result, "a": first.name, "b": last.name} if result["n_paired"] else None
+    by_name = {s.name: s for s in stages}
+    pairs = [(by_name["sft"], by_name["grpo"])] if {"sft", "grpo"} <= set(by_name) else []
+    pairs += [(stages[0], later) for later in reversed(stages[1:])]
+    for first, last in pairs:
+        result = paired_comparison(first.records, last.records)
+        if result["n_paired"]:
+            return {**result, "a": first.name, "b": last.name}
+    return None
 
 
 # -- writing --------------------------------------------------------------------------------------
 def write_report(paths: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], *,
-                 title: str | None = None) -> tuple[Path, Path]:
-    """Write ``out`` (HTML, self-contained) and ``out`` with ``.md`` (summary); returns both paths."""
+                 title: str | None = None, markdown: bool = True) -> tuple[Path, Path | None]:
+    """Write ``out`` (HTML, self-contained) and, with ``markdown``, ``out`` with ``.md`` (summary); returns
+    both paths (the second None without markdown)."""
     from clinrl.evaluation.render import render
 
     data = collect(paths)
-    page, markdown = render(data, title=title)
+    page, summary = render(data, title=title)
     html_path = Path(out)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(page, encoding="utf-8")
+    if not markdown:
+        return html_path, None
     md_path = html_path.with_suffix(".md")
-    md_path.write_text(markdown, encoding="utf-8")
+    if any(md_path.resolve() == (run / "report.md").resolve() for run in data.run_dirs):
+        md_path = html_path.with_name(html_path.stem + "-summary.md")  # RUN/report.md is the run's own summary
+    md_path.write_text(summary, encoding="utf-8")
     return html_path, md_path

@@ -31,6 +31,25 @@ RewardFunction = Callable[..., list[float | None]]
 CONTRACTS = ("ehrmind", "official")
 
 
+def display_value(value: Any) -> str:
+    """``3.0`` → ``3``, ``0.30000000000000004`` → ``0.3``, ``[4, 2]`` → ``4, 2``, ``None`` → ``no answer``."""
+    if value is None:
+        return "no answer"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}" if abs(value) >= 1e-4 else f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(display_value(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 @dataclass(frozen=True)
 class TaskCard:
     """What a user needs to know about a task before trusting its numbers."""
@@ -122,6 +141,17 @@ class Task(ABC):
 
     def categories(self) -> tuple[str, ...]:
         return self.card.categories
+
+    def display_answer(self, answer: Any, target: Mapping[str, Any]) -> str:
+        """An extracted answer as a reader expects it (reports): whole numbers without ``.0``, lists joined.
+        Tasks with typed answers (dates, scores) refine it."""
+        return display_value(answer)
+
+    def display_target(self, target: Mapping[str, Any]) -> str:
+        """The gold answer of ``target`` in the same form as :meth:`display_answer`."""
+        if "ground_truth" in target:
+            return display_value(target["ground_truth"])
+        return json.dumps(dict(target), ensure_ascii=False, default=str)
 
     # -- scoring ------------------------------------------------------------------------------
     def score(self, completion: str, target: Mapping[str, Any], *, contract: str | None = None) -> Score:

@@ -9,6 +9,11 @@ steps, greedily and independently of the training reward, through the evaluation
   ``heldout/<task>/accuracy`` and ``heldout/<task>/format_valid``, and to the console;
 * as one line of ``RUN/heldout_eval.jsonl``: ``{"stage", "step", "task", "accuracy", "format_valid",
   "accuracy_ci", "n", "n_unscored", "seconds"}``.
+
+:func:`attach_run_callbacks` adds what every stage gets: TensorBoard logs in ``RUN/tb/<stage>``, the GRPO
+within-group reward spread (:class:`GroupRewardStatsCallback`) and, while a
+:class:`~clinrl.training.console.RunConsole` owns the terminal, the live stage display in place of the
+library's progress bar and printed log dicts (:class:`StageDisplayCallback`).
 """
 
 from __future__ import annotations
@@ -72,7 +77,11 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
                      max_new_tokens: int, out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task with any generation backend; one row per task."""
     from clinrl.evaluation.harness import run_eval
+    from clinrl.training.console import active
 
+    console = active()
+    if console is not None:
+        console.status(f"held-out evaluation at step {step} …")
     rows = []
     for task, samples in heldout:
         if not samples:
@@ -91,6 +100,8 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
         })
         if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
             rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
+    if console is not None:  # an evaluation that writes an eval directory is a stage's final one
+        console.heldout(rows, stage=stage, step=step, final=out_dir is not None)
     return rows
 
 
@@ -164,17 +175,25 @@ class HeldoutEvalCallback(TrainerCallback):
         parts = [f"{r['task']} acc {r['accuracy'] if r['accuracy'] is not None else float('nan'):.3f} "
                  f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}"
                  + (f" {headline_text(r)}" if r.get("headline") else "") for r in rows]
-        print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
+        from clinrl.training.console import active
+
+        if active() is None:  # a run console has already shown the result in its stage display
+            print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
         self._check(rows, state.global_step, model)
 
     def _check(self, rows: list[dict[str, Any]], step: int, model: Any) -> None:
+        from clinrl.training.console import active
         from clinrl.training.health import intermediate_drop, mean_headline, save_best
 
         for row in rows:
             warning = intermediate_drop(row, self.baseline[row["task"]]) if row["task"] in self.baseline else None
             if warning is not None:
                 self.warnings.append(warning)
-                print(f"warning: {warning.message}", flush=True)
+                console = active()
+                if console is not None:
+                    console.warn_once(warning.message)
+                else:
+                    print(f"warning: {warning.message}", flush=True)
         value = mean_headline(rows)
         if self.best_dir is not None and value is not None and (self.best is None or value > self.best[0]):
             self.best = (value, step)
@@ -189,3 +208,112 @@ class HeldoutEvalCallback(TrainerCallback):
         if self.at_end:
             self._run(state, model)
         return control
+
+
+def within_group_reward_std(trainer: Any) -> float | None:
+    """Mean over prompt groups of the standard deviation of the total reward in the last generation batch.
+
+    TRL logs ``reward_std`` over the whole batch, which stays high when every group is internally tied
+    (one group all right, the next all wrong) although such groups carry no advantage. This reads the
+    trainer's record of the last batch (``_logs``; groups are consecutive, as TRL's own grouping assumes) and
+    returns None when the trainer has no such record.
+    """
+    logs = getattr(trainer, "_logs", None)
+    size = getattr(trainer, "num_generations", None)
+    names = list(getattr(trainer, "reward_func_names", []) or [])
+    if not isinstance(logs, dict) or not isinstance(size, int) or size < 2 or not names:
+        return None
+    per_func = logs.get("rewards") or {}
+    columns = [list(per_func.get(name, ())) for name in names]
+    n = len(columns[0])
+    if n == 0 or n % size or any(len(c) != n for c in columns):
+        return None
+    weights = getattr(trainer, "reward_weights", None)
+    weights = [float(w) for w in weights.tolist()] if hasattr(weights, "tolist") else [1.0] * len(names)
+    totals = []
+    for i in range(n):
+        values = [w * float(c[i]) for w, c in zip(weights, columns) if c[i] is not None and c[i] == c[i]]
+        totals.append(sum(values) if values else None)
+    spreads = []
+    for start in range(0, n, size):
+        group = [v for v in totals[start:start + size] if v is not None]
+        if len(group) >= 2:
+            mean = sum(group) / len(group)
+            spreads.append((sum((v - mean) ** 2 for v in group) / (len(group) - 1)) ** 0.5)
+    return sum(spreads) / len(spreads) if spreads else None
+
+
+class GroupRewardStatsCallback(TrainerCallback):
+    """Adds ``reward_std_within_group`` (mean over the logged steps) to each GRPO log entry."""
+
+    def __init__(self, trainer: Any):
+        self.trainer = trainer
+        self.values: list[float] = []
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any):
+        value = within_group_reward_std(self.trainer)
+        if value is not None:
+            self.values.append(value)
+        return control
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any):
+        if logs is None or "reward" not in logs or not self.values:
+            return control
+        value = sum(self.values) / len(self.values)
+        self.values = []
+        logs["reward_std_within_group"] = value  # later callbacks (TensorBoard, the display) see it
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1]["reward_std_within_group"] = value  # → trainer_state.json, the report
+        return control
+
+
+class StageDisplayCallback(TrainerCallback):
+    """Feeds a run console's stage display; every trainer log dict goes to train.log as JSON."""
+
+    def __init__(self, console: Any, stage: str):
+        self.console = console
+        self.stage = stage
+        self.view: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any):
+        self.view = self.console.stage_started(self.stage, state.max_steps, state.global_step)
+        return control
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any):
+        if self.view is not None:
+            self.view.advance(state.global_step)
+        return control
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any):
+        logs = dict(logs or {})
+        self.console.log("trainer", json.dumps({"stage": self.stage, "step": state.global_step, **logs},
+                                               default=str))
+        if self.view is not None:
+            self.view.update(state.global_step, logs)
+        return control
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any):
+        if self.view is not None:
+            self.view.advance(state.global_step)
+        self.console.stage_finished()
+        self.view = None
+        return control
+
+
+def attach_run_callbacks(trainer: Any, stage: str, output_dir: Path) -> None:
+    """TensorBoard into ``RUN/tb/<stage>``, the within-group reward spread, and the live display."""
+    from clinrl.training.console import active
+
+    handler = trainer.callback_handler
+    for callback in handler.callbacks:
+        if type(callback).__name__ == "TensorBoardCallback" and getattr(callback, "logging_dir", "") is None:
+            callback.logging_dir = str(Path(output_dir).parent / "tb" / stage)  # TENSORBOARD_LOGGING_DIR wins
+    if hasattr(trainer, "_logs") and hasattr(trainer, "num_generations"):
+        handler.callbacks.insert(0, GroupRewardStatsCallback(trainer))  # before the loggers that read its key
+    console = active()
+    if console is not None:
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(StageDisplayCallback(console, stage))

@@ -60,7 +60,7 @@ def device_kwargs(config: RunConfig) -> dict[str, Any]:
         "use_cpu": use_cpu,
         "bf16": where.dtype == torch.bfloat16,
         "fp16": where.dtype == torch.float16,
-        "report_to": list(config.report_to) or "none",
+        "report_to": report_to(config),
         "seed": config.seed,
         "data_seed": config.seed,
         "dataloader_num_workers": config.dataloader_num_workers,
@@ -72,6 +72,15 @@ def device_kwargs(config: RunConfig) -> dict[str, Any]:
     if config.gradient_checkpointing:
         kwargs["activation_checkpointing"] = True
     return kwargs
+
+
+def report_to(config: RunConfig) -> list[str] | str:
+    """The configured integrations; none configured: TensorBoard (RUN/tb/) when it is installed."""
+    if config.report_to:
+        return list(config.report_to)
+    import importlib.util
+
+    return ["tensorboard"] if importlib.util.find_spec("tensorboard") is not None else "none"
 
 
 def peft_config(lora: LoraSettings):
@@ -130,13 +139,17 @@ def train_stage(stage: str, trainer: Any, tokenizer: Any, output_dir: Path, *, r
     """Train (from the latest checkpoint on resume), save ``final/`` on process 0, time the steps."""
     import time
 
+    from clinrl.training.callbacks import attach_run_callbacks
+
     final_dir = output_dir / "final"
     checkpoint = latest_checkpoint(output_dir) if resume else None
+    attach_run_callbacks(trainer, stage, output_dir)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
     if trainer.is_world_process_zero():
         save_final(trainer, tokenizer, final_dir, merge_lora=True)
+        trainer.state.save_to_json(str(output_dir / "trainer_state.json"))  # the whole log, for the report
     trainer.accelerator.wait_for_everyone()
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
     return StageResult(stage, final_dir, trainer.state.global_step, list(trainer.state.log_history),

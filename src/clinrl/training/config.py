@@ -173,7 +173,8 @@ class RunConfig:
     sft: SFTSettings = _f(None, "SFT warm-up stage.")
     grpo: GRPOSettings = _f(None, "GRPO stage.")
     eval: EvalSettings = _f(None, "Held-out evaluation.")
-    report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow (when installed).")
+    report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow. Empty: TensorBoard into "
+                                  "RUN/tb/<stage> when it is installed (train extra); [none] turns logging off.")
     gradient_checkpointing: bool = _f(False, "Trade compute for memory on large models; off on CPU.")
     dataloader_num_workers: int = _f(0, "Data loader workers (0: the main process; rows are pre-tokenized).")
 

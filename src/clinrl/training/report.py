@@ -38,6 +38,14 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     lines = [f"# clinrl run `{config.name}`", "",
              f"Model `{config.model.spec}`, seed {config.seed}, tasks "
              f"{', '.join(f'{t.name} (weight {t.weight:g}, source {t.source})' for t in config.tasks)}.", ""]
+    from clinrl.evaluation.render import gain_line, health_section
+
+    metrics = result.metrics or {}
+    if metrics.get("paired_gain"):  # the run's first number: what RL added over the warm-up
+        lines += [*gain_line(metrics["paired_gain"]), ""]
+    health = health_section(metrics)[1]
+    if health:
+        lines += ["## Run health", "", *health, ""]
     final_rows = [(stage, row) for stage, rows in result.evals.items() for row in rows]
     during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
     # the task-metric column only where a task has a headline number beside accuracy (EHR, trials, rubric)
@@ -73,6 +81,14 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
         skipped = " (finished earlier)" if stage.get("skipped_finished") else ""
         lines.append(f"| {name}{skipped} | {stage['global_step']} | {stage['seconds']} | "
                      f"{'—' if sps is None else f'{sps:.2f}'} | {loss} | {reward} |")
+    from clinrl.evaluation.curves import STAGE_TITLES, summary_rows
+
+    for name, stage in result.stages.items():
+        rows = summary_rows(name, stage.log_history)
+        if rows:
+            lines += ["", f"### {STAGE_TITLES.get(name, name)}: logged signals", "",
+                      "| signal | first | last | min | max |", "|---|---|---|---|---|",
+                      *[f"| {' | '.join(r)} |" for r in rows]]
     if during:
         lines += ["", "### Held-out accuracy during training", "",
                   "| stage | step | task | accuracy | format valid |" + extra_head, "|---|---|---|---|---|" + extra_rule]
@@ -86,7 +102,9 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     if result.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in result.notes]]
     lines += ["", f"Total time {result.metrics.get('seconds')} s. Files: `config.yaml`, `run_info.json`, "
-                  "`heldout_eval.jsonl`, `metrics.json`, `sft/`, `grpo/`, `eval/<stage>/eval_log.json`.", ""]
+                  "`heldout_eval.jsonl`, `metrics.json`, `sft/`, `grpo/`, `eval/<stage>/eval_log.json`, "
+                  "`train.log` (library output), `tb/` (TensorBoard); training curves: `report.html` "
+                  "(`clinrl report RUN`).", ""]
     path = run_dir / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -12,9 +12,10 @@ from typing import Any, Mapping
 from clinrl.data.tables import read_rows
 from clinrl.errors import ConfigError, DataError, TargetError
 from clinrl.registry import register_task
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.base import AnswerCheck, Task, TaskCard, display_value
 from clinrl.tasks.medcalc import prompts
-from clinrl.tasks.medcalc.scoring import check_value, locate_official_answer, output_kind, parse_ground_truth
+from clinrl.tasks.medcalc.scoring import (check_value, locate_official_answer, output_kind, parse_date,
+                                          parse_ground_truth)
 from clinrl.types import Sample, Score
 
 HUB_ID = "ncbi/MedCalc-Bench-v1.0"
@@ -232,6 +233,40 @@ class MedCalcTask(Task):
                                              f"{output_kind(calculator_id)} value")
         verdict = "correct" if correct else f"wrong (ground truth {target['ground_truth']})"
         return AnswerCheck(correct, extracted, verdict)
+
+    def display_answer(self, answer: Any, target: Mapping[str, Any]) -> str:
+        """By the calculator's output type: a date as MM/DD/YYYY, (weeks, days) in words, scores as integers."""
+        try:
+            kind = output_kind(int(target["calculator_id"]))
+        except (KeyError, TypeError, ValueError):
+            return display_value(answer)
+        if answer is None:
+            return display_value(answer)
+        if kind == "date":
+            date = parse_date(answer) if isinstance(answer, str) else None
+            return date.strftime("%m/%d/%Y") if date else display_value(answer)
+        if kind == "gestational_age" and isinstance(answer, (list, tuple)) and len(answer) == 2:
+            return f"{display_value(answer[0])} weeks, {display_value(answer[1])} days"
+        return display_value(answer)
+
+    def display_target(self, target: Mapping[str, Any]) -> str:
+        try:
+            calculator_id = int(target["calculator_id"])
+            truth = parse_ground_truth(calculator_id, str(target["ground_truth"]))
+        except (KeyError, TypeError, ValueError):
+            return super().display_target(target)
+        kind = output_kind(calculator_id)
+        if kind == "date":
+            return truth.strftime("%m/%d/%Y")
+        text = self.display_answer(list(truth) if kind == "gestational_age" else truth, target)
+        if kind == "decimal":
+            try:
+                low, high = sorted((float(target["lower_limit"]), float(target["upper_limit"])))
+            except (KeyError, TypeError, ValueError):
+                return text
+            if low != high:
+                text += f" (accepted {display_value(low)} to {display_value(high)})"
+        return text
 
     def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
         check_target(target)
