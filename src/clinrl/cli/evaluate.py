@@ -99,8 +99,9 @@ def eval_command(
                                        "exists with the same spec) and report.md."),
     resume: bool = typer.Option(True, help="Reuse finished records of a matching log in --out."),
     batch_size: str = typer.Option("auto", help="hf: prompts per forward pass, or 'auto' (halves on OOM)."),
-    contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON) or official "
-                                           "(the benchmark's lenient extraction); default: the task's."),
+    contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON), official (the "
+                                           "benchmark's own evaluator) or lenient (a generous reading); "
+                                           "default: the task's."),
     base_url: Optional[str] = typer.Option(None, help="openai: endpoint URL (default: CLINRL_LLM_BASE_URL); the "
                                            "key is read from CLINRL_LLM_API_KEY, never from the command line."),
     timeout: float = typer.Option(60.0, help="openai: seconds per request before a retry."),

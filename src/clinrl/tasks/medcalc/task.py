@@ -67,7 +67,11 @@ class MedCalcTask(Task):
         splits="test: 1,047 rows (v1.0); train: ~10k rows on the hub — never train on test",
         scoring="13/68 same date; 69 exact (weeks, days); integer calculators round(x)==gt; others lower<=x<=upper",
         categories=CATEGORIES,
-        extra={"labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
+        extra={"contract": "ehrmind (default: the strict <think>/<answer> JSON contract, for training), official "
+                           "(MedCalc-Bench's published evaluator rule for rule, quirks included; the default of "
+                           "prompt_style='zero_shot'; replies needing an eval() clinrl does not reproduce are "
+                           "unscored) or lenient (the evaluator's answer locator, then a generous reading)",
+               "labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
                          "ground truth on the rows where they disagree with it; ±5% bounds for decimals, exact "
                          "otherwise; metadata['label_changed'] marks those rows)",
                "interval": "official (default; evaluation) or widen: in the train split only, a decimal row whose "
@@ -169,12 +173,33 @@ class MedCalcTask(Task):
         return AnswerCheck(correct, extracted, verdict)
 
     def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """``contract="official"``: MedCalc-Bench's published evaluator, rule for rule
+        (:mod:`clinrl.tasks.medcalc.official`). A reply needing an ``eval`` clinrl does not reproduce is
+        unscored."""
+        from clinrl.tasks.medcalc.official import judge
+
+        verdict = judge(completion, int(target["calculator_id"]), target["ground_truth"], target["lower_limit"],
+                        target["upper_limit"])
+        if verdict.correct is None:
+            return Score(value=None, format_ok=verdict.located, answer=verdict.answer, correct=None,
+                         explanation=verdict.explanation)
+        return Score(value=self.scheme.value(verdict.located, verdict.correct), format_ok=verdict.located,
+                     answer=verdict.answer, correct=verdict.correct, explanation=verdict.explanation)
+
+    def extract_lenient(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """``contract="lenient"``: the evaluator's answer locator, then a generous reading (clinrl's strict
+        reader first, the evaluator's fallbacks after it); whatever the official evaluator accepts is accepted
+        too. Not the benchmark's number: that is ``official``."""
         located = locate_official_answer(completion)
         if located is None:
             return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
                          explanation='no "answer": … found')
         calculator_id = int(target["calculator_id"])
         correct, extracted = check_value(calculator_id, located, dict(target), lenient=True)
+        if not correct:  # lenient accepts at least what the official evaluator accepts
+            official = self.extract_official(completion, target)
+            if official.correct:
+                return Score(self.scheme.correct, True, official.answer, True, "correct (as the official evaluator reads it)")
         return Score(value=self.scheme.value(True, correct), format_ok=True, answer=extracted, correct=correct,
                      explanation="correct" if correct else f"wrong (ground truth {target['ground_truth']})")
 
