@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from clinrl.data.medcalc_labels import recompute
+from clinrl.data.medcalc_labels import Recomputed, recompute
 from clinrl.types import Sample
 
 AUDIT_COLUMNS = ("row_number", "calculator_id", "calculator_name", "status", "official_answer", "official_lower",
@@ -63,6 +63,44 @@ def _facts(sample: Sample, clinrl_answer: Any) -> Any:
                     explanation=str(meta.get("explanation") or ""), clinrl_answer=clinrl_answer)
 
 
+@dataclass(frozen=True)
+class Relabel:
+    """What ``labels="recomputed"`` does with one row.
+
+    ``action``: ``keep`` (clinrl agrees, or cannot compute and no defect is documented), ``replace`` (clinrl
+    disagrees: its answer becomes the label), ``correct`` (a documented entity typo makes the official label
+    impossible: clinrl's answer from the corrected entities becomes the label) or ``exclude`` (the label is
+    impossible and nothing in the note corrects it: the row is left out and counted)."""
+
+    action: str
+    target: dict[str, Any] | None
+    recomputed: Recomputed
+    defect_cause: str = ""
+    corrected_entities: dict[str, Any] | None = None
+
+
+def relabel_sample(sample: Sample) -> Relabel:
+    """The recomputed label of one row (the same comparison the audit makes)."""
+    from clinrl.calculators.known_defects import match_defect
+
+    target, entities = sample.target, sample.metadata.get("relevant_entities")
+    cid = int(target["calculator_id"])
+    calc = recompute(cid, entities, target)
+    if calc.agrees is True:
+        return Relabel("keep", dict(target), calc)
+    if calc.agrees is False:
+        return Relabel("replace", calc.target, calc)
+    defect = match_defect(_facts(sample, None))
+    if defect is None or defect.kind != "entity":
+        return Relabel("keep", dict(target), calc)
+    if defect.corrected_entities is not None and isinstance(entities, dict):
+        fixed_entities = {**entities, **defect.corrected_entities}
+        fixed = recompute(cid, fixed_entities, target)
+        if fixed.agrees is not None:
+            return Relabel("correct", fixed.target, fixed, defect.cause, dict(defect.corrected_entities))
+    return Relabel("exclude", None, calc, defect.cause)
+
+
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
     """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
     from clinrl.calculators.known_defects import is_official_test_set, row_digest
@@ -83,11 +121,16 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
         target = sample.target
         cid = int(target["calculator_id"])
         calc = recompute(cid, sample.metadata.get("relevant_entities"), target)
-        cause, evidence = "", ""
+        cause, evidence, clinrl_text = "", "", _text(calc.answer)
         if calc.agrees is not True:
             cause, evidence = documented_cause(_facts(sample, calc.answer)) or ("", "")
         if calc.agrees is None:
             status, cause = "error", cause or f"{unexplained}: {calc.error}"
+            if cause.startswith("dataset defect (entity)"):
+                relabel = relabel_sample(sample)
+                clinrl_text = (f"{_text(relabel.recomputed.answer)} (entities corrected: "
+                               f"{_text_entities(relabel.corrected_entities)})" if relabel.action == "correct"
+                               else "no corrected value (labels='recomputed' leaves the row out)")
         elif calc.agrees:
             status = "agree"
         else:
@@ -98,7 +141,7 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
             calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
             official_answer=str(target["ground_truth"]), official_lower=str(target["lower_limit"]),
-            official_upper=str(target["upper_limit"]), clinrl_answer=_text(calc.answer), cause=cause,
+            official_upper=str(target["upper_limit"]), clinrl_answer=clinrl_text, cause=cause,
             evidence=evidence))
     return rows
 
@@ -109,6 +152,11 @@ def _text(answer: Any) -> str:
     if isinstance(answer, (list, tuple)):
         return ", ".join(map(str, answer))
     return str(answer)
+
+
+def _text_entities(entities: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v[0]} {v[1]}" if isinstance(v, (list, tuple)) and len(v) == 2 else f"{k} {v}"
+                     for k, v in (entities or {}).items())
 
 
 def summarise(rows: list[AuditRow]) -> dict[int, dict[str, Any]]:
@@ -156,7 +204,9 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         f"clinrl differences, {undocumented} undocumented.",
         "",
         "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
-        "rows listed here. Every row is in `medcalc_label_audit.csv`. A documented defect is recognised by "
+        "rows listed here; on a row the calculators reject because of a documented entity typo (an impossible "
+        "label) it grades against the value computed from the corrected entities (shown in the clinrl column), "
+        "or leaves the row out, counted, when nothing corrects it. Every row is in `medcalc_label_audit.csv`. A documented defect is recognised by "
         "what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
         "defect's rule over the row's inputs and answers), never by its row number; a disagreement no "
         "documented defect explains is a *clinrl difference* in the examined v1.0 test set and "
@@ -190,4 +240,7 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         for row in sorted(items, key=lambda r: r.row_number):
             lines.append(f"| {row.row_number} | {row.official_answer} | {row.clinrl_answer or '—'} |")
         lines.append("")
+    from clinrl.calculators.absence import render_markdown as absence_section
+
+    lines += absence_section()
     return "\n".join(lines).rstrip() + "\n"

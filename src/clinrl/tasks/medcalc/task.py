@@ -111,7 +111,7 @@ class MedCalcTask(Task):
                 break
             samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
         if self.labels == "recomputed":
-            samples = self._relabel(samples)
+            samples = self._relabel(samples, source=src, split=split)
         if self.interval == "widen" and split in WIDEN_SPLITS:
             samples = widen_zero_width_intervals(samples, source=src, split=split)
         return samples
@@ -136,21 +136,44 @@ class MedCalcTask(Task):
                                   metadata=sample.metadata, prefill=sample.prefill))
         return samples
 
-    def _relabel(self, samples: list[Sample]) -> list[Sample]:
-        """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree."""
-        from clinrl.data.medcalc_labels import recompute
+    def _relabel(self, samples: list[Sample], *, source: str, split: str) -> list[Sample]:
+        """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree; a label
+        the audit calls impossible (a documented entity typo) is graded against the value from the corrected
+        entities, or the row is left out when nothing corrects it. Counted in a :class:`MedCalcDataWarning`."""
+        from clinrl.data.medcalc_audit import relabel_sample
 
-        out = []
+        out, counts, excluded, kept_errors = [], Counter(), [], []
         for sample in samples:
-            calc = recompute(int(sample.target["calculator_id"]), sample.metadata.get("relevant_entities"),
-                             sample.target)
-            changed = calc.agrees is False
+            r = relabel_sample(sample)
+            counts[r.action] += 1
+            if r.action == "exclude":
+                excluded.append(sample.id)
+                continue
+            calc = r.recomputed
+            changed = r.action in ("replace", "correct")
+            if r.action == "keep" and calc.agrees is None:
+                kept_errors.append(sample.id)
             meta = dict(sample.metadata, official_target=dict(sample.target), label_changed=changed,
-                        recomputed_error=calc.error or None,
+                        recomputed_error=(calc.error or None) if r.action != "correct" else None,
                         recomputed_explanation=calc.explanation if changed else None)
-            target = calc.target if calc.agrees is False else sample.target
-            out.append(Sample(id=sample.id, prompt=sample.prompt, target=target, metadata=meta,
+            if r.action == "correct":
+                meta.update(label_corrected=True, corrected_entities=r.corrected_entities,
+                            recomputed_error=f"official label impossible: {r.defect_cause}")
+            out.append(Sample(id=sample.id, prompt=sample.prompt, target=r.target or sample.target, metadata=meta,
                               prefill=sample.prefill))
+        if counts["correct"] or excluded or kept_errors:
+            parts = [f"{counts['replace']} label(s) replaced by the calculators' answer"]
+            if counts["correct"]:
+                parts.append(f"{counts['correct']} impossible label(s) graded against the value from the corrected "
+                             "entities (documented entity typos)")
+            if excluded:
+                parts.append(f"{len(excluded)} row(s) left out: the label is impossible and nothing in the note "
+                             f"corrects it (ids {', '.join(excluded[:20])})")
+            if kept_errors:
+                parts.append(f"{len(kept_errors)} row(s) keep the official label: the calculators cannot compute "
+                             f"them and no defect is documented (ids {', '.join(kept_errors[:20])})")
+            warnings.warn(f"{source} ({split}), labels='recomputed': " + "; ".join(parts), MedCalcDataWarning,
+                          stacklevel=3)
         return out
 
     def sample_from_row(self, row: Mapping[str, Any], *, source: str, row_number: int, split: str) -> Sample:
