@@ -136,7 +136,7 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
         else:
             status = "disagree"
             cause = cause or (f"{unexplained}: clinrl computes {_text(calc.answer)} from the row's "
-                              f"entities, the dataset says {target['ground_truth']}")
+                              f"entities, {_labels_of(sample)} says {target['ground_truth']}")
         rows.append(AuditRow(
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
             calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
@@ -154,6 +154,13 @@ def _text(answer: Any) -> str:
     return str(answer)
 
 
+def _labels_of(sample: Sample) -> str:
+    from clinrl.tasks.medcalc.sources import label_source_name
+
+    name = label_source_name(str(sample.metadata.get("source") or ""))
+    return name if name.startswith("MedCalc-Bench") else "the dataset"
+
+
 def _text_entities(entities: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {v[0]} {v[1]}" if isinstance(v, (list, tuple)) and len(v) == 2 else f"{k} {v}"
                      for k, v in (entities or {}).items())
@@ -169,7 +176,8 @@ def summarise(rows: list[AuditRow]) -> dict[int, dict[str, Any]]:
     return {cid: per[cid] for cid in sorted(per)}
 
 
-def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tuple[Path, Path]:
+def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str,
+                labels: str | None = None) -> tuple[Path, Path]:
     """``medcalc_label_audit.csv`` (every row) and ``medcalc_label_audit.md`` (summary) in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,12 +187,28 @@ def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tu
         writer.writeheader()
         for row in sorted(rows, key=lambda r: r.row_number):
             writer.writerow({k: v for k, v in asdict(row).items() if k in AUDIT_COLUMNS})
-    md_path.write_text(render_markdown(rows, source=source), encoding="utf-8")
+    md_path.write_text(render_markdown(rows, source=source, labels=labels), encoding="utf-8")
     return csv_path, md_path
 
 
-def render_markdown(rows: list[AuditRow], *, source: str) -> str:
+def labels_name(samples: list[Sample], source: str) -> str:
+    """Whose labels an audited file carries: the v1.0 test set (recognised by its rows), MedCalc-Bench-Verified
+    (by its hub id or file name) or the file's name."""
+    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+    from clinrl.tasks.medcalc.sources import label_source_name
+
+    digests = [row_digest(s.target["calculator_id"], s.metadata.get("patient_note") or "", s.target["ground_truth"])
+               for s in samples]
+    if samples and is_official_test_set(digests):
+        return "MedCalc-Bench v1.0 test set"
+    return label_source_name(source)
+
+
+def render_markdown(rows: list[AuditRow], *, source: str, labels: str | None = None) -> str:
+    from clinrl.tasks.medcalc.sources import label_source_name
+
     summary = summarise(rows)
+    labels = labels or label_source_name(source)
     n = len(rows)
     agree = sum(r.status == "agree" for r in rows)
     errors = sum(r.status == "error" for r in rows)
@@ -198,7 +222,7 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         "clinrl's calculators, scored against the row's official answer with the benchmark's own rule "
         "(dates and gestational age exact, integers rounded, decimals inside the row's ±5 % bounds).",
         "",
-        f"Source: `{Path(source).name}` — {n} rows. Agreement: **{agree}/{n}** "
+        f"Source: `{Path(source).name}` (labels: {labels}) — {n} rows. Agreement: **{agree}/{n}** "
         f"({100.0 * agree / n if n else 0:.1f} %). Not agreeing: {n - agree} rows ({errors} of them rejected by "
         f"the calculators as impossible input) — {documented} documented dataset defects, {differences} "
         f"clinrl differences, {undocumented} undocumented.",
@@ -206,8 +230,8 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
         "rows listed here; on a row the calculators reject because of a documented entity typo (an impossible "
         "label) it grades against the value computed from the corrected entities (shown in the clinrl column), "
-        "or leaves the row out, counted, when nothing corrects it. Every row is in `medcalc_label_audit.csv`. A documented defect is recognised by "
-        "what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
+        "or leaves the row out, counted, when nothing corrects it. Every row is in `medcalc_label_audit.csv`. "
+        "A documented defect is recognised by what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
         "defect's rule over the row's inputs and answers), never by its row number; a disagreement no "
         "documented defect explains is a *clinrl difference* in the examined v1.0 test set and "
         "*undocumented* in any other file.",
@@ -220,6 +244,16 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
     for cid, e in summary.items():
         lines.append(f"| {cid} | {e['name']} | {e['n']} | {e['agree']} | {e['disagree']} | {e['error']} | "
                      f"{100.0 * e['agree'] / e['n']:.0f} % |")
+    lines += ["", f"## Where clinrl and the labels ({labels}) disagree, per calculator", ""]
+    differing = [(cid, e) for cid, e in summary.items() if e["agree"] != e["n"]]
+    if not differing:
+        lines.append("Nowhere: every row agrees.")
+    else:
+        lines += ["| id | calculator | disagree | error | rows |", "|---:|---|---:|---:|---|"]
+        for cid, e in differing:
+            numbers = sorted(r.row_number for r in rows if r.calculator_id == cid and r.status != "agree")
+            shown = ", ".join(map(str, numbers[:12])) + (f", … ({len(numbers)} in all)" if len(numbers) > 12 else "")
+            lines.append(f"| {cid} | {e['name']} | {e['disagree']} | {e['error']} | {shown} |")
     lines += ["", "## Disagreements and errors by cause", ""]
     by_cause: dict[tuple[int, str], list[AuditRow]] = defaultdict(list)
     for row in rows:

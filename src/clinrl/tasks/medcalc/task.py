@@ -13,20 +13,22 @@ from clinrl.registry import register_task
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard
 from clinrl.tasks.medcalc import prompts
 from clinrl.tasks.medcalc.scoring import check_value, locate_official_answer, output_kind, parse_ground_truth
+from clinrl.tasks.medcalc.sources import (
+    HUB_ID,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    VERIFIED_HUB_ID,
+    benchmark_test_file,
+    column_mapping,
+    rename_columns,
+    resolve_source,
+)
 from clinrl.types import Sample, Score
 
-HUB_ID = "ncbi/MedCalc-Bench-v1.0"
 CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
 
-REQUIRED_COLUMNS = (
-    "Row Number", "Calculator ID", "Category", "Patient Note", "Question",
-    "Ground Truth Answer", "Lower Limit", "Upper Limit",
-)
-OPTIONAL_COLUMNS = (
-    "Calculator Name", "Output Type", "Note ID", "Note Type", "Relevant Entities", "Ground Truth Explanation",
-)
 PROMPT_STYLES = ("ehrmind", "zero_shot")
 LABEL_MODES = ("official", "recomputed")
 INTERVAL_MODES = ("official", "widen")
@@ -60,7 +62,8 @@ class MedCalcTask(Task):
     card = TaskCard(
         summary="MedCalc-Bench: 55 medical calculators over patient notes, official scoring (dates exact, "
                 "integers rounded, decimals within ±5%).",
-        source=f"hub {HUB_ID} (train / test), a local CSV / parquet / JSONL with the 14 official columns, or "
+        source=f"hub {HUB_ID} ('v1.0', the default) or {VERIFIED_HUB_ID} ('verified'; train / test), a local CSV / "
+               "parquet / JSONL with the 14 official columns (also 'Ground Truth' / 'Lower Bound' / 'Upper Bound'), or "
                "'synthetic[:calculators=6,5,39;n=1000;seed=0;difficulty=mixed]' (clinrl's seeded generator; "
                "the split shifts the seed so train/validation/test never share a row)",
         licence="CC-BY-SA 4.0 (MedCalc-Bench); notes from PMC-Patients",
@@ -81,7 +84,7 @@ class MedCalcTask(Task):
     )
 
     def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
-                 interval: str = "official", **kwargs: Any) -> None:
+                 interval: str = "official", allow_test_rows_in_train: bool = False, **kwargs: Any) -> None:
         if labels not in LABEL_MODES:
             raise ConfigError(f"unknown labels {labels!r}; choose one of {', '.join(LABEL_MODES)}")
         self.labels = labels
@@ -89,6 +92,8 @@ class MedCalcTask(Task):
             raise ConfigError(f"unknown interval {interval!r}; choose one of {', '.join(INTERVAL_MODES)} "
                               "(widen: ±5% for zero-width decimal intervals of the train split, for training rewards)")
         self.interval = interval
+        #: a single local file has no splits: loading a benchmark test file as split "train" is refused unless set
+        self.allow_test_rows_in_train = bool(allow_test_rows_in_train)
         if prompt_style not in PROMPT_STYLES:
             raise ConfigError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         # The zero-shot prompt asks for MedCalc-Bench's own JSON reply, which only the official
@@ -100,16 +105,30 @@ class MedCalcTask(Task):
     # -- loading --------------------------------------------------------------------------------
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
-        src = source or HUB_ID
+        src = resolve_source(source or HUB_ID)
         from clinrl.data.medcalc_synth import is_synthetic_source
+        from clinrl.data.tables import is_local
 
         if is_synthetic_source(src):
             return self._load_synthetic(src, split, limit=limit, seed=seed)
         samples: list[Sample] = []
+        mapping: dict[str, str] | None = None
         for row_number, row in read_rows(src, split=split):
             if limit is not None and len(samples) >= limit:
                 break
-            samples.append(self.sample_from_row(row, source=src, row_number=row_number, split=split))
+            if mapping is None:
+                mapping = column_mapping(row.keys(), source=src, row=row_number)
+            samples.append(self.sample_from_row(rename_columns(row, mapping), source=src, row_number=row_number,
+                                                split=split))
+        if split.lower() == "train" and is_local(src) and not self.allow_test_rows_in_train:
+            reason = benchmark_test_file(src, samples)
+            if reason:
+                raise DataError(
+                    f"refusing to load benchmark test rows as training rows: {reason}. A single file has no "
+                    "splits, so the same rows would serve training and evaluation. To evaluate on it, ask for "
+                    "the test split (--split test; Python: task.load(path, 'test')). To train on it anyway, say "
+                    "so explicitly: --allow-test-rows-in-train (clinrl export verl, clinrl data sft) or "
+                    "get_task('medcalc', allow_test_rows_in_train=True).", source=src)
         if self.labels == "recomputed":
             samples = self._relabel(samples, source=src, split=split)
         if self.interval == "widen" and split in WIDEN_SPLITS:
