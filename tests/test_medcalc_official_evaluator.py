@@ -341,3 +341,33 @@ def test_adversarial_replies_are_scored_in_linear_time(cid, body):
     start = time.perf_counter()
     get_task("medcalc").score(reply, target, contract="official")
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("text", [
+    "2**10", "1/0", "(1, 2)", "round(2.5)", "round(2.675, 2)", "math.floor(2.5)", "abs(-3)", "min([1, 2])",
+    "pow(2, -1)", "pow(0, -1)", "int('12')", "int('012')", "float('nan')", "float(' 1_0 ')", "'a' * 3", "[1] + [2]",
+    "1 < 2 < 3", "3 < 2 < 1", "1 if 0 else 2", "not 0", "~5", "5 % 3", "-5 // 2", "2 ** 0.5", "(-8) ** 0.5",
+    "1e308 * 10", "math.inf", "True + True", "None", "'x' + 1", "0 and 1/0", "1 or 1/0", "1 in (1, 2)",
+    "'b' in 'abc'", "(1, 2) < (1, 3)", "1 < 'a'", "math.log(0)", "math.log(8, 2)", "math.factorial(20)",
+    "np.sqrt(2)", "np.round(2.5)", "numpy.power(2, 10)", "np.mean([1, 2, 4])", "np.nope", "math.nope", "foo",
+    "__builtins__", "min()", "abs('x')", "round(1e300 * 1e10)", "int(1e20)", "divmod(7, 2)", "1_000 + 1",
+    "0x10 + 0o7 + 0b1", "3j * 2", "abs(3 + 4j)", "round(1.5, -1)", "float('1e400')", "10 ** -400", " 1 + 1",
+    "\t2", "1 +", "(", "2 ** 3 ** 2", "-2 ** 2", "5 @ 3", "7 >> 1 | 8 & 12 ^ 3", "[1, 2] * 2", "(1,) * 3",
+    "max(1, 2)", "round(25.24, 2)", "round((140 - 22) * (48 / (72 * 1.28)), 2)",
+])
+def test_restricted_interpreter_returns_what_eval_returns(text):
+    """pyexpr reproduces ``eval`` with the evaluator's sandbox on these test-chosen expressions."""
+    from clinrl.tasks.medcalc import pyexpr
+
+    try:
+        with np.errstate(all="ignore"):
+            expected = ("value", eval(text, {"__builtins__": None}, dict(SANDBOX)))  # noqa: S307
+    except Exception:
+        expected = ("raises", None)
+    try:
+        got = ("value", pyexpr.evaluate(text, pyexpr.STAGE_ONE))
+    except pyexpr.EvalFailed:
+        got = ("raises", None)
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "value":
+        assert repr(got[1]) == repr(expected[1]) and str(got[1]) == str(expected[1])
