@@ -338,9 +338,10 @@ def test_adversarial_replies_are_scored_in_linear_time(cid, body):
     target = {2: D2, 4: INT3, 13: {"calculator_id": 13, "ground_truth": "09/11/2014", "lower_limit": "09/11/2014",
                                    "upper_limit": "09/11/2014"}, 69: GA_29_3}[cid]
     reply = '{"answer": "' + body + '"}'
-    start = time.perf_counter()
-    get_task("medcalc").score(reply, target, contract="official")
-    assert time.perf_counter() - start < 1.0
+    for contract in ("official", "lenient"):
+        start = time.perf_counter()
+        get_task("medcalc").score(reply, target, contract=contract)
+        assert time.perf_counter() - start < 1.0, contract
 
 
 @pytest.mark.parametrize("text", [

@@ -37,6 +37,8 @@ INTERVAL_MODES = ("official", "widen")
 WIDEN_SPLITS = ("train",)
 #: ± fraction of the ground truth: MedCalc-Bench's own bounds for decimal calculators
 WIDEN_TOLERANCE = 0.05
+#: longest located answer the lenient contract reads generously (longer ones get the official reading only)
+MAX_LENIENT_ANSWER = 2000
 
 
 class MedCalcDataWarning(UserWarning):
@@ -237,7 +239,9 @@ class MedCalcTask(Task):
             return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
                          explanation='no "answer": … found')
         calculator_id = int(target["calculator_id"])
-        correct, extracted = check_value(calculator_id, located, dict(target), lenient=True)
+        # the generous reading's fallbacks are regular expressions that are quadratic on long adversarial text
+        readable = len(located) <= MAX_LENIENT_ANSWER
+        correct, extracted = check_value(calculator_id, located, dict(target), lenient=True) if readable else (False, None)
         if not correct:  # lenient accepts at least what the official evaluator accepts
             official = self.extract_official(completion, target)
             if official.correct:
