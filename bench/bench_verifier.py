@@ -5,7 +5,8 @@
 Prints completions scored per second (median of repeats) for: the strict contract parser alone,
 full strict scoring (parse + official MedCalc rule) on a mix of answer forms (numbers, numbers with
 units, "N out of M", dates, gestational ages, arithmetic expressions), the same on plain numeric
-answers (what a trained model mostly writes), and the lenient official extraction.
+answers (what a trained model mostly writes), the official contract (MedCalc-Bench's evaluator
+reproduced rule for rule) and the lenient contract (its answer locator with a generous reading).
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def main() -> None:
     plain = [(make_completion(rng, plain=True), TARGETS[i % 2]) for i in range(args.n)]
     r_plain = rate(lambda p: task.score(p[0], p[1]), plain, args.repeats)
     r_official = rate(lambda p: task.score(p[0], p[1], contract="official"), official, args.repeats)
+    r_lenient = rate(lambda p: task.score(p[0], p[1], contract="lenient"), official, args.repeats)
     print(f"strict contract parse only : {r_parse:>10,.0f} completions/s")
     print(f"strict contract full score : {r_strict:>10,.0f} completions/s")
     print(f"  ... plain numeric answers: {r_plain:>10,.0f} completions/s")
     print(f"official extraction score  : {r_official:>10,.0f} completions/s")
+    print(f"lenient extraction score   : {r_lenient:>10,.0f} completions/s")
 
 
 if __name__ == "__main__":

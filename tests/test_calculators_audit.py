@@ -97,8 +97,8 @@ def test_real_test_set_every_non_agreeing_row_has_a_cause(real_audit):
     for row in audit:
         if row.status != "agree":
             assert row.cause.startswith(("dataset defect", "clinrl difference")), row
-    assert sum(r.status == "agree" for r in audit) == 842
-    assert sum(r.cause.startswith("dataset defect") for r in audit) == 205
+    assert sum(r.status == "agree" for r in audit) == 829
+    assert sum(r.cause.startswith("dataset defect") for r in audit) == 218
 
 
 def test_documented_defects_are_reported_as_such(real_audit):
@@ -115,11 +115,38 @@ def test_documented_defects_are_reported_as_such(real_audit):
 def test_recomputed_labels_change_exactly_the_audit_disagreements(real_audit, medcalc_test_csv):
     _, audit = real_audit
     recomputed = get_task("medcalc", labels="recomputed").load(str(medcalc_test_csv))
-    changed = {int(s.id) for s in recomputed if s.metadata["label_changed"]}
-    assert changed == {a.row_number for a in audit if a.status == "disagree"}
-    assert changed  # the v1.0 test set has known label defects (GCS, Caprini, RCRI, Framingham, ...)
-    errors = {int(s.id) for s in recomputed if s.metadata["recomputed_error"]}
-    assert errors == {a.row_number for a in audit if a.status == "error"}
+    replaced = {int(s.id) for s in recomputed if s.metadata["label_changed"] and not s.metadata.get("label_corrected")}
+    assert replaced == {a.row_number for a in audit if a.status == "disagree"}
+    assert replaced  # the v1.0 test set has known label defects (GCS, Caprini, RCRI, Framingham, ...)
+    errors = {a.row_number for a in audit if a.status == "error"}
+    corrected = {int(s.id) for s in recomputed if s.metadata.get("label_corrected")}
+    assert corrected == {284, 753, 780, 794, 824} and corrected <= errors
+    assert {int(s.id) for s in recomputed} == {a.row_number for a in audit} - {772}  # nothing corrects row 772
+
+
+IMPOSSIBLE_ROWS = (284, 753, 772, 780, 794, 824)
+
+
+def test_recomputed_labels_keep_no_label_the_audit_calls_impossible(real_audit, medcalc_test_csv):
+    """Rows whose official label comes from an impossible entity are graded against the value from the corrected
+    entities (FIB-4 of row 284: 37.49, not 37,492.904) or left out and counted, never kept."""
+    samples, audit = real_audit
+    official = {int(s.id): s for s in samples}
+    with pytest.warns(UserWarning, match=r"5 impossible label\(s\) graded .*1 row\(s\) left out.*772"):
+        recomputed = {int(s.id): s for s in get_task("medcalc", labels="recomputed").load(str(medcalc_test_csv))}
+    task = get_task("medcalc")
+    for row in IMPOSSIBLE_ROWS:
+        assert next(a for a in audit if a.row_number == row).cause.startswith("dataset defect (entity)")
+        if row == 772:
+            assert row not in recomputed
+            continue
+        sample = recomputed[row]
+        assert sample.target["ground_truth"] != official[row].target["ground_truth"]
+        assert sample.metadata["label_corrected"] and sample.metadata["corrected_entities"]
+        assert task.score(task.oracle_completion(sample), sample.target).correct
+        # the impossible official answer does not score correct against the corrected label
+        assert not task.score(task.oracle_completion(official[row]), sample.target).correct
+    assert recomputed[284].target["ground_truth"] == "37.493"
 
 
 def test_committed_audit_summary_is_well_formed():

@@ -111,9 +111,13 @@ def test_audit_command(tmp_path, medcalc_test_csv):
     assert "# MedCalc-Bench label audit" in (tmp_path / "medcalc_label_audit.md").read_text()
 
 
-def test_data_sft_warns_when_reading_a_test_split(tmp_path, medcalc_test_csv):
+def test_data_sft_refuses_a_test_file_as_training_rows_unless_told(tmp_path, medcalc_test_csv):
     result = _run("data", "sft", "medcalc", "--source", str(medcalc_test_csv), "--out", str(tmp_path))
-    assert result.exit_code == 0, result.output
-    assert "warning" in result.output and "test split" in result.output
+    assert result.exit_code != 0 and "refusing to load benchmark test rows" in str(result.exception)
+    assert "--allow-test-rows-in-train" in str(result.exception) and not (tmp_path / "train.jsonl").exists()
+    for deliberate in (["--split", "test"], ["--allow-test-rows-in-train"]):
+        result = _run("data", "sft", "medcalc", "--source", str(medcalc_test_csv), "--out", str(tmp_path), *deliberate)
+        assert result.exit_code == 0, result.output
+        assert "warning" in result.output and "test split" in result.output
     result = _run("data", "sft", "medcalc", "--source", "synthetic:calculators=6;n=10", "--out", str(tmp_path))
     assert "warning" not in result.output

@@ -43,8 +43,10 @@ EXAMPLES = [
     (18, {"age": 30, "atherosclerotic_disease": True}, 2, "known atherosclerotic disease scores 2 alone"),
     (20, {"age": 10, "temperature": (38.5, "degC"), "cough_absent": True, "tonsillar_exudate": True}, 4,
      "age 3-14: 1 + fever 1 + no cough 1 + exudate 1"),
-    (20, {"age": 50, "temperature": (100.4, "degF"), "tender_nodes": True}, 0,
-     "age >= 45: -1; 100.4 F = 38.0 C is not > 38; nodes 1"),
+    (20, {"age": 50, "temperature": (100.4, "degF"), "tender_nodes": True, "cough_absent": False}, 0,
+     "age >= 45: -1; 100.4 F = 38.0 C is not > 38; cough present 0; nodes 1"),
+    (20, {"age": 50, "temperature": (100.4, "degF"), "tender_nodes": True}, 1,
+     "cough not mentioned = absent: the 'cough absent' point is given"),
     (21, {"eye": "eyes open spontaneously", "verbal": "oriented", "motor": "obeys commands"}, 15, "4 + 5 + 6"),
     (21, {"eye": "no eye opening", "verbal": "no verbal response", "motor": "no motor response"}, 3, "1 + 1 + 1"),
     (21, {"eye": "eye opening to pain", "verbal": "incomprehensible sounds", "motor": "flexion to pain"}, 7,
@@ -77,7 +79,11 @@ EXAMPLES = [
      "age 50-59: 1 + CVA/TIA once 1 + 3"),
     (33, {"fever": True, "purulence": True, "attend_rapidly": True, "inflamed_tonsils": True,
           "no_cough_or_coryza": True}, 5, "all five"),
-    (33, {}, 0, "none"),
+    (33, {}, 1, "nothing mentioned: only 'no cough or coryza' is met (an unmentioned cough is absent)"),
+    (33, {"fever": True, "purulence": True, "inflamed_tonsils": True}, 4,
+     "3 findings + no cough or coryza (not mentioned) 1"),
+    (33, {"fever": True, "purulence": True, "inflamed_tonsils": True, "no_cough_or_coryza": False}, 3,
+     "cough or coryza present: 0 for that criterion"),
     (36, {"age": 65, "surgery_type": "major", "bmi": (30, "kg/m^2"), "previous_dvt": True,
           "mobility": "confined to bed >72 hours"}, 10, "2 + 2 + 1 + 3 + 2"),
     (36, {"age": 30, "previous_dvt": True, "previous_pe": True, "fracture": True}, 8,
@@ -200,3 +206,19 @@ def test_every_field_rejects_bad_input_by_name(cid):
             assert _error_field(cid, {**base, f.name: "many"}) == f.name
             assert f.minimum is not None, f"{calc.slug}.{f.name} has no lower bound"
             assert _error_field(cid, {**base, f.name: f.minimum - 1}) == f.name
+
+
+@pytest.mark.parametrize("cid, inputs, line", [
+    (33, {"fever": True}, "No cough or coryza: cough or coryza not mentioned (taken as absent, so the criterion is "
+                          "met) -> 1 point(s)"),
+    (33, {"no_cough_or_coryza": True}, "No cough or coryza: no cough or coryza -> 1 point(s)"),
+    (33, {"no_cough_or_coryza": False}, "No cough or coryza: cough or coryza present -> 0 points"),
+    (20, {"age": 30}, "Cough absent: cough not mentioned (taken as absent, so the criterion is met) -> 1 point(s)"),
+    (20, {"age": 30, "cough_absent": False}, "Cough absent: cough present -> 0 points"),
+])
+def test_negated_criteria_follow_the_absent_finding_convention(cid, inputs, line):
+    """An unmentioned finding is absent inside a negated criterion too, and the explanation says so (it used to
+    read 'Cough absent: absent or not mentioned -> 0 points')."""
+    text = compute(cid, inputs).explanation
+    assert line in text, text
+    assert "absent or not mentioned -> 0" not in text.split("Cough absent")[-1].split("\n")[0]

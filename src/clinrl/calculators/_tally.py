@@ -4,7 +4,8 @@ A clinical score is a sum of criteria. :class:`Tally` records, for each criterio
 the points it earns and the running total, and turns that record into the plain-English explanation every
 score calculator returns: one line per criterion, then the total. :func:`flag` and :func:`optional` build
 the two field shapes almost every score uses (a yes/no criterion that is absent unless stated, and a
-measurement that is normal unless given).
+measurement that is normal unless given); :func:`absence_flag` is the yes/no criterion phrased as an
+absence ("cough absent"), met unless the finding is stated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,25 @@ ABSENT_CONVENTION = ("A criterion the note does not mention is taken as absent (
 def flag(name: str, help: str, *entity_keys: str) -> Field:
     """A yes/no criterion; not given = absent (False)."""
     return Field(name, "bool", required=False, default=False, help=help, entity_keys=entity_keys)
+
+
+def absence_flag(name: str, help: str, *entity_keys: str) -> Field:
+    """A criterion phrased as an absence ("cough absent", "no cough or coryza"). The convention holds inside
+    the negation too: a finding the note does not mention is absent, so the criterion is *met* (True)."""
+    return Field(name, "bool", required=False, default=True, help=help, entity_keys=entity_keys)
+
+
+def stated(v, name: str) -> bool:
+    """Whether the input ``name`` was given (False when the field took its default)."""
+    return not v.described.get(name, "").endswith("(not given; default)")
+
+
+def absence_finding(v, name: str, finding: str) -> str:
+    """How an :func:`absence_flag` criterion reads: ``finding`` (e.g. "cough") stated absent, stated
+    present, or not mentioned and therefore taken as absent."""
+    if not stated(v, name):
+        return f"{finding} not mentioned (taken as absent, so the criterion is met)"
+    return f"no {finding}" if v[name] else f"{finding} present"
 
 
 def optional(name: str, unit: str, help: str, *entity_keys: str, analyte: str | None = None,

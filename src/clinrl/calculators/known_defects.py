@@ -56,6 +56,9 @@ class KnownDefect:
     cause: str
     evidence: str
     rule: Callable[[RowFacts], bool] | None = field(default=None, compare=False, repr=False)
+    #: ``entity`` defects only: the row's entities with the typo fixed (merged over the row's own), from which
+    #: clinrl computes the corrected label; ``None`` when the note holds no value to correct it with
+    corrected_entities: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def _calc_result(calculator_id: int, entities: Mapping[str, Any] | None) -> Any:
@@ -109,6 +112,30 @@ def _zero_width_decimal_interval(facts: RowFacts) -> bool:
     except (TypeError, ValueError):
         return False
     return truth != 0 and lower == upper and abs(answer - truth) <= 0.05 * abs(truth)
+
+
+def _absence_point_withheld(facts: RowFacts) -> bool:
+    """A criterion phrased as an absence (FeverPAIN "no cough or coryza", Centor "cough absent") whose finding the
+    row's entities do not mention, and an official answer one point below clinrl's: the point was withheld."""
+    from clinrl.calculators import get_calculator
+    from clinrl.calculators.absence import ABSENCE_FIELDS
+    from clinrl.calculators.base import entity_key
+
+    name = ABSENCE_FIELDS.get(facts.calculator_id)
+    if name is None or not facts.entities:
+        return False
+    f = get_calculator(facts.calculator_id).field(name)
+    keys = {entity_key(k) for k in (f.name, *f.entity_keys)}
+    if any(entity_key(k) in keys for k in facts.entities):
+        return False
+    answer = facts.clinrl_answer
+    if answer is None:
+        result = _calc_result(facts.calculator_id, facts.entities)
+        answer = result.value if result is not None else None
+    try:
+        return answer is not None and float(facts.ground_truth) == float(answer) - 1
+    except (TypeError, ValueError):
+        return False
 
 
 _CONVERSION_RE = re.compile(
@@ -166,7 +193,8 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         "The note's 'thrombocytopenia (119x10^6/L)' is a unit typo for 119 x10^9/L; the dataset reads 0.119 "
         "x10^9/L and reports FIB-4 37,493. clinrl rejects a platelet count below 1 x10^9/L as impossible.",
         "Row 284 Relevant Entities: 'Platelet count': [119000000.0, 'L']; answer 37492.904 (FIB-4 > 3.25 already "
-        "means advanced fibrosis)."),
+        "means advanced fibrosis).",
+        corrected_entities={"Platelet count": [119.0, "10^9/L"]}),
     KnownDefect(
         23, (340, 341, 342, 343), "label",
         "MELD(i) is rounded to the nearest integer (then x 10) instead of to the tenth (OPTN policy), and the "
@@ -190,23 +218,28 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         64, (753,), "entity",
         "The note's 'serum sodium 137 mg/dL' is a unit typo (137 mEq/L); the dataset converts it literally to "
         "59.6 mEq/L. clinrl rejects 59.6 mEq/L as impossible.",
-        "Row 753 note: 'serum sodium 137 mg/dL, potassium 3.0 mg/dL, chloride 95 mmol/L'."),
+        "Row 753 note: 'serum sodium 137 mg/dL, potassium 3.0 mg/dL, chloride 95 mmol/L'.",
+        corrected_entities={"Sodium": [137.0, "mmol/L"]}),
     KnownDefect(
         66, (794,), "entity",
         "Same note as row 753: sodium '137 mg/dL' converted literally to 59.6 mEq/L; clinrl rejects it.",
-        "Row 794 note: 'serum sodium 137 mg/dL'."),
+        "Row 794 note: 'serum sodium 137 mg/dL'.",
+        corrected_entities={"Sodium": [137.0, "mmol/L"]}),
     KnownDefect(
         65, (772,), "entity",
         "Albumin 17.1 g/dL is not in the note and is physiologically impossible (normal 3.5-5.0 g/dL).",
-        "Row 772 Relevant Entities: 'Albumin': [17.1, 'g/dL']; the note reports no albumin."),
+        "Row 772 Relevant Entities: 'Albumin': [17.1, 'g/dL']; the note reports no albumin (no corrected value: "
+        "labels='recomputed' leaves the row out)."),
     KnownDefect(
         65, (780,), "entity",
         "The note's 'S.albumin 3.2 mg/dl' is a unit typo (3.2 g/dL); the dataset converts it to 0.0032 g/dL.",
-        "Row 780 note: 'S.albumin 3.2 mg/dl, and alkaline phosphatase 837 mg/dl'."),
+        "Row 780 note: 'S.albumin 3.2 mg/dl, and alkaline phosphatase 837 mg/dl'.",
+        corrected_entities={"Albumin": [3.2, "g/dL"]}),
     KnownDefect(
         67, (824,), "entity",
         "The note's 'Albumin 3.5 mg/ dL' is a unit typo (3.5 g/dL); the dataset converts it to 0.0035 g/dL.",
-        "Row 824 note: 'Albumin 3.5 mg/ dL Urea nitrogen 28 mg/dL'."),
+        "Row 824 note: 'Albumin 3.5 mg/ dL Urea nitrogen 28 mg/dL'.",
+        corrected_entities={"Albumin": [3.5, "g/dL"]}),
     KnownDefect(
         68, (1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 1017, 1018, 1019, 1021, 1022, 1023, 1024, 1025,
              1026, 1027), "convention",
@@ -216,6 +249,22 @@ KNOWN_DEFECTS: tuple[KnownDefect, ...] = (
         "Row 1008 explanation: 'computed by adding to 2 weeks to the patient's last menstrual period date' for a "
         "21-day cycle; the only agreeing row (1020) has a 28-day cycle.",
         rule=_conception_ignores_cycle),
+    KnownDefect(
+        33, (447, 448, 450, 451, 453, 454, 455, 456, 457, 459, 460, 463, 464), "convention",
+        "FeverPAIN: when the entities do not mention cough or coryza, 'Absence of cough or coryza' scores 0. Under "
+        "the benchmark's own convention an unmentioned finding is absent, so 'no cough or coryza' is met (+1), as "
+        "MedCalc-Bench's maintained calculator (2025-09) and MedCalc-Bench-Verified score it.",
+        "Row 447 entities have no 'Absence of cough or coryza' key; its explanation: 'Whether the patient has an "
+        "absence of cough or coryza is not reported and so we assume that it is absent for the patient. Because "
+        "of this, we do not increment the score'.",
+        rule=_absence_point_withheld),
+    KnownDefect(
+        20, (), "convention",
+        "Centor: when the entities do not mention cough, 'Cough Absent' scores 0 although an unmentioned cough is "
+        "absent under the benchmark's convention (the maintained calculator of 2025-09 gives the point).",
+        "The v1.0 calculator set a missing 'cough_absent' to False ('we assume it to be absent ... we do not change "
+        "the score'); no v1.0 test row lacks the key.",
+        rule=_absence_point_withheld),
     # --- risk / severity / diagnosis scores. Each cause below is reproduced row by row (the dataset's
     # value recomputed from clinrl's inputs with the defect applied) by tests/test_calculators_scores_conformance.py.
     KnownDefect(
@@ -355,7 +404,10 @@ TEST_ROW_DIGESTS: dict[int, str] = {
     566: "cf7588a0aba3eed8", 567: "250fb9ac6c8f59d7", 588: "8af39ebd5d5924f9", 591: "557dd6401173eb90",
     592: "9772bf49b4e05a7d", 593: "4adb814343ec0415", 595: "436f7846aa882ab2", 596: "473dac074e213c32",
     598: "2538bd225e9c31f8", 599: "dca67d7b6f3a5820", 602: "05667791296b2928", 606: "65b38bdcaf80d363",
-    607: "fb619fe88bf29577", 753: "72916e6fdcc440e7", 772: "594b6395e8cac75d", 780: "e924a29410de0085",
+    607: "fb619fe88bf29577", 447: "1f8aceb5d682c816", 448: "5db08ac628b4e798", 450: "ae14a0d54f2fe91a",
+    451: "ec0b6e8884c80b16", 453: "f35b71983d646953", 454: "660c0c5e31fc073f", 455: "189b767f84c9e9b2",
+    456: "577f6484a885b28d", 457: "b76d6af209ceb25d", 459: "46f84743a6e63b10", 460: "50604e127da7d1b9",
+    463: "62736c9ba8f11a87", 464: "b1da1f03f6bb6902", 753: "72916e6fdcc440e7", 772: "594b6395e8cac75d", 780: "e924a29410de0085",
     794: "f4a81fb1dbc716be", 824: "44c764f4011fb243", 829: "6f39e99147712b35", 831: "b702306f3f95f82b",
     848: "9f555e0642858b05", 849: "ac445b4ed7a64e57", 850: "17d3d4cc188fdb81", 851: "f4398c24bb830add",
     852: "91584dbd3b945d66", 853: "e3afe0f3bd6b3b22", 854: "dc7f3599a1c64b43", 855: "d9144daa6fb423b8",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from clinrl.calculators._tally import Tally, band, flag, given, optional, present, python_names, temperature_c
+from clinrl.calculators._tally import (
+    Tally, absence_finding, absence_flag, band, flag, given, optional, present, python_names, temperature_c,
+)
 from clinrl.calculators.base import AGE, SEX, Calculator, Field, Values, fmt, register
 
 _TEMP = ("temperature", "degC", "body temperature", "Temperature")
 _HR = ("heart_rate", "/min", "heart rate", "Heart Rate or Pulse")
 _RR = ("respiratory_rate", "/min", "respiratory rate", "respiratory rate")
+#: FeverPAIN's criterion phrased as an absence: met when cough and coryza are not mentioned
+_FEVERPAIN_ABSENCE = "no_cough_or_coryza"
 _BUN = ("bun", "mg/dL", "blood urea nitrogen (urea mmol/L accepted)", "Blood Urea Nitrogen (BUN)", "BUN")
 
 
@@ -20,7 +24,7 @@ class Centor(Calculator):
     fields = (
         AGE,
         optional(*_TEMP, minimum=10, maximum=47),
-        flag("cough_absent", "cough absent", "Cough Absent"),
+        absence_flag("cough_absent", "cough absent (not mentioned = absent: the point is given)", "Cough Absent"),
         flag("tender_nodes", "tender/swollen anterior cervical lymph nodes",
              "Tender/swollen anterior cervical lymph nodes"),
         flag("tonsillar_exudate", "exudate or swelling on tonsils", "Exudate or swelling on tonsils"),
@@ -34,7 +38,7 @@ class Centor(Calculator):
               "3-14 years: +1, 15-44: 0, >= 45: -1; the rule is not defined under 3 years: 0")
         temp = temperature_c(v)
         t.add("Temperature > 38 C", given(v, "temperature"), 1 if temp is not None and temp > 38 else 0)
-        t.add("Cough absent", present(v["cough_absent"]), int(v["cough_absent"]))
+        t.add("Cough absent", absence_finding(v, "cough_absent", "cough"), int(v["cough_absent"]))
         t.add("Tender/swollen anterior cervical nodes", present(v["tender_nodes"]), int(v["tender_nodes"]))
         t.add("Tonsillar exudate or swelling", present(v["tonsillar_exudate"]), int(v["tonsillar_exudate"]))
         return int(t.total), t.explanation(
@@ -57,14 +61,17 @@ class FeverPAIN(Calculator):
         ("inflamed_tonsils", "Severely inflamed tonsils", "Severe tonsil inflammation"),
         ("no_cough_or_coryza", "No cough or coryza", "Absence of cough or coryza"),
     )
-    fields = tuple(flag(name, label, key) for name, label, key in _CRITERIA)
+    fields = tuple((absence_flag if name == _FEVERPAIN_ABSENCE else flag)(
+        name, label + (" (not mentioned = absent: the point is given)" if name == _FEVERPAIN_ABSENCE else ""), key)
+        for name, label, key in _CRITERIA)
     fields = python_names(
         fields, attend_rapidly="symptom_onset", fever="fever_24_hours", no_cough_or_coryza="cough_coryza_absent")
 
     def formula(self, v: Values) -> tuple[int, str]:
         t = Tally("FeverPAIN score")
         for name, label, _ in self._CRITERIA:
-            t.add(label, present(v[name]), int(v[name]))
+            finding = absence_finding(v, name, "cough or coryza") if name == _FEVERPAIN_ABSENCE else present(v[name])
+            t.add(label, finding, int(v[name]))
         return int(t.total), t.explanation(
             "FeverPAIN counts one point each for Fever, Purulence, Attend rapidly (<= 3 days), severely Inflamed "
             "tonsils and No cough or coryza.")

@@ -124,7 +124,8 @@ def calc_run(
 def calc_audit(
     source: str = typer.Option(..., "--source", "-s",
                                help="MedCalc-Bench rows: a local CSV / parquet / JSONL with the official columns "
-                                    "(e.g. ../shared/data/medcalc-bench/test_data.csv) or a hub dataset id."),
+                                    "(e.g. ../shared/data/medcalc-bench/test_data.csv), a hub dataset id, or "
+                                    "'verified' / 'v1.0' (MedCalc-Bench-Verified / v1.0 on the hub)."),
     out: Path = typer.Option(Path("docs"), "--out", "-o", help="Folder for medcalc_label_audit.csv and .md."),
     split: str = typer.Option("test", help="Split, when --source is a hub dataset id."),
 ) -> None:
@@ -137,12 +138,16 @@ def calc_audit(
     audited: a disagreement nothing documents is 'clinrl difference' in the v1.0 test set and
     'undocumented' elsewhere. Exit status 0 even when rows disagree: the audit documents, it does not judge.
     """
-    from clinrl.data.medcalc_audit import audit_samples, summarise, write_audit
+    from clinrl.data.medcalc_audit import audit_samples, labels_name, summarise, write_audit
     from clinrl.registry import get_task
+
+    from clinrl.tasks.medcalc.sources import resolve_source
 
     samples = get_task("medcalc").load(source, split)
     rows = audit_samples(samples, progress=True)
-    csv_path, md_path = write_audit(rows, out, source=source)
+    labels = labels_name(samples, resolve_source(source))
+    console.print(f"labels: {labels}", highlight=False)
+    csv_path, md_path = write_audit(rows, out, source=resolve_source(source), labels=labels)
     counts = Counter(r.status for r in rows)
     table = Table(title="MedCalc label audit")
     for column in ("id", "calculator", "rows", "agree", "disagree", "error"):
@@ -211,6 +216,9 @@ def sft_medcalc(
     labels: str = typer.Option("recomputed", help="official | recomputed: recomputed swaps in the calculator's "
                                                   "answer and explanation on rows whose dataset label is wrong, "
                                                   "so the warm-up never teaches a known defect."),
+    allow_test_rows_in_train: bool = typer.Option(
+        False, "--allow-test-rows-in-train",
+        help="Read a benchmark's test file as training rows anyway (refused by default for --split train)."),
 ) -> None:
     """Build EHRMIND SFT warm-up data: explanation inside <think>, {"answer": ...} inside <answer>.
 
@@ -220,8 +228,10 @@ def sft_medcalc(
     from clinrl.data.sft import SFTReport, build_sft_examples, write_jsonl
     from clinrl.registry import get_task
 
-    task = get_task("medcalc", labels=labels)
-    if split == "test" or "test" in Path(source).stem.lower().split("_"):
+    task = get_task("medcalc", labels=labels, allow_test_rows_in_train=allow_test_rows_in_train)
+    from clinrl.tasks.medcalc.sources import named_as_test
+
+    if split == "test" or named_as_test(source) or allow_test_rows_in_train:
         console.print("[bold yellow]warning:[/] this reads a test split; training on it makes every later "
                       "evaluation on it meaningless. Use the train split or a synthetic source.")
     samples = task.load(source, split)

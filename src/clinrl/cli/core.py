@@ -145,7 +145,8 @@ def score_command(
                                          "local file). Omit when each row carries its own target fields."),
     split: str = typer.Option("test", help="Split of a hub dataset."),
     contract: str = typer.Option("ehrmind", help="ehrmind: strict <think>/<answer>{json} contract; official: "
-                                 "the benchmark's own lenient extraction."),
+                                 "the benchmark's own evaluator, quirks included; lenient: the evaluator's "
+                                 "answer locator with a generous reading."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout (the notes go to "
                                  "stderr)."),

@@ -102,8 +102,9 @@ def eval_command(
                                "mps."),
     dtype: str = typer.Option("auto", "--dtype", help="hf/vllm: auto (bfloat16 on a CUDA GPU that supports it, "
                               "else float32), float32, bfloat16 or float16."),
-    contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON) or official "
-                                           "(the benchmark's lenient extraction); default: the task's."),
+    contract: Optional[str] = typer.Option(None, help="ehrmind (strict think/answer JSON), official (the "
+                                           "benchmark's own evaluator) or lenient (a generous reading); "
+                                           "default: the task's."),
     base_url: Optional[str] = typer.Option(None, help="openai: endpoint URL (default: CLINRL_LLM_BASE_URL); the "
                                            "key is read from CLINRL_LLM_API_KEY, never from the command line."),
     timeout: float = typer.Option(60.0, help="openai: seconds per request before a retry."),

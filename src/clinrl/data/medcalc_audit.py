@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from clinrl.data.medcalc_labels import recompute
+from clinrl.data.medcalc_labels import Recomputed, recompute
 from clinrl.types import Sample
 
 AUDIT_COLUMNS = ("row_number", "calculator_id", "calculator_name", "status", "official_answer", "official_lower",
@@ -63,6 +63,44 @@ def _facts(sample: Sample, clinrl_answer: Any) -> Any:
                     explanation=str(meta.get("explanation") or ""), clinrl_answer=clinrl_answer)
 
 
+@dataclass(frozen=True)
+class Relabel:
+    """What ``labels="recomputed"`` does with one row.
+
+    ``action``: ``keep`` (clinrl agrees, or cannot compute and no defect is documented), ``replace`` (clinrl
+    disagrees: its answer becomes the label), ``correct`` (a documented entity typo makes the official label
+    impossible: clinrl's answer from the corrected entities becomes the label) or ``exclude`` (the label is
+    impossible and nothing in the note corrects it: the row is left out and counted)."""
+
+    action: str
+    target: dict[str, Any] | None
+    recomputed: Recomputed
+    defect_cause: str = ""
+    corrected_entities: dict[str, Any] | None = None
+
+
+def relabel_sample(sample: Sample) -> Relabel:
+    """The recomputed label of one row (the same comparison the audit makes)."""
+    from clinrl.calculators.known_defects import match_defect
+
+    target, entities = sample.target, sample.metadata.get("relevant_entities")
+    cid = int(target["calculator_id"])
+    calc = recompute(cid, entities, target)
+    if calc.agrees is True:
+        return Relabel("keep", dict(target), calc)
+    if calc.agrees is False:
+        return Relabel("replace", calc.target, calc)
+    defect = match_defect(_facts(sample, None))
+    if defect is None or defect.kind != "entity":
+        return Relabel("keep", dict(target), calc)
+    if defect.corrected_entities is not None and isinstance(entities, dict):
+        fixed_entities = {**entities, **defect.corrected_entities}
+        fixed = recompute(cid, fixed_entities, target)
+        if fixed.agrees is not None:
+            return Relabel("correct", fixed.target, fixed, defect.cause, dict(defect.corrected_entities))
+    return Relabel("exclude", None, calc, defect.cause)
+
+
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
     """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
     from clinrl.calculators.known_defects import is_official_test_set, row_digest
@@ -83,22 +121,27 @@ def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[
         target = sample.target
         cid = int(target["calculator_id"])
         calc = recompute(cid, sample.metadata.get("relevant_entities"), target)
-        cause, evidence = "", ""
+        cause, evidence, clinrl_text = "", "", _text(calc.answer)
         if calc.agrees is not True:
             cause, evidence = documented_cause(_facts(sample, calc.answer)) or ("", "")
         if calc.agrees is None:
             status, cause = "error", cause or f"{unexplained}: {calc.error}"
+            if cause.startswith("dataset defect (entity)"):
+                relabel = relabel_sample(sample)
+                clinrl_text = (f"{_text(relabel.recomputed.answer)} (entities corrected: "
+                               f"{_text_entities(relabel.corrected_entities)})" if relabel.action == "correct"
+                               else "no corrected value (labels='recomputed' leaves the row out)")
         elif calc.agrees:
             status = "agree"
         else:
             status = "disagree"
             cause = cause or (f"{unexplained}: clinrl computes {_text(calc.answer)} from the row's "
-                              f"entities, the dataset says {target['ground_truth']}")
+                              f"entities, {_labels_of(sample)} says {target['ground_truth']}")
         rows.append(AuditRow(
             row_number=int(sample.metadata.get("row_number") or sample.id), calculator_id=cid,
             calculator_name=str(sample.metadata.get("calculator_name") or ""), status=status,
             official_answer=str(target["ground_truth"]), official_lower=str(target["lower_limit"]),
-            official_upper=str(target["upper_limit"]), clinrl_answer=_text(calc.answer), cause=cause,
+            official_upper=str(target["upper_limit"]), clinrl_answer=clinrl_text, cause=cause,
             evidence=evidence))
     return rows
 
@@ -111,6 +154,18 @@ def _text(answer: Any) -> str:
     return str(answer)
 
 
+def _labels_of(sample: Sample) -> str:
+    from clinrl.tasks.medcalc.sources import label_source_name
+
+    name = label_source_name(str(sample.metadata.get("source") or ""))
+    return name if name.startswith("MedCalc-Bench") else "the dataset"
+
+
+def _text_entities(entities: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v[0]} {v[1]}" if isinstance(v, (list, tuple)) and len(v) == 2 else f"{k} {v}"
+                     for k, v in (entities or {}).items())
+
+
 def summarise(rows: list[AuditRow]) -> dict[int, dict[str, Any]]:
     per: dict[int, dict[str, Any]] = defaultdict(lambda: {"name": "", "n": 0, "agree": 0, "disagree": 0, "error": 0})
     for row in rows:
@@ -121,7 +176,8 @@ def summarise(rows: list[AuditRow]) -> dict[int, dict[str, Any]]:
     return {cid: per[cid] for cid in sorted(per)}
 
 
-def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tuple[Path, Path]:
+def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str,
+                labels: str | None = None) -> tuple[Path, Path]:
     """``medcalc_label_audit.csv`` (every row) and ``medcalc_label_audit.md`` (summary) in ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,12 +187,28 @@ def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str) -> tu
         writer.writeheader()
         for row in sorted(rows, key=lambda r: r.row_number):
             writer.writerow({k: v for k, v in asdict(row).items() if k in AUDIT_COLUMNS})
-    md_path.write_text(render_markdown(rows, source=source), encoding="utf-8")
+    md_path.write_text(render_markdown(rows, source=source, labels=labels), encoding="utf-8")
     return csv_path, md_path
 
 
-def render_markdown(rows: list[AuditRow], *, source: str) -> str:
+def labels_name(samples: list[Sample], source: str) -> str:
+    """Whose labels an audited file carries: the v1.0 test set (recognised by its rows), MedCalc-Bench-Verified
+    (by its hub id or file name) or the file's name."""
+    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+    from clinrl.tasks.medcalc.sources import label_source_name
+
+    digests = [row_digest(s.target["calculator_id"], s.metadata.get("patient_note") or "", s.target["ground_truth"])
+               for s in samples]
+    if samples and is_official_test_set(digests):
+        return "MedCalc-Bench v1.0 test set"
+    return label_source_name(source)
+
+
+def render_markdown(rows: list[AuditRow], *, source: str, labels: str | None = None) -> str:
+    from clinrl.tasks.medcalc.sources import label_source_name
+
     summary = summarise(rows)
+    labels = labels or label_source_name(source)
     n = len(rows)
     agree = sum(r.status == "agree" for r in rows)
     errors = sum(r.status == "error" for r in rows)
@@ -150,14 +222,16 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         "clinrl's calculators, scored against the row's official answer with the benchmark's own rule "
         "(dates and gestational age exact, integers rounded, decimals inside the row's ±5 % bounds).",
         "",
-        f"Source: `{Path(source).name}` — {n} rows. Agreement: **{agree}/{n}** "
+        f"Source: `{Path(source).name}` (labels: {labels}) — {n} rows. Agreement: **{agree}/{n}** "
         f"({100.0 * agree / n if n else 0:.1f} %). Not agreeing: {n - agree} rows ({errors} of them rejected by "
         f"the calculators as impossible input) — {documented} documented dataset defects, {differences} "
         f"clinrl differences, {undocumented} undocumented.",
         "",
         "The MedCalc task's `labels=\"recomputed\"` mode replaces the ground truth on exactly the disagreeing "
-        "rows listed here. Every row is in `medcalc_label_audit.csv`. A documented defect is recognised by "
-        "what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
+        "rows listed here; on a row the calculators reject because of a documented entity typo (an impossible "
+        "label) it grades against the value computed from the corrected entities (shown in the clinrl column), "
+        "or leaves the row out, counted, when nothing corrects it. Every row is in `medcalc_label_audit.csv`. "
+        "A documented defect is recognised by what the row holds (an examined v1.0 test row by its calculator, note and answer; otherwise the "
         "defect's rule over the row's inputs and answers), never by its row number; a disagreement no "
         "documented defect explains is a *clinrl difference* in the examined v1.0 test set and "
         "*undocumented* in any other file.",
@@ -170,6 +244,16 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
     for cid, e in summary.items():
         lines.append(f"| {cid} | {e['name']} | {e['n']} | {e['agree']} | {e['disagree']} | {e['error']} | "
                      f"{100.0 * e['agree'] / e['n']:.0f} % |")
+    lines += ["", f"## Where clinrl and the labels ({labels}) disagree, per calculator", ""]
+    differing = [(cid, e) for cid, e in summary.items() if e["agree"] != e["n"]]
+    if not differing:
+        lines.append("Nowhere: every row agrees.")
+    else:
+        lines += ["| id | calculator | disagree | error | rows |", "|---:|---|---:|---:|---|"]
+        for cid, e in differing:
+            numbers = sorted(r.row_number for r in rows if r.calculator_id == cid and r.status != "agree")
+            shown = ", ".join(map(str, numbers[:12])) + (f", … ({len(numbers)} in all)" if len(numbers) > 12 else "")
+            lines.append(f"| {cid} | {e['name']} | {e['disagree']} | {e['error']} | {shown} |")
     lines += ["", "## Disagreements and errors by cause", ""]
     by_cause: dict[tuple[int, str], list[AuditRow]] = defaultdict(list)
     for row in rows:
@@ -190,4 +274,7 @@ def render_markdown(rows: list[AuditRow], *, source: str) -> str:
         for row in sorted(items, key=lambda r: r.row_number):
             lines.append(f"| {row.row_number} | {row.official_answer} | {row.clinrl_answer or '—'} |")
         lines.append("")
+    from clinrl.calculators.absence import render_markdown as absence_section
+
+    lines += absence_section()
     return "\n".join(lines).rstrip() + "\n"

@@ -153,7 +153,7 @@ _ALL_NUMBERS_RE = re.compile(r"(-?\d+(?:\.\d+)?)")
 
 
 def last_number_lenient(text: str) -> float | None:
-    """MedCalc-Bench's lenient rule: the last number in the text (used in ``official`` mode only)."""
+    """MedCalc-Bench's lenient rule: the last number in the text (used by the MedCalc ``lenient`` contract only)."""
     if not isinstance(text, str):
         return None
     found = _ALL_NUMBERS_RE.findall(text[-MAX_NUMBER_TEXT * 10:])

@@ -28,7 +28,7 @@ from clinrl.rewards.scheme import RewardScheme
 from clinrl.types import Sample, Score
 
 RewardFunction = Callable[..., list[float | None]]
-CONTRACTS = ("ehrmind", "official")
+CONTRACTS = ("ehrmind", "official", "lenient")
 
 
 def display_value(value: Any) -> str:
@@ -136,8 +136,12 @@ class Task(ABC):
 
     # -- optional hooks -----------------------------------------------------------------------
     def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
-        """Lenient scoring for models that do not follow the contract (``contract="official"``)."""
+        """The benchmark's own scoring, for models that do not follow the contract (``contract="official"``)."""
         raise ConfigError(f"task {self.name!r} has no 'official' extraction mode")
+
+    def extract_lenient(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """A generous reading of replies that do not follow the contract (``contract="lenient"``)."""
+        raise ConfigError(f"task {self.name!r} has no 'lenient' extraction mode")
 
     def categories(self) -> tuple[str, ...]:
         return self.card.categories
@@ -160,6 +164,8 @@ class Task(ABC):
         try:
             if mode == "official":
                 return self.extract_official(completion_text(completion), target)
+            if mode == "lenient":
+                return self.extract_lenient(completion_text(completion), target)
             text = completion if type(completion) is str else completion_text(completion)
             parsed = parse_contract(text, self.answer_keys, optional_keys=self.optional_answer_keys)
             if not parsed.ok:

@@ -1,4 +1,4 @@
-"""MedCalc-Bench scoring rules, exactly as the official evaluator applies them.
+"""MedCalc-Bench scoring rules for clinrl's own contracts (``ehrmind`` and ``lenient``).
 
 * calculators 13 (estimated due date) and 68 (estimated date of conception): the same calendar date;
 * calculator 69 (gestational age): exact ``(weeks, days)``;
@@ -6,9 +6,11 @@
 * every other (decimal) calculator: ``lower_limit <= x <= upper_limit`` (the row's ±5 % bounds).
 
 Answer values are read strictly by :mod:`clinrl.rewards.numbers` (one number, never ``eval``) in
-the ``ehrmind`` contract. The ``official`` mode locates the answer the way MedCalc-Bench's
-evaluator does (the last ``"answer": …`` in the reply) and then applies the evaluator's lenient
-reading (last number in the string, ``N out of M``, ``%`` ÷ 100 for decimals).
+the ``ehrmind`` contract. The ``lenient`` contract locates the answer the way MedCalc-Bench's
+evaluator does (the last ``"answer": …`` in the reply) and then reads it generously: the strict
+reading first, then the evaluator's fallbacks (last number in the string, ``N out of M``, ``%`` ÷ 100
+for decimals, a ``str(...)`` arithmetic expression). The ``official`` contract is the evaluator
+itself, quirks included: :mod:`clinrl.tasks.medcalc.official`.
 """
 
 from __future__ import annotations
@@ -178,30 +180,9 @@ def _read_number(answer: Any, *, lenient: bool, integer: bool) -> float | None:
     return last_number_lenient(answer)
 
 
-_PLACEHOLDERS = {
-    "str(short_and_direct_answer_of_the_question)",
-    "str(value which is the answer to the question)",
-    "X.XX",
-}
-_ANSWER_KEY_RE = re.compile(r'[Aa]nswer":\s*([^\n]{0,2000}?)\}')
-_MAX_OFFICIAL_TRIES = 64
-
-
 def locate_official_answer(text: str) -> str | None:
-    """The last ``"answer": …}`` of a reply, as MedCalc-Bench's evaluator finds it.
+    """The text after the last ``"answer":`` of a reply up to the closing ``}``, exactly as MedCalc-Bench's
+    evaluator locates it (``None`` for its "Not Found"); see :func:`clinrl.tasks.medcalc.official.locate_answer`."""
+    from clinrl.tasks.medcalc.official import locate_answer
 
-    Scans backwards from the end with ``rfind`` (bounded attempts), so adversarial replies cannot
-    make the search quadratic.
-    """
-    end = len(text)
-    for _ in range(_MAX_OFFICIAL_TRIES):
-        pos = text.rfind('nswer":', 0, end)
-        if pos <= 0:
-            return None
-        if text[pos - 1] in "Aa":
-            m = _ANSWER_KEY_RE.match(text, pos - 1)
-            if m:
-                answer = m.group(1).strip().strip('"').strip()
-                return None if answer in _PLACEHOLDERS else answer
-        end = pos
-    return None
+    return locate_answer(text)

@@ -14,22 +14,25 @@ from clinrl.errors import ConfigError, DataError, TargetError
 from clinrl.registry import register_task
 from clinrl.tasks.base import AnswerCheck, Task, TaskCard, display_value
 from clinrl.tasks.medcalc import prompts
-from clinrl.tasks.medcalc.scoring import (check_value, locate_official_answer, output_kind, parse_date,
-                                          parse_ground_truth)
+from clinrl.tasks.medcalc.scoring import (
+    check_value, locate_official_answer, output_kind, parse_date, parse_ground_truth,
+)
+from clinrl.tasks.medcalc.sources import (
+    HUB_ID,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    VERIFIED_HUB_ID,
+    benchmark_test_file,
+    column_mapping,
+    rename_columns,
+    resolve_source,
+)
 from clinrl.types import Sample, Score
 
-HUB_ID = "ncbi/MedCalc-Bench-v1.0"
 CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
 
-REQUIRED_COLUMNS = (
-    "Row Number", "Calculator ID", "Category", "Patient Note", "Question",
-    "Ground Truth Answer", "Lower Limit", "Upper Limit",
-)
-OPTIONAL_COLUMNS = (
-    "Calculator Name", "Output Type", "Note ID", "Note Type", "Relevant Entities", "Ground Truth Explanation",
-)
 PROMPT_STYLES = ("ehrmind", "zero_shot")
 LABEL_MODES = ("official", "recomputed")
 INTERVAL_MODES = ("official", "widen")
@@ -38,6 +41,8 @@ INTERVAL_MODES = ("official", "widen")
 WIDEN_SPLITS = ("train",)
 #: ± fraction of the ground truth: MedCalc-Bench's own bounds for decimal calculators
 WIDEN_TOLERANCE = 0.05
+#: longest located answer the lenient contract reads generously (longer ones get the official reading only)
+MAX_LENIENT_ANSWER = 2000
 
 
 class MedCalcDataWarning(UserWarning):
@@ -115,14 +120,19 @@ class MedCalcTask(Task):
     card = TaskCard(
         summary="MedCalc-Bench: 55 medical calculators over patient notes, official scoring (dates exact, "
                 "integers rounded, decimals within ±5%).",
-        source=f"hub {HUB_ID} (train / test), a local CSV / parquet / JSONL with the 14 official columns, or "
+        source=f"hub {HUB_ID} ('v1.0', the default) or {VERIFIED_HUB_ID} ('verified'; train / test), a local CSV / "
+               "parquet / JSONL with the 14 official columns (also 'Ground Truth' / 'Lower Bound' / 'Upper Bound'), or "
                "'synthetic[:calculators=6,5,39;n=1000;seed=0;difficulty=mixed]' (clinrl's seeded generator; "
                "the split shifts the seed so train/validation/test never share a row)",
         licence="CC-BY-SA 4.0 (MedCalc-Bench); notes from PMC-Patients",
         splits="test: 1,047 rows (v1.0); train: ~10k rows on the hub — never train on test",
         scoring="13/68 same date; 69 exact (weeks, days); integer calculators round(x)==gt; others lower<=x<=upper",
         categories=CATEGORIES,
-        extra={"labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
+        extra={"contract": "ehrmind (default: the strict <think>/<answer> JSON contract, for training), official "
+                           "(MedCalc-Bench's published evaluator rule for rule, quirks included; the default of "
+                           "prompt_style='zero_shot'; replies needing an eval() clinrl does not reproduce are "
+                           "unscored) or lenient (the evaluator's answer locator, then a generous reading)",
+               "labels": "official (the dataset's ground truth) or recomputed (clinrl's calculators replace the "
                          "ground truth on the rows where they disagree with it; ±5% bounds for decimals, exact "
                          "otherwise; metadata['label_changed'] marks those rows)",
                "interval": "official (default; evaluation) or widen: in the train split only, a decimal row whose "
@@ -132,7 +142,7 @@ class MedCalcTask(Task):
     )
 
     def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
-                 interval: str = "official", **kwargs: Any) -> None:
+                 interval: str = "official", allow_test_rows_in_train: bool = False, **kwargs: Any) -> None:
         if labels not in LABEL_MODES:
             raise ConfigError(f"unknown labels {labels!r}; choose one of {', '.join(LABEL_MODES)}")
         self.labels = labels
@@ -140,6 +150,8 @@ class MedCalcTask(Task):
             raise ConfigError(f"unknown interval {interval!r}; choose one of {', '.join(INTERVAL_MODES)} "
                               "(widen: ±5% for zero-width decimal intervals of the train split, for training rewards)")
         self.interval = interval
+        #: a single local file has no splits: loading a benchmark test file as split "train" is refused unless set
+        self.allow_test_rows_in_train = bool(allow_test_rows_in_train)
         if prompt_style not in PROMPT_STYLES:
             raise ConfigError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         # The zero-shot prompt asks for MedCalc-Bench's own JSON reply, which only the official
@@ -151,24 +163,38 @@ class MedCalcTask(Task):
     # -- loading --------------------------------------------------------------------------------
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
-        src = source or HUB_ID
+        src = resolve_source(source or HUB_ID)
         from clinrl.data.medcalc_synth import is_synthetic_source
+        from clinrl.data.tables import is_local
 
         if is_synthetic_source(src):
             return self._load_synthetic(src, split, limit=limit, seed=seed)
         samples: list[Sample] = []
         first_row: dict[str, int] = {}
+        mapping: dict[str, str] | None = None
         for row_number, row in read_rows(src, split=split):
             if limit is not None and len(samples) >= limit:
                 break
-            sample = self.sample_from_row(row, source=src, row_number=row_number, split=split)
+            if mapping is None:
+                mapping = column_mapping(row.keys(), source=src, row=row_number)
+            sample = self.sample_from_row(rename_columns(row, mapping), source=src, row_number=row_number,
+                                          split=split)
             if sample.id in first_row:  # ids key completions and eval records: a repeat would overwrite one
                 raise DataError(f"duplicate Row Number {sample.id} (first on row {first_row[sample.id]})",
                                 source=src, row=row_number, field="Row Number")
             first_row[sample.id] = row_number
             samples.append(sample)
+        if split.lower() == "train" and is_local(src) and not self.allow_test_rows_in_train:
+            reason = benchmark_test_file(src, samples)
+            if reason:
+                raise DataError(
+                    f"refusing to load benchmark test rows as training rows: {reason}. A single file has no "
+                    "splits, so the same rows would serve training and evaluation. To evaluate on it, ask for "
+                    "the test split (--split test; Python: task.load(path, 'test')). To train on it anyway, say "
+                    "so explicitly: --allow-test-rows-in-train (clinrl export verl, clinrl data sft) or "
+                    "get_task('medcalc', allow_test_rows_in_train=True).", source=src)
         if self.labels == "recomputed":
-            samples = self._relabel(samples)
+            samples = self._relabel(samples, source=src, split=split)
         if self.interval == "widen" and split in WIDEN_SPLITS:
             samples = widen_zero_width_intervals(samples, source=src, split=split)
         return samples
@@ -193,21 +219,44 @@ class MedCalcTask(Task):
                                   metadata=sample.metadata, prefill=sample.prefill))
         return samples
 
-    def _relabel(self, samples: list[Sample]) -> list[Sample]:
-        """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree."""
-        from clinrl.data.medcalc_labels import recompute
+    def _relabel(self, samples: list[Sample], *, source: str, split: str) -> list[Sample]:
+        """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree; a label
+        the audit calls impossible (a documented entity typo) is graded against the value from the corrected
+        entities, or the row is left out when nothing corrects it. Counted in a :class:`MedCalcDataWarning`."""
+        from clinrl.data.medcalc_audit import relabel_sample
 
-        out = []
+        out, counts, excluded, kept_errors = [], Counter(), [], []
         for sample in samples:
-            calc = recompute(int(sample.target["calculator_id"]), sample.metadata.get("relevant_entities"),
-                             sample.target)
-            changed = calc.agrees is False
+            r = relabel_sample(sample)
+            counts[r.action] += 1
+            if r.action == "exclude":
+                excluded.append(sample.id)
+                continue
+            calc = r.recomputed
+            changed = r.action in ("replace", "correct")
+            if r.action == "keep" and calc.agrees is None:
+                kept_errors.append(sample.id)
             meta = dict(sample.metadata, official_target=dict(sample.target), label_changed=changed,
-                        recomputed_error=calc.error or None,
+                        recomputed_error=(calc.error or None) if r.action != "correct" else None,
                         recomputed_explanation=calc.explanation if changed else None)
-            target = calc.target if calc.agrees is False else sample.target
-            out.append(Sample(id=sample.id, prompt=sample.prompt, target=target, metadata=meta,
+            if r.action == "correct":
+                meta.update(label_corrected=True, corrected_entities=r.corrected_entities,
+                            recomputed_error=f"official label impossible: {r.defect_cause}")
+            out.append(Sample(id=sample.id, prompt=sample.prompt, target=r.target or sample.target, metadata=meta,
                               prefill=sample.prefill))
+        if counts["correct"] or excluded or kept_errors:
+            parts = [f"{counts['replace']} label(s) replaced by the calculators' answer"]
+            if counts["correct"]:
+                parts.append(f"{counts['correct']} impossible label(s) graded against the value from the corrected "
+                             "entities (documented entity typos)")
+            if excluded:
+                parts.append(f"{len(excluded)} row(s) left out: the label is impossible and nothing in the note "
+                             f"corrects it (ids {', '.join(excluded[:20])})")
+            if kept_errors:
+                parts.append(f"{len(kept_errors)} row(s) keep the official label: the calculators cannot compute "
+                             f"them and no defect is documented (ids {', '.join(kept_errors[:20])})")
+            warnings.warn(f"{source} ({split}), labels='recomputed': " + "; ".join(parts), MedCalcDataWarning,
+                          stacklevel=3)
         return out
 
     def sample_from_row(self, row: Mapping[str, Any], *, source: str, row_number: int, split: str) -> Sample:
@@ -269,13 +318,37 @@ class MedCalcTask(Task):
         return text
 
     def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """``contract="official"``: MedCalc-Bench's published evaluator, rule for rule
+        (:mod:`clinrl.tasks.medcalc.official`). A reply needing an ``eval`` clinrl does not reproduce is
+        unscored."""
+        from clinrl.tasks.medcalc.official import judge
+
+        check_target(target)
+        verdict = judge(completion, int(target["calculator_id"]), target["ground_truth"], target["lower_limit"],
+                        target["upper_limit"])
+        if verdict.correct is None:
+            return Score(value=None, format_ok=verdict.located, answer=verdict.answer, correct=None,
+                         explanation=verdict.explanation)
+        return Score(value=self.scheme.value(verdict.located, verdict.correct), format_ok=verdict.located,
+                     answer=verdict.answer, correct=verdict.correct, explanation=verdict.explanation)
+
+    def extract_lenient(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """``contract="lenient"``: the evaluator's answer locator, then a generous reading (clinrl's strict
+        reader first, the evaluator's fallbacks after it); whatever the official evaluator accepts is accepted
+        too. Not the benchmark's number: that is ``official``."""
         check_target(target)
         located = locate_official_answer(completion)
         if located is None:
             return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
                          explanation='no "answer": … found')
         calculator_id = int(target["calculator_id"])
-        correct, extracted = check_value(calculator_id, located, dict(target), lenient=True)
+        # the generous reading's fallbacks are regular expressions that are quadratic on long adversarial text
+        readable = len(located) <= MAX_LENIENT_ANSWER
+        correct, extracted = check_value(calculator_id, located, dict(target), lenient=True) if readable else (False, None)
+        if not correct:  # lenient accepts at least what the official evaluator accepts
+            official = self.extract_official(completion, target)
+            if official.correct:
+                return Score(self.scheme.correct, True, official.answer, True, "correct (as the official evaluator reads it)")
         return Score(value=self.scheme.value(True, correct), format_ok=True, answer=extracted, correct=correct,
                      explanation="correct" if correct else f"wrong (ground truth {target['ground_truth']})")
 
