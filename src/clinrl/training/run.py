@@ -128,8 +128,9 @@ def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str)
 
 def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stages: Sequence[str] = ("sft", "grpo"),
                  command: Sequence[str] | None = None, mixture: Mixture | None = None,
-                 say: Any = print) -> RunResult:
-    """SFT warm-up → GRPO → evaluation, writing the run directory. ``stages`` picks which stages run."""
+                 say: Any = print, callbacks: dict[str, Sequence[Any]] | None = None) -> RunResult:
+    """SFT warm-up → GRPO → evaluation, writing the run directory. ``stages`` picks which stages run;
+    ``callbacks`` adds transformers ``TrainerCallback`` objects to a stage (``{"grpo": [...]}``)."""
     from clinrl.models import resolve_model
     from clinrl.training.grpo import run_grpo
     from clinrl.training.sft import run_sft
@@ -159,7 +160,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
             continue
         say(f"{label} …")
         extra = {"baseline": result.evals.get("sft", [])} if name == "grpo" else {}
-        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout, **extra)
+        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout,
+                       callbacks=tuple((callbacks or {}).get(name, ())), **extra)
         result.stages[name], current = stage, str(stage.model_dir)
         result.notes.extend(stage.notes)
         if name in config.eval.stages:

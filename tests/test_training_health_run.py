@@ -1,0 +1,95 @@
+"""A run where GRPO is forced to hurt: the run says so (console and metrics.json) and `keep: best` keeps the
+warm-up. The warm-up learns a one-word task well in a few dozen steps; a callback then wrecks the weights at
+GRPO's first step (the deterministic stand-in for a learning rate that destroys the policy)."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any, Mapping
+
+import pytest
+
+pytest.importorskip("trl")
+
+from clinrl.registry import register_task  # noqa: E402
+from clinrl.rewards.contract import EHRMIND_PREFILL  # noqa: E402
+from clinrl.tasks.base import AnswerCheck, Task, TaskCard  # noqa: E402
+from clinrl.types import Sample  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@register_task("toy_flag")
+class ToyFlagTask(Task):
+    name = "toy_flag"
+    answer_keys = ("answer",)
+    card = TaskCard(summary="Say 1 when the note's flag is on, 0 when it is off (test task).",
+                    source="generated in memory from the seed", scoring="exact match")
+
+    def load(self, source: str | None = None, split: str = "train", *, limit: int | None = None,
+             seed: int = 0) -> list[Sample]:
+        out = []
+        for i in range(limit or 32):
+            rng = random.Random(f"{seed}:{split}:{i}")
+            value = rng.randint(0, 1)
+            padding = " ".join(rng.choice(("calm", "stable", "alert", "awake")) for _ in range(rng.randint(1, 4)))
+            prompt = [{"role": "user", "content": f"Note: patient {padding}; flag {'on' if value else 'off'}."}]
+            out.append(Sample(id=f"{split}-{i}", prompt=prompt, target={"value": value},
+                              metadata={"explanation": "Read the flag."}, prefill=EHRMIND_PREFILL))
+        return out
+
+    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
+        ok = answer["answer"] == target["value"] and not isinstance(answer["answer"], bool)
+        return AnswerCheck(ok, answer["answer"], "correct" if ok else "wrong")
+
+    def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
+        return {"answer": target["value"]}
+
+
+def wreck_weights_callback():
+    import torch
+    from transformers import TrainerCallback
+
+    class Wreck(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step == 1:
+                with torch.no_grad():
+                    generator = torch.Generator().manual_seed(0)
+                    for p in model.parameters():
+                        p.add_(torch.randn(p.shape, generator=generator) * 2.0)
+            return control
+
+    return Wreck()
+
+
+def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
+    from clinrl.training.config import EvalSettings, GRPOSettings, RunConfig, SFTSettings, TaskSettings
+    from clinrl.training.run import run_training
+
+    config = RunConfig(
+        tasks=[TaskSettings(name="toy_flag", source=None, train_limit=64, heldout_limit=24)],
+        sft=SFTSettings(max_steps=40, learning_rate=2e-3, per_device_train_batch_size=8, logging_steps=10,
+                        save_steps=1000, think="full"),
+        grpo=GRPOSettings(max_steps=2, num_generations=4, prompts_per_step=2, max_completion_length=24,
+                          temperature=1.0, learning_rate=1e-5, eval_every=1, save_steps=1000, logging_steps=1,
+                          keep="best"),
+        eval=EvalSettings(max_new_tokens=24, stages=["sft", "grpo"]),
+    )
+    said = []
+    result = run_training(config, tmp_path / "run", command=["test"], say=said.append,
+                          callbacks={"grpo": [wreck_weights_callback()]})
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    sft_accuracy = result.evals["sft"][0]["accuracy"]
+    assert sft_accuracy >= 0.75, "the warm-up must learn the toy task for the drop to be measurable"
+    assert result.evals["grpo"][0]["accuracy"] <= 0.25
+    gain = metrics["paired_gain"]
+    assert gain["delta"] < 0 and gain["ci"][1] < 0 and gain["n"] == result.evals["sft"][0]["n"] >= 10
+    kinds = {w["kind"] for w in metrics["health"]}
+    assert "heldout_drop" in kinds
+    assert any(m.startswith("warning: RL hurt") for m in said)
+    kept = metrics["kept_checkpoint"]
+    assert (kept["policy"], kept["stage"]) == ("best", "sft") and kept["metric"] == pytest.approx(sft_accuracy)
+    assert result.kept == str(result.stages["sft"].model_dir)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "RL hurt" in report
