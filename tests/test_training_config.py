@@ -222,3 +222,12 @@ def test_device_and_keep_flags_reach_the_config():
 
     config = build_config("quickstart", [], device="cpu", keep="best")
     assert config.model.device == "cpu" and config.grpo.keep == "best"
+
+
+def test_quickstart_uses_the_recipes_model_unless_given():
+    """`clinrl quickstart --recipe smollm2-gpu` trained the tiny model: --model defaulted to 'tiny' over the recipe."""
+    from clinrl.cli.quickstart import quickstart_config
+
+    assert quickstart_config("medcalc", None, "smollm2-gpu", None, "none").model.spec == "smollm2-135m"
+    assert quickstart_config("medcalc", None, "quickstart", None, "none").model.spec == "tiny"
+    assert quickstart_config("medcalc", "tiny", "smollm2-gpu", None, "none").model.spec == "tiny"

