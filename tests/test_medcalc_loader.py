@@ -114,3 +114,19 @@ def test_limit_and_metrics(tmp_path):
     assert metrics["format_valid"]["value"] == pytest.approx(2 / 3)
     assert metrics["groups"]["category"]["physical"]["n"] == 3
     assert 0 <= metrics["accuracy"]["ci_low"] < metrics["accuracy"]["ci_high"] <= 1
+
+
+def test_compact_prompt_style_keeps_the_contract_in_one_short_turn():
+    from clinrl.registry import get_task
+    from clinrl.rewards.contract import EHRMIND_PREFILL
+
+    compact = get_task("medcalc", prompt_style="compact")
+    default = get_task("medcalc")
+    source = "synthetic:calculators=51,45,20;n=30;difficulty=template"
+    short, full = compact.load(source, "train", limit=3), default.load(source, "train", limit=3)
+    for s, f in zip(short, full):
+        assert [m["role"] for m in s.prompt] == ["user"] and s.prefill == EHRMIND_PREFILL
+        assert s.target == f.target and f.prompt[-1]["content"].split("\n")[1] in s.prompt[0]["content"]
+        assert len(s.prompt[0]["content"]) < 0.6 * sum(len(m["content"]) for m in f.prompt)
+        assert "<answer>" in s.prompt[0]["content"] and "a single integer" in s.prompt[0]["content"]
+        assert compact.score(compact.oracle_completion(s), s.target).correct

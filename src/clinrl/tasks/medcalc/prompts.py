@@ -1,4 +1,4 @@
-"""Prompt builders for MedCalc: EHRMIND style (think/answer contract) and MedCalc-Bench zero-shot."""
+"""Prompt builders for MedCalc: EHRMIND style (think/answer contract), its compact form, and MedCalc-Bench zero-shot."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def ehrmind_messages(note: str, question: str, kind: str) -> tuple[list[Message]
         f"tags as JSON {{\"answer\": ...}}, where the value is {ANSWER_FORMAT_HINT[kind]}."
     )
     return [{"role": "system", "content": EHRMIND_SYSTEM}, {"role": "user", "content": user}], EHRMIND_PREFILL
+
+
+def compact_messages(note: str, question: str, kind: str) -> tuple[list[Message], str]:
+    """The EHRMIND contract in a third of the words: no system prompt, the note, the question and the answer
+    format in one user turn (~100 tokens fewer with the tiny tokenizer, which halves the compute of a CPU GRPO
+    step, whose cost is mostly the prompt's forward and backward pass)."""
+    user = (f"{note}\n\n{question}\nThink in <think> </think>, then answer in <answer> </answer> as "
+            f"{{\"answer\": ...}}, the value {ANSWER_FORMAT_HINT[kind]}.")
+    return [{"role": "user", "content": user}], EHRMIND_PREFILL
 
 
 def zero_shot_messages(note: str, question: str) -> tuple[list[Message], str]:

@@ -33,7 +33,7 @@ CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosi
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
 
-PROMPT_STYLES = ("ehrmind", "zero_shot")
+PROMPT_STYLES = ("ehrmind", "compact", "zero_shot")
 LABEL_MODES = ("official", "recomputed")
 INTERVAL_MODES = ("official", "widen")
 #: the splits ``interval="widen"`` touches: training data only. Every other split (test, validation,
@@ -128,7 +128,10 @@ class MedCalcTask(Task):
         splits="test: 1,047 rows (v1.0); train: ~10k rows on the hub — never train on test",
         scoring="13/68 same date; 69 exact (weeks, days); integer calculators round(x)==gt; others lower<=x<=upper",
         categories=CATEGORIES,
-        extra={"contract": "ehrmind (default: the strict <think>/<answer> JSON contract, for training), official "
+        extra={"prompt_style": "ehrmind (default: EHRMIND's system prompt and instructions), compact (the same "
+                               "contract in one short user turn: ~130 instead of ~230 tiny-model tokens, half the "
+                               "compute of a CPU GRPO step) or zero_shot (MedCalc-Bench's own zero-shot prompt)",
+               "contract": "ehrmind (default: the strict <think>/<answer> JSON contract, for training), official "
                            "(MedCalc-Bench's published evaluator rule for rule, quirks included; the default of "
                            "prompt_style='zero_shot'; replies needing an eval() clinrl does not reproduce are "
                            "unscored) or lenient (the evaluator's answer locator, then a generous reading)",
@@ -266,6 +269,8 @@ class MedCalcTask(Task):
     def build_prompt(self, note: str, question: str, calculator_id: int) -> tuple[list[dict[str, str]], str]:
         if self.prompt_style == "zero_shot":
             return prompts.zero_shot_messages(note, question)
+        if self.prompt_style == "compact":
+            return prompts.compact_messages(note, question, output_kind(calculator_id))
         return prompts.ehrmind_messages(note, question, output_kind(calculator_id))
 
     # -- scoring --------------------------------------------------------------------------------
