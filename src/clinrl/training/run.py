@@ -106,7 +106,9 @@ def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str)
     """Held-out accuracy on real MedCalc-Bench rows (reported apart from the synthetic split)."""
     from clinrl.registry import get_task
 
-    task = get_task("medcalc")
+    # the trained task's prompt style and options: the real rows must be asked the way the model was trained
+    options = next((dict(t.options) for t in config.tasks if t.name == "medcalc"), {})
+    task = get_task("medcalc", **options)
     samples = task.load(config.eval.real_source, "test", limit=config.eval.real_limit)
     backend = stage_backend(model_spec, config)
     rows = evaluate_backend(backend, [(task, samples)], stage=f"{stage}-real", step=0,
