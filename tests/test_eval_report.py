@@ -308,3 +308,10 @@ def test_a_report_written_into_its_run_directory_keeps_the_runs_own_report_md(tm
     html_path, md_path = write_report([run], run / "report.html")
     assert (run / "report.md").read_text() == "# the run's own summary\n"
     assert md_path == run / "report-summary.md" and md_path.read_text().startswith("# clinrl report")
+
+
+def test_provenance_states_device_and_dtype():
+    from clinrl.evaluation.render import _placement
+
+    assert _placement({"backend_options": {"device": "cuda:0", "dtype": "torch.bfloat16"}}) == "cuda:0 / bfloat16"
+    assert _placement({"backend_options": {"backend": "openai"}}) == "–"

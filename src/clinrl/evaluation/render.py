@@ -213,6 +213,13 @@ def _examples(stage: rp.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) 
     return "".join(out) or "<p class='note'>No failures to show.</p>"
 
 
+def _placement(spec: dict) -> str:
+    """Where the evaluated model ran (the HF backend records its device and dtype), else "–"."""
+    options = spec.get("backend_options") or {}
+    device, dtype = options.get("device"), str(options.get("dtype") or "").replace("torch.", "")
+    return f"{device} / {dtype}" if device else "–"
+
+
 def _decoding(d: dict[str, Any]) -> str:
     return (f"n={d.get('n_samples')}, temperature={d.get('temperature')}, top-p={d.get('top_p')}, "
             f"max {d.get('max_new_tokens')} tokens")
@@ -314,11 +321,11 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
     if stages:
         last_tax = dict(taxes).get(stages[-1].name)
         parts.append(f"<h2>Example failures ({esc(stages[-1].name)})</h2>" + _examples(stages[-1], last_tax))
-        prov = [[s.name, s.log["spec"].get("model"), s.log["spec"].get("backend"),
+        prov = [[s.name, s.log["spec"].get("model"), s.log["spec"].get("backend"), _placement(s.log["spec"]),
                  _decoding(s.log["spec"].get("decoding") or {}), s.log["spec"].get("seed"),
                  s.log["spec"].get("git_revision") or "–", s.log.get("status")] for s in stages]
-        parts.append("<h2>Provenance</h2>" + table(["stage", "model", "backend", "decoding", "seed", "git", "status"],
-                                                   prov, numeric_from=99))
+        parts.append("<h2>Provenance</h2>" + table(["stage", "model", "backend", "device / dtype", "decoding", "seed",
+                                                    "git", "status"], prov, numeric_from=99))
     if data.skipped:
         parts.append("<p class='note'>Skipped: " + esc("; ".join(data.skipped[:10])) + "</p>")
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"

@@ -35,8 +35,12 @@ def _samples(run_dir: Path, stage: str, limit: int = 3) -> list[str]:
 
 def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     run_dir = Path(run_dir)
+    info_path = run_dir / "run_info.json"
+    placement = (json.loads(info_path.read_text()).get("placement") or {}) if info_path.is_file() else {}
+    where = (f" on {placement.get('device')}{' (' + placement['accelerator'] + ')' if placement.get('accelerator') else ''}"
+             f" in {placement.get('dtype')}" if placement else "")
     lines = [f"# clinrl run `{config.name}`", "",
-             f"Model `{config.model.spec}`, seed {config.seed}, tasks "
+             f"Model `{config.model.spec}`{where}, seed {config.seed}, tasks "
              f"{', '.join(f'{t.name} (weight {t.weight:g}, source {t.source})' for t in config.tasks)}.", ""]
     from clinrl.evaluation.render import gain_line, health_section
 
