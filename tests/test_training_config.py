@@ -200,7 +200,7 @@ def test_set_addresses_task_items_by_index_or_name():
     config = build_config("quickstart", ["tasks.0.heldout_limit=200", "tasks.medcalc.train_limit=7",
                                          "tasks.0.options.labels=recomputed"])
     assert (config.tasks[0].heldout_limit, config.tasks[0].train_limit) == (200, 7)
-    assert config.tasks[0].options == {"labels": "recomputed"}
+    assert config.tasks[0].options == {"prompt_style": "compact", "labels": "recomputed"}  # merged, not replaced
     assert config.tasks[0].source == load_recipe("quickstart").tasks[0].source  # the rest of the item kept
     with pytest.raises(ConfigError, match=r"tasks\.3: there are 1 item"):
         build_config("quickstart", ["tasks.3.heldout_limit=1"])
@@ -231,3 +231,19 @@ def test_quickstart_uses_the_recipes_model_unless_given():
     assert quickstart_config("medcalc", None, "smollm2-gpu", None, "none").model.spec == "smollm2-135m"
     assert quickstart_config("medcalc", None, "quickstart", None, "none").model.spec == "tiny"
     assert quickstart_config("medcalc", "tiny", "smollm2-gpu", None, "none").model.spec == "tiny"
+
+
+def test_quickstart_for_another_task_drops_medcalc_options_and_keeps_a_light_run():
+    """The MedCalc recipe's prompt_style must not reach trials / EHR (an unknown option there), and their long
+    prompts keep the measured light stage sizes instead of the MedCalc sizes."""
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.registry import get_task
+
+    for name in ("trials", "ehr", "rubric"):
+        config = quickstart_config(name, "tiny", "quickstart", None, None)
+        assert config.tasks[0].options == {}
+        get_task(name, **config.tasks[0].options)
+        assert (config.sft.max_steps, config.grpo.prompts_per_step, config.tasks[0].train_limit) == (80, 2, 1000)
+    user = quickstart_config("ehr", "tiny", "quickstart", ["grpo.max_steps=5"], None)
+    assert user.grpo.max_steps == 5
+    assert quickstart_config("medcalc", "tiny", "quickstart", None, "none").tasks[0].options == {"prompt_style": "compact"}

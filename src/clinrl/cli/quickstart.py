@@ -42,6 +42,11 @@ def latest_quickstart_run() -> Path:
 #: generation budget (tokens) per task on the embedded tiny model: its longest short SFT target plus a margin
 #: (measured: trials ≤ 43, EHR ≤ 78, rubric ≤ 134 tokens; MedCalc's recipe keeps 48 for ≤ 25)
 COMPLETION_TOKENS = {"trials": 64, "ehr": 112, "rubric": 176}
+#: the stage sizes `quickstart --task trials|ehr|rubric` was measured with (long prompts: a light run)
+LIGHT_RUN = ("sft.max_steps=80", "sft.think=last_line", "tasks.0.train_limit=1000", "tasks.0.sft_fraction=1.0",
+             "tasks.0.heldout_limit=64", "grpo.max_steps=30", "grpo.prompts_per_step=2",
+             "grpo.per_device_completions=16", "grpo.learning_rate=2e-5", "grpo.temperature=0.8",
+             "grpo.eval_every=15")
 
 
 def quickstart_config(task: str, model: Optional[str], recipe: str, overrides: Optional[list[str]],
@@ -57,11 +62,14 @@ def quickstart_config(task: str, model: Optional[str], recipe: str, overrides: O
         extra["eval"] = {"real_source": real_source}
     sets = list(overrides or [])
     if task != "medcalc":
-        # The recipe is sized for MedCalc's template notes (~230 tiny-tokenizer tokens, ~25-token answers).
+        # The recipe is sized for MedCalc's compact template notes (~130 tiny-tokenizer tokens, ~30-token answers).
         # Trials / EHR prompts are ~470-800 tokens and their short SFT targets longer: without room the answer
-        # is cut off. The user's own --set comes later and wins.
+        # is cut off, and the MedCalc stage sizes (250 SFT steps, 128 completions a GRPO step) would take an hour
+        # on 2 cores. These tasks keep the measured lighter run (BENCHMARKS.md: 3-9 min). The user's own --set
+        # comes later and wins.
         budget = COMPLETION_TOKENS.get(task, 128)
-        sets[:0] = ["sft.max_length=1024", f"grpo.max_completion_length={budget}", f"eval.max_new_tokens={budget}"]
+        sets[:0] = ["sft.max_length=1024", f"grpo.max_completion_length={budget}", f"eval.max_new_tokens={budget}",
+                    *LIGHT_RUN]
     config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra,
                           device=device, keep=keep)
     if task != "medcalc":

@@ -44,8 +44,10 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
         from clinrl.training.config import TaskSettings
 
         template = config.tasks[0]
+        # source and options belong to the recipe's task (a MedCalc prompt_style means nothing to trials)
         config.tasks = [TaskSettings(**{**template.__dict__, "name": name,
-                                        "source": template.source if name == template.name else "synthetic"})
+                                        "source": template.source if name == template.name else "synthetic",
+                                        "options": dict(template.options) if name == template.name else {}})
                         for name in tasks]
     return config
 
