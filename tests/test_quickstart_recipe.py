@@ -37,8 +37,11 @@ def test_recipe_settings_leave_room_for_the_warm_up_targets():
 def test_grpo_gets_a_signal_on_its_first_steps(tmp_path):
     from clinrl.training.run import run_training
 
-    config = quickstart(**{"grpo.max_steps": 2, "grpo.logging_steps": 1, "grpo.eval_every": 0,
-                           "grpo.save_steps": 1000, "sft.save_steps": 1000, "tasks.0.heldout_limit": 8})
+    # the recipe as shipped (model, data, prompt, think mode, lengths, temperature, group size, learning rates),
+    # with a shorter warm-up and fewer prompts a step so the test takes a minute or two on 2 cores
+    config = quickstart(**{"sft.max_steps": 100, "grpo.max_steps": 2, "grpo.logging_steps": 1, "grpo.eval_every": 0,
+                           "grpo.prompts_per_step": 4, "grpo.per_device_completions": 32, "grpo.save_steps": 1000,
+                           "sft.save_steps": 1000, "tasks.0.heldout_limit": 8, "tasks.0.train_limit": 1000})
     config.eval.stages = []
     result = run_training(config, tmp_path / "run", command=["test"], say=lambda m: None)
     logs = [row for row in result.stages["grpo"].log_history if "reward" in row]
