@@ -120,3 +120,13 @@ def test_choose_kept():
 
     with pytest.raises(ConfigError):
         health.choose_kept("worst", c)
+
+
+def test_best_model_marker_survives_a_resume(tmp_path):
+    from clinrl.training.callbacks import HeldoutEvalCallback
+
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / health.BEST_MARKER).write_text('{"step": 20, "metric": 0.61}')
+    callback = HeldoutEvalCallback(None, [], run_dir=tmp_path, stage="grpo", best_dir=tmp_path / "best")
+    assert callback.best == (0.61, 20)
+    assert HeldoutEvalCallback(None, [], run_dir=tmp_path, stage="grpo").best is None

@@ -155,6 +155,11 @@ class HeldoutEvalCallback(TrainerCallback):
         #: with ``keep: best``, the best model so far is saved here (see :mod:`clinrl.training.health`)
         self.best_dir = Path(best_dir) if best_dir is not None else None
         self.best: tuple[float, int] | None = None
+        if self.best_dir is not None:  # a resumed run keeps the best model saved before the interruption
+            from clinrl.training.health import read_best
+
+            saved = read_best(self.best_dir)
+            self.best = (float(saved["metric"]), int(saved["step"])) if saved else None
 
     def _run(self, state: Any, model: Any) -> None:
         if not state.is_world_process_zero or state.global_step in self._done_steps:
