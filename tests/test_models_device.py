@@ -170,3 +170,17 @@ def test_load_model_moves_an_inference_model_to_the_device(monkeypatch):
     moved.clear()
     models.load_model_and_tokenizer("x", for_training=True)
     assert moved == [("dtype", torch.bfloat16)]  # the trainer places a training model
+
+
+def test_stage_evaluation_uses_the_runs_device_and_dtype(monkeypatch):
+    """Stage evaluations build their generator from model.device / model.dtype, like the trainers."""
+    from clinrl.evaluation import backends
+    from clinrl.training.config import RunConfig
+    from clinrl.training.run import stage_backend
+
+    seen = {}
+    monkeypatch.setattr(backends, "local_backend", lambda kind, spec, **kw: seen.update(kind=kind, spec=spec, **kw))
+    config = RunConfig()
+    config.model.device, config.model.dtype, config.eval.backend = "cuda:1", "bfloat16", "vllm"
+    stage_backend("RUN/sft/final", config)
+    assert (seen["kind"], seen["spec"], seen["device"], seen["dtype"]) == ("vllm", "RUN/sft/final", "cuda:1", "bfloat16")
