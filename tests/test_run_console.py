@@ -159,7 +159,8 @@ def test_quickstart_training_keeps_the_terminal_quiet(tmp_path, capsys, monkeypa
     recipe = yaml.safe_load(RECIPE.read_text())
     recipe["tasks"][0].update(train_limit=48, heldout_limit=4)
     recipe["sft"].update(max_steps=3, logging_steps=1, save_steps=50)
-    recipe["grpo"].update(max_steps=2, logging_steps=1, eval_every=1, save_steps=50, num_generations=4,
+    # beta > 0: TRL logs the KL only when it keeps a reference model
+    recipe["grpo"].update(max_steps=2, logging_steps=1, eval_every=1, save_steps=50, num_generations=4, beta=0.001,
                           max_completion_length=24)
     recipe["eval"].update(max_new_tokens=24)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(recipe))

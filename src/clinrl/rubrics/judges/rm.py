@@ -164,7 +164,7 @@ class CriterionRewardModel(CriterionJudge):
                 for row, i in enumerate(batch):
                     input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
                     mask[row, :len(ids[i])] = 1
-                device = self.model.device
+                device = _model_device(self.model)
                 logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits[:, 0]
                 out[batch] = logits.float().cpu().numpy()
         return out
@@ -454,3 +454,14 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     if output_dir:
         rm.save(out / "model")
     return rm
+
+
+def _model_device(model) -> "torch.device":
+    """Where ``model``'s weights live: a transformers model says so; any other module, by its first parameter."""
+    import torch
+
+    device = getattr(model, "device", None)
+    if device is not None:
+        return device
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
