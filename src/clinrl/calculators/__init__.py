@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Modules that are not calculator families (never imported by discovery).
-_FRAMEWORK = frozenset({"base", "units", "entities", "known_defects"})
+_FRAMEWORK = frozenset({"base", "units", "entities"})
 _loaded = False
 
 

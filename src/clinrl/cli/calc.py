@@ -138,7 +138,7 @@ def calc_audit(
     audited: a disagreement nothing documents is 'clinrl difference' in the v1.0 test set and
     'undocumented' elsewhere. Exit status 0 even when rows disagree: the audit documents, it does not judge.
     """
-    from clinrl.data.medcalc_audit import audit_samples, labels_name, summarise, write_audit
+    from clinrl.tasks.medcalc.audit import audit_samples, labels_name, summarise, write_audit
     from clinrl.registry import get_task
 
     from clinrl.tasks.medcalc.sources import resolve_source
@@ -184,7 +184,7 @@ def synth_medcalc(
     The task loads the file like real data: `clinrl data show medcalc --source FILE`. For training
     without a file use the task source 'synthetic:calculators=6,5,39;n=500;seed=0;difficulty=mixed'.
     """
-    from clinrl.data.medcalc_synth import DIFFICULTY_CHOICES, OUTPUT_SUFFIXES, generate_rows, write_rows
+    from clinrl.tasks.medcalc.synth import DIFFICULTY_CHOICES, OUTPUT_SUFFIXES, generate_rows, write_rows
 
     if difficulty not in DIFFICULTY_CHOICES:
         raise ConfigError(f"--difficulty must be one of {', '.join(DIFFICULTY_CHOICES)}")

@@ -124,7 +124,7 @@ def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | No
     Args:
         spec: see the module docstring.
         dtype: ``auto`` (bf16 on a bf16-capable CUDA device, else float32), a dtype name or a torch dtype;
-            see :mod:`clinrl.models.device`.
+            see :mod:`clinrl.device`.
         device: ``auto`` (cuda → mps → cpu), ``cpu``, ``cuda[:N]`` or ``mps``. An inference model is moved
             there and loaded in ``dtype``.
         for_training: train mode, no KV cache, left on the CPU: the trainer places the model (the training
@@ -133,7 +133,7 @@ def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | No
     require("transformers", "train")
     from transformers import AutoModelForCausalLM
 
-    from clinrl.models.device import resolve_placement
+    from clinrl.device import resolve_placement
 
     placement = resolve_placement(device, dtype)
     directory = resolve_model(spec)

@@ -167,7 +167,7 @@ class MedCalcTask(Task):
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
         src = resolve_source(source or HUB_ID)
-        from clinrl.data.medcalc_synth import is_synthetic_source
+        from clinrl.tasks.medcalc.synth import is_synthetic_source
         from clinrl.data.tables import is_local
 
         if is_synthetic_source(src):
@@ -209,7 +209,7 @@ class MedCalcTask(Task):
         row numbers, so completions scored against the wrong split fail on the id instead of silently using
         other targets. ``metadata["seed"]`` is the seed the rows were drawn from (the spec's seed plus the
         split's offset), ``metadata["base_seed"]`` the spec's."""
-        from clinrl.data.medcalc_synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
+        from clinrl.tasks.medcalc.synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
 
         options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
         effective_seed = options["seed"] + SPLIT_SEED_OFFSET[split.lower()]
@@ -226,7 +226,7 @@ class MedCalcTask(Task):
         """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree; a label
         the audit calls impossible (a documented entity typo) is graded against the value from the corrected
         entities, or the row is left out when nothing corrects it. Counted in a :class:`MedCalcDataWarning`."""
-        from clinrl.data.medcalc_audit import relabel_sample
+        from clinrl.tasks.medcalc.audit import relabel_sample
 
         out, counts, excluded, kept_errors = [], Counter(), [], []
         for sample in samples:
