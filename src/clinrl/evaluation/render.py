@@ -140,8 +140,14 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def _taxonomies(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
-    return [(s.name, rp.failure_taxonomy(s.records)) for s in stages
-            if s.log["spec"].get("task") in rp.TAXONOMY_TASKS and s.records]
+    """Each stage's failure taxonomy, from its task's ``failure_taxonomy`` hook (None: the task has none)."""
+    out = []
+    for s in stages:
+        task = _task_for(s) if s.records else None
+        taxonomy = task.failure_taxonomy(s.records) if task is not None else None
+        if taxonomy is not None:
+            out.append((s.name, taxonomy))
+    return out
 
 
 def _viability(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:

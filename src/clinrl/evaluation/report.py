@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from clinrl.errors import DataError, require
-from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, failure_taxonomy, rlvr_viability
+from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, rlvr_viability
 from clinrl.evaluation.harness import LOG_NAME, read_log
 from clinrl.evaluation.metrics import paired_comparison
 from clinrl.metrics import headline_rows
 
 STAGE_ORDER = ("base", "sft", "grpo")
 COLOURS = ("#8c96a8", "#3b7dd8", "#e07b39", "#4caf7a", "#a05cc8", "#c8a23c")
-TAXONOMY_TASKS = ("medcalc",)
 
 
 @dataclass

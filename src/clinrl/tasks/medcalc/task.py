@@ -7,7 +7,7 @@ import math
 import warnings
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from clinrl.data.tables import read_rows
 from clinrl.errors import ConfigError, DataError, TargetError
@@ -29,6 +29,8 @@ from clinrl.tasks.medcalc.sources import (
 )
 from clinrl.types import Sample, Score
 
+#: the task's registered name; shared layers that must name MedCalc import it instead of spelling it
+NAME = "medcalc"
 CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
@@ -111,9 +113,9 @@ def check_target(target: Mapping[str, Any]) -> None:
             check_limit(target.get(name), field=name)
 
 
-@register_task("medcalc")
+@register_task(NAME)
 class MedCalcTask(Task):
-    name = "medcalc"
+    name = NAME
     version = "1"
     answer_keys = ("answer",)
     target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
@@ -372,6 +374,12 @@ class MedCalcTask(Task):
         name = sample.metadata.get("calculator_name") or ""
         keys["calculator"] = f"{sample.target['calculator_id']}: {name}".strip().rstrip(":")
         return keys
+
+    def failure_taxonomy(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Missing vs misapplied knowledge per wrong completion (:mod:`clinrl.tasks.medcalc.taxonomy`)."""
+        from clinrl.tasks.medcalc.taxonomy import failure_taxonomy
+
+        return failure_taxonomy(records)
 
 
 def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, row_number: int,
