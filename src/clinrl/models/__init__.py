@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from clinrl.errors import ConfigError, require
 
@@ -115,6 +115,18 @@ def load_tokenizer(spec_or_dir: str):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def resolve_task_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for :func:`clinrl.registry.get_task`, a model spec under ``tokenizer`` replaced by its tokenizer.
+
+    Recipes and ``--option`` are text, so a task that counts tokens (``ehr``) is given a model spec there.
+    Tasks sit below this package and never load models, so the spec is resolved where the task is built.
+    """
+    resolved = dict(options)
+    if isinstance(resolved.get("tokenizer"), str):
+        resolved["tokenizer"] = load_tokenizer(resolved["tokenizer"])
+    return resolved
 
 
 def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | None = "auto",
