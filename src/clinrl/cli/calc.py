@@ -15,6 +15,7 @@ from rich.table import Table
 
 from clinrl.cli.app import calc_app, data_app, synth_app
 from clinrl.errors import ConfigError
+from clinrl.tasks.medcalc import NAME as MEDCALC
 
 console = Console()
 sft_app = typer.Typer(help="Build SFT warm-up data (EHRMIND: worked solutions in <think>, answer JSON after).",
@@ -143,7 +144,7 @@ def calc_audit(
 
     from clinrl.tasks.medcalc.sources import resolve_source
 
-    samples = get_task("medcalc").load(source, split)
+    samples = get_task(MEDCALC).load(source, split)
     rows = audit_samples(samples, progress=True)
     labels = labels_name(samples, resolve_source(source))
     console.print(f"labels: {labels}", highlight=False)
@@ -164,7 +165,7 @@ def calc_audit(
                   + f". Wrote {csv_path} and {md_path}.")
 
 
-@synth_app.command("medcalc")
+@synth_app.command(MEDCALC)
 def synth_medcalc(
     out: Path = typer.Option(..., "--out", "-o", help="Output file; .csv, .jsonl or .parquet (by suffix)."),
     calculators: str = typer.Option("all", "--calculators", "-c",
@@ -202,7 +203,7 @@ def synth_medcalc(
     console.print(f"Wrote {len(rows)} rows ({len(per)} calculators, seed {seed}, difficulty {difficulty}) to {out}.")
 
 
-@sft_app.command("medcalc")
+@sft_app.command(MEDCALC)
 def sft_medcalc(
     source: str = typer.Option(..., "--source", "-s",
                                help="MedCalc rows: a local file, a hub id (use --split train; never the test set "
@@ -228,7 +229,7 @@ def sft_medcalc(
     from clinrl.data.sft import SFTReport, build_sft_examples, write_jsonl
     from clinrl.registry import get_task
 
-    task = get_task("medcalc", labels=labels, allow_test_rows_in_train=allow_test_rows_in_train)
+    task = get_task(MEDCALC, labels=labels, allow_test_rows_in_train=allow_test_rows_in_train)
     from clinrl.tasks.medcalc.sources import named_as_test
 
     if split == "test" or named_as_test(source) or allow_test_rows_in_train:
