@@ -3,7 +3,7 @@
 Every ``import`` and ``from ... import`` in ``src/clinrl`` is read with :mod:`ast`, function-level
 ones included (a lazy import is still a dependency; it only hides it). Imports under
 ``if TYPE_CHECKING:`` are exempt: they never run. Each module belongs to a layer (``LAYERS``, low to
-high), and two rules hold:
+high), and three rules hold:
 
 * no import runs from a lower layer to a higher one (same-layer imports are allowed);
 * no two modules import each other, directly or through others (file-level cycles);
