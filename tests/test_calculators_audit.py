@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from clinrl.data import medcalc_synth as synth
-from clinrl.data.medcalc_audit import AUDIT_COLUMNS, audit_samples, render_markdown, write_audit
-from clinrl.data.medcalc_labels import format_answer, recompute
+from clinrl.tasks.medcalc import synth as synth
+from clinrl.tasks.medcalc.audit import AUDIT_COLUMNS, audit_samples, render_markdown, write_audit
+from clinrl.tasks.medcalc.labels import format_answer, recompute
 from clinrl.errors import ConfigError
 from clinrl.registry import get_task
 
@@ -102,7 +102,7 @@ def test_real_test_set_every_non_agreeing_row_has_a_cause(real_audit):
 
 
 def test_documented_defects_are_reported_as_such(real_audit):
-    from clinrl.calculators.known_defects import KNOWN_DEFECTS
+    from clinrl.tasks.medcalc.known_defects import KNOWN_DEFECTS
 
     _, audit = real_audit
     by_row = {a.row_number: a for a in audit}

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from clinrl.calculators.base import entity_key
-from clinrl.data.medcalc_labels import recompute
+from clinrl.tasks.medcalc.labels import recompute
 from clinrl.registry import get_task
 from clinrl.tasks.medcalc.scoring import check_value
 

@@ -15,7 +15,7 @@ import pytest
 
 from clinrl.calculators import compute
 from clinrl.calculators.entities import inputs_from_relevant_entities
-from clinrl.calculators.known_defects import (
+from clinrl.tasks.medcalc.known_defects import (
     KNOWN_DEFECTS,
     TEST_ROW_DIGESTS,
     RowFacts,
@@ -24,8 +24,8 @@ from clinrl.calculators.known_defects import (
     match_defect,
     row_digest,
 )
-from clinrl.data import medcalc_synth as synth
-from clinrl.data.medcalc_audit import audit_samples
+from clinrl.tasks.medcalc import synth as synth
+from clinrl.tasks.medcalc.audit import audit_samples
 from clinrl.registry import get_task
 
 

@@ -2,7 +2,7 @@
 
 Every test row of these calculators goes through ``inputs_from_relevant_entities`` → ``compute`` and
 is scored with the benchmark's own rule (bounds for decimals, exact dates). Rows listed in
-``clinrl.calculators.known_defects`` must disagree (the list cannot go stale); every other row must agree.
+``clinrl.tasks.medcalc.known_defects`` must disagree (the list cannot go stale); every other row must agree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from clinrl.calculators import CalculatorInputError, compute
 from clinrl.calculators.entities import inputs_from_relevant_entities, unmatched_entity_keys
-from clinrl.calculators.known_defects import KNOWN_DEFECTS, defect_for
+from clinrl.tasks.medcalc.known_defects import KNOWN_DEFECTS, defect_for
 from clinrl.tasks.medcalc.scoring import check_value
 
 FORMULA_IDS = frozenset({2, 3, 5, 6, 7, 9, 10, 11, 13, 19, 22, 23, 24, 26, 30, 31, 38, 39, 40, 44, 46, 49, 56, 57,

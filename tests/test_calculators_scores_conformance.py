@@ -2,7 +2,7 @@
 
 Every test row of the 19 score calculators goes through ``inputs_from_relevant_entities`` -> ``compute`` and
 is checked with the benchmark's own rule (``round(x) == ground truth``; Wells PE inside the row's bounds).
-A row may disagree only if ``clinrl.calculators.known_defects`` documents it, and a documented row must
+A row may disagree only if ``clinrl.tasks.medcalc.known_defects`` documents it, and a documented row must
 still disagree. Where a documented cause is mechanical, a *reproduction* re-applies it to clinrl's inputs and
 must give the dataset's value on every row of the calculator: the evidence is checked, not just written.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from clinrl.calculators import compute
 from clinrl.calculators.entities import inputs_from_relevant_entities, parse_relevant_entities, unmatched_entity_keys
-from clinrl.calculators.known_defects import defect_for
+from clinrl.tasks.medcalc.known_defects import defect_for
 from clinrl.calculators.scores_icu import _EYE, _MOTOR, _VERBAL, NOT_TESTABLE
 from clinrl.calculators.scores_vte import _MOBILITY, _SURGERY_POINTS
 from clinrl.tasks.medcalc.scoring import check_value
@@ -228,7 +228,7 @@ def test_score_entity_maps_of_both_releases_are_covered(shared_data, version):
 def test_train_sample_score_rows_agree(shared_data):
     """The 98-row train sample (a different split) holds 42 rows of CHA2DS2-VASc, Centor and FeverPAIN; the only
     disagreements are FeverPAIN rows that do not mention cough or coryza, recognised by the documented rule."""
-    from clinrl.calculators.known_defects import RowFacts, match_defect
+    from clinrl.tasks.medcalc.known_defects import RowFacts, match_defect
 
     path = shared_data / "medcalc-bench" / "train_sample_98.csv"
     if not path.exists():

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from clinrl.data import medcalc_synth as synth
-from clinrl.data.medcalc_catalog import CALCULATOR_KEYS, QUESTIONS
-from clinrl.data.medcalc_notes import fmt_number
+from clinrl.tasks.medcalc import synth as synth
+from clinrl.tasks.medcalc.catalog import CALCULATOR_KEYS, QUESTIONS
+from clinrl.tasks.medcalc.notes import fmt_number
 from clinrl.errors import ConfigError
 from clinrl.registry import get_task
 

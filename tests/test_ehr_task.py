@@ -300,3 +300,24 @@ def test_heldout_rows_carry_balanced_accuracy_where_accuracy_would_mislead(task)
     assert headline_text(row) == "balanced accuracy 0.500"
     one_class = task.metrics(neg, scores[1:])
     assert task.headline_value(one_class) is None   # undefined, never a flattering number
+
+
+def test_the_task_takes_a_tokenizer_or_a_counter_and_refuses_a_model_spec(monkeypatch):
+    """Tasks never load models: a spec string is resolved where the task is built (recipes, --option)."""
+    import clinrl.models as models
+
+    with pytest.raises(ConfigError, match="resolve_task_options"):
+        get_task("ehr", tokenizer="tiny")
+    assert get_task("ehr", tokenizer=len).count_tokens is len  # a counting callable is used as is
+
+    class Tokenizer:
+        def encode(self, text):
+            return text.split()
+
+        def __call__(self, text, add_special_tokens=True):
+            return {"input_ids": text.split()}
+
+    monkeypatch.setattr(models, "load_tokenizer", lambda spec: Tokenizer())
+    options = models.resolve_task_options({"tokenizer": "tiny", "labeling_task": "new_hypertension"})
+    assert isinstance(options["tokenizer"], Tokenizer) and options["labeling_task"] == "new_hypertension"
+    assert get_task("ehr", **options).count_tokens("three word text") == 3

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from clinrl.evaluation.diagnostics import (ADVISED, NEEDS, VIABLE, agreement, arithmetic_slips, classify_failure,
-                                           failure_taxonomy, rlvr_viability)
+from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, rlvr_viability
 from clinrl.registry import get_task
+from clinrl.tasks.medcalc.taxonomy import agreement, arithmetic_slips, classify_failure, failure_taxonomy
 
 CG = dict(calculator_id=2, name="Creatinine Clearance (Cockcroft-Gault Equation)", gt="50.69", lo="48.16", hi="53.22",
           entities={"age": [67, "years"], "sex": "Male", "weight": [70, "kg"], "creatinine": [1.4, "mg/dL"]})
@@ -153,3 +153,12 @@ def test_binary_tasks_discount_lucky_guesses_in_reliable_pass_at_k():
     metrics = compute_metrics(task, samples, records)
     assert metrics["pass_at_k"]["4"]["overall"]["value"] == 1.0
     assert metrics["reliable_pass_at_k"]["4"]["overall"]["value"] == 0.0
+
+
+def test_the_failure_taxonomy_is_a_task_hook():
+    """The report asks the task: MedCalc has a taxonomy, a task without one says None (the section is left out)."""
+    case, text, _ = HAND_LABELLED[3]
+    completion, target, metadata = _scored(case, text)
+    record = {"id": "1", "category": "lab", "completions": [completion], "target": target, "metadata": metadata}
+    assert get_task("medcalc").failure_taxonomy([record]) == failure_taxonomy([record])
+    assert get_task("trials").failure_taxonomy([record]) is None

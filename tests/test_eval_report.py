@@ -14,7 +14,8 @@ import pytest
 
 from clinrl.evaluation.backends import Backend, Generation
 from clinrl.evaluation.harness import run_eval
-from clinrl.evaluation.report import collect, write_report
+from clinrl.evaluation.report import write_report
+from clinrl.evaluation.report_data import collect
 from clinrl.registry import get_task
 from clinrl.types import Sample
 
@@ -156,7 +157,7 @@ def test_each_stage_gets_its_own_figure_with_the_grpo_signals(report):
 
 def test_grpo_figure_draws_every_signal_on_its_own_step_axis():
     from clinrl.evaluation.curves import GRPO_PANELS, stage_figure
-    from clinrl.evaluation.report import _plt
+    from clinrl.evaluation.report_data import _plt
 
     plt = _plt()
     history = [{"step": s, **{k: 0.1 * s for k in GRPO_KEYS}} for s in (1, 5, 10)]

@@ -116,7 +116,7 @@ def test_single_test_file_is_not_exported_as_train(tmp_path):
     from typer.testing import CliRunner
 
     from clinrl.cli import app
-    from clinrl.data import medcalc_synth as synth
+    from clinrl.tasks.medcalc import synth as synth
     from clinrl.errors import ClinrlError
 
     rows = synth.generate_rows(4, calculators="6,4", seed=2, difficulty="template")
@@ -141,7 +141,7 @@ def test_single_test_file_is_not_exported_as_train(tmp_path):
 
 
 def test_any_single_file_source_is_not_written_to_both_splits(tmp_path):
-    from clinrl.data import medcalc_synth as synth
+    from clinrl.tasks.medcalc import synth as synth
 
     rows_file = tmp_path / "rows.csv"
     synth.write_rows(synth.generate_rows(3, calculators="6", seed=1, difficulty="template"), str(rows_file))

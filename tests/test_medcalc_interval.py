@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from clinrl.data import medcalc_synth as synth
+from clinrl.tasks.medcalc import synth as synth
 from clinrl.errors import ConfigError
 from clinrl.registry import get_task
 from clinrl.tasks.medcalc import MedCalcDataWarning

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from clinrl.cli import main
-from clinrl.data import medcalc_synth as synth
+from clinrl.tasks.medcalc import synth as synth
 from clinrl.errors import DataError
 from clinrl.registry import get_task
 from clinrl.tasks.medcalc.sources import VERIFIED_HUB_ID

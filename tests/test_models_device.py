@@ -1,4 +1,4 @@
-"""Device and dtype resolution (clinrl.models.device), with the accelerator mocked on CPU machines."""
+"""Device and dtype resolution (clinrl.device), with the accelerator mocked on CPU machines."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from clinrl.errors import ConfigError  # noqa: E402
-from clinrl.models import device as dev  # noqa: E402
+from clinrl import device as dev  # noqa: E402
 
 
 @pytest.fixture

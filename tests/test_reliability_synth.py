@@ -33,7 +33,7 @@ def test_medcalc_write_killed_midway_leaves_nothing_loadable(tmp_path, suffix):
     out = tmp_path / f"synth{suffix}"
     _killed(f"""
 import os, signal
-import clinrl.data.medcalc_synth as s
+import clinrl.tasks.medcalc.synth as s
 rows = s.generate_rows(40, calculators="6", seed=0)
 real = s._write_rows
 def dying(rows, path, suffix):

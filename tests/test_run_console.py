@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clinrl.training.console import RunConsole, StageView, stage_stats
+from clinrl.run_console import RunConsole, StageView, stage_stats
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
 #: what tqdm / transformers / datasets bars and TRL's printed log dicts look like

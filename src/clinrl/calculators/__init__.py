@@ -21,13 +21,12 @@ from clinrl.calculators.base import (
     _REGISTRY,
     CalcResult,
     Calculator,
-    CalculatorInputError,
     Field,
-    UnknownCalculatorError,
     Values,
     fmt,
     register,
 )
+from clinrl.calculators.errors import CalculatorInputError, UnknownCalculatorError
 
 __all__ = [
     "CalcResult", "Calculator", "CalculatorInputError", "Field", "UnknownCalculatorError", "Values",
@@ -35,7 +34,7 @@ __all__ = [
 ]
 
 # Modules that are not calculator families (never imported by discovery).
-_FRAMEWORK = frozenset({"base", "units", "entities", "known_defects"})
+_FRAMEWORK = frozenset({"base", "errors", "units", "entities"})
 _loaded = False
 
 

@@ -4,9 +4,9 @@ MedCalc-Bench's convention: a finding the note does not mention is absent, a mea
 give is normal. The convention holds inside a criterion phrased as an absence too: FeverPAIN's "no cough
 or coryza" and Centor's "cough absent" are *met* when the note does not mention cough, as MedCalc-Bench's
 maintained calculators (September 2025) and MedCalc-Bench-Verified score them. (The v1.0 labels withheld
-that point; clinrl recognises those labels as a documented convention defect in ``known_defects`` and
-reproduces the v1.0 reading nowhere else: ``labels="official"`` keeps the dataset's answers as written,
-and a caller who wants the v1.0 score passes the criterion as ``false``.)
+that point; clinrl recognises those labels as a documented convention defect in
+:mod:`clinrl.tasks.medcalc.known_defects` and reproduces the v1.0 reading nowhere else: ``labels="official"``
+keeps the dataset's answers as written, and a caller who wants the v1.0 score passes the criterion as ``false``.)
 
 :func:`audit` lists every registered calculator with its criteria phrased as an absence and what an
 unmentioned input gives; ``clinrl calc audit`` renders it into ``docs/medcalc_label_audit.md``. A test

@@ -29,42 +29,12 @@ from dataclasses import asdict, dataclass, replace
 from dataclasses import field as dc_field
 from typing import Any, ClassVar
 
-from clinrl.errors import ClinrlError
+from clinrl.calculators.errors import CalculatorInputError
 
 FIELD_KINDS = frozenset({"quantity", "bool", "int", "float", "choice", "date", "text"})
 CATEGORIES = frozenset({"lab", "physical", "date", "dosage", "risk", "severity", "diagnosis"})
 OUTPUT_KINDS = frozenset({"decimal", "integer", "date", "gestational_age"})
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-
-
-class CalculatorInputError(ClinrlError, ValueError):
-    """An input a calculator cannot use. ``field`` names it; ``calculator`` names the calculator."""
-
-    def __init__(self, message: str, *, field: str | None = None, calculator: str | None = None):
-        self.reason, self.field, self.calculator = message, field, calculator
-        super().__init__(self._text())
-
-    def _text(self) -> str:
-        where = []
-        if self.calculator:
-            where.append(f"calculator {self.calculator}")
-        if self.field:
-            where.append(f"field {self.field!r}")
-        return f"{', '.join(where)}: {self.reason}" if where else self.reason
-
-    def within(self, calculator: str) -> "CalculatorInputError":
-        """The same error, naming ``calculator`` too."""
-        if not self.calculator:
-            self.calculator = calculator
-            self.args = (self._text(),)
-        return self
-
-
-class UnknownCalculatorError(ClinrlError, KeyError):
-    """No calculator has that id or slug."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else "unknown calculator"
 
 
 def fmt(x: float, digits: int = 3) -> str:

@@ -3,7 +3,8 @@
 The NCEP ATP III (2001) sex-specific Cox model: L = sum of coefficient x term, 10-year risk
 = 1 - S10^exp(L), reported in percent. Smokers' age term uses min(age, 70) for men and min(age, 78) for
 women, as the model was fitted. MedCalc-Bench v1.0 reports the raw fraction (not x 100) rounded to 3
-decimals, so most of its labels are 0; clinrl reports percent (see ``known_defects``).
+decimals, so most of its labels are 0; clinrl reports percent (see
+:mod:`clinrl.tasks.medcalc.known_defects`).
 """
 
 from __future__ import annotations

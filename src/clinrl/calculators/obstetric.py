@@ -4,7 +4,7 @@ Naegele's rule assumes a 28-day cycle with ovulation on day 14; for other cycle 
 (and so the due date and conception) shifts by (cycle length - 28) days, since the luteal phase is
 constant at about 14 days. clinrl applies that shift in both directions. MedCalc-Bench v1.0 adds
 |cycle - 28| days to the due date even for short cycles and ignores the cycle length for the conception
-date; those rows are listed in :mod:`clinrl.calculators.known_defects`.
+date; those rows are listed in :mod:`clinrl.tasks.medcalc.known_defects`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ through its molar mass, its valence or its activity-to-molar factor (table ``ANA
 
 Unit strings are read leniently because clinical notes and MedCalc-Bench's ``Relevant Entities``
 spell them many ways ("mm hg", "mmHg", "µmol/L", "umol/L", "degrees celsisus", "lbs"). An unknown
-spelling is never guessed: it raises :class:`~clinrl.calculators.base.CalculatorInputError` naming the
+spelling is never guessed: it raises :class:`~clinrl.calculators.errors.CalculatorInputError` naming the
 field and the unit.
 """
 
@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from clinrl.calculators.base import CalculatorInputError
+from clinrl.calculators.errors import CalculatorInputError
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from clinrl.cli.app import calc_app, data_app, synth_app
 from clinrl.errors import ConfigError
+from clinrl.tasks.medcalc import NAME as MEDCALC
 
 console = Console()
 sft_app = typer.Typer(help="Build SFT warm-up data (EHRMIND: worked solutions in <think>, answer JSON after).",
@@ -138,12 +139,12 @@ def calc_audit(
     audited: a disagreement nothing documents is 'clinrl difference' in the v1.0 test set and
     'undocumented' elsewhere. Exit status 0 even when rows disagree: the audit documents, it does not judge.
     """
-    from clinrl.data.medcalc_audit import audit_samples, labels_name, summarise, write_audit
+    from clinrl.tasks.medcalc.audit import audit_samples, labels_name, summarise, write_audit
     from clinrl.registry import get_task
 
     from clinrl.tasks.medcalc.sources import resolve_source
 
-    samples = get_task("medcalc").load(source, split)
+    samples = get_task(MEDCALC).load(source, split)
     rows = audit_samples(samples, progress=True)
     labels = labels_name(samples, resolve_source(source))
     console.print(f"labels: {labels}", highlight=False)
@@ -164,7 +165,7 @@ def calc_audit(
                   + f". Wrote {csv_path} and {md_path}.")
 
 
-@synth_app.command("medcalc")
+@synth_app.command(MEDCALC)
 def synth_medcalc(
     out: Path = typer.Option(..., "--out", "-o", help="Output file; .csv, .jsonl or .parquet (by suffix)."),
     calculators: str = typer.Option("all", "--calculators", "-c",
@@ -184,7 +185,7 @@ def synth_medcalc(
     The task loads the file like real data: `clinrl data show medcalc --source FILE`. For training
     without a file use the task source 'synthetic:calculators=6,5,39;n=500;seed=0;difficulty=mixed'.
     """
-    from clinrl.data.medcalc_synth import DIFFICULTY_CHOICES, OUTPUT_SUFFIXES, generate_rows, write_rows
+    from clinrl.tasks.medcalc.synth import DIFFICULTY_CHOICES, OUTPUT_SUFFIXES, generate_rows, write_rows
 
     if difficulty not in DIFFICULTY_CHOICES:
         raise ConfigError(f"--difficulty must be one of {', '.join(DIFFICULTY_CHOICES)}")
@@ -202,7 +203,7 @@ def synth_medcalc(
     console.print(f"Wrote {len(rows)} rows ({len(per)} calculators, seed {seed}, difficulty {difficulty}) to {out}.")
 
 
-@sft_app.command("medcalc")
+@sft_app.command(MEDCALC)
 def sft_medcalc(
     source: str = typer.Option(..., "--source", "-s",
                                help="MedCalc rows: a local file, a hub id (use --split train; never the test set "
@@ -228,7 +229,7 @@ def sft_medcalc(
     from clinrl.data.sft import SFTReport, build_sft_examples, write_jsonl
     from clinrl.registry import get_task
 
-    task = get_task("medcalc", labels=labels, allow_test_rows_in_train=allow_test_rows_in_train)
+    task = get_task(MEDCALC, labels=labels, allow_test_rows_in_train=allow_test_rows_in_train)
     from clinrl.tasks.medcalc.sources import named_as_test
 
     if split == "test" or named_as_test(source) or allow_test_rows_in_train:

@@ -16,6 +16,7 @@ from clinrl.cli.output import JSON_HELP, echo_json, print_table
 from clinrl.errors import DataError, TargetError
 from clinrl.metrics import format_proportion as _fmt
 from clinrl.metrics import headline_rows as headline_metrics
+from clinrl.models import resolve_task_options
 from clinrl.registry import get_task, list_tasks
 from clinrl.rewards.contract import completion_text
 
@@ -69,7 +70,7 @@ def data_show(
 
     Example: clinrl data show medcalc --source ../shared/data/medcalc-bench/test_data.csv -n 2
     """
-    t = get_task(task, **parse_task_options(option))
+    t = get_task(task, **resolve_task_options(parse_task_options(option)))
     samples = t.load(source, split, limit=limit)
     if as_json:
         echo_json([{"id": s.id, "category": s.category, "prompt": s.prompt, "prefill": s.prefill,
@@ -157,7 +158,7 @@ def score_command(
     (rows carry calculator_id, ground_truth, lower_limit, upper_limit), or add
     --source test_data.csv to look the targets up by id.
     """
-    t = get_task(task, **{"contract": contract, **parse_task_options(option)})
+    t = get_task(task, **resolve_task_options({"contract": contract, **parse_task_options(option)}))
     rows = _read_completions(completions)
     by_id = {}
     if source is not None:

@@ -140,7 +140,10 @@ def eval_command(
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     check_decoding(n_samples, temperature, top_p, max_new_tokens)  # before any data or model is loaded
-    t = get_task(task, **({"contract": contract} if contract else {}), **parse_task_options(option))
+    from clinrl.models import resolve_task_options
+
+    t = get_task(task, **({"contract": contract} if contract else {}),
+                 **resolve_task_options(parse_task_options(option)))
     stratify_key = None if (stratify or "none").lower() == "none" else stratify
     if limit is not None and stratify_key:
         samples = stratified_subset(t.load(source, split, seed=seed), limit, key=stratify_key, seed=seed)

@@ -59,7 +59,7 @@ VERBOSE_HELP = ("Also print the libraries' progress bars, log dicts and warnings
 def train_quietly(config: Any, out: Path, *, verbose: bool, **kwargs: Any) -> Any:
     """``run_training`` with the terminal owned by a RunConsole: clinrl's lines and one live display per
     stage on the terminal, the libraries' output in RUN/train.log (also on the terminal with ``verbose``)."""
-    from clinrl.training.console import RunConsole
+    from clinrl.run_console import RunConsole
     from clinrl.training.run import run_training
 
     with RunConsole(out, verbose=verbose) as run_console:

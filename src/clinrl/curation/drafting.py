@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from clinrl.curation.llm_json import reply_json
+from clinrl.llm.json_reply import reply_json
 from clinrl.curation.pool import Instruction
 from clinrl.errors import DataError
 from clinrl.rubrics.schema import Rubric, RubricItem

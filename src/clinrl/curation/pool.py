@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from clinrl.curation.llm_json import reply_json
+from clinrl.llm.json_reply import reply_json
 from clinrl.data.tables import read_local, read_rows
 from clinrl.errors import DataError, require
 
@@ -93,7 +93,7 @@ def embed(texts: Sequence[str], *, model_dir: str | None = None, batch_size: int
 
         model_dir = str(minilm_dir())
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-    from clinrl.models.device import resolve_device
+    from clinrl.device import resolve_device
 
     model = transformers.AutoModel.from_pretrained(model_dir)  # float32: similarities near a threshold
     model.to(resolve_device(device))

@@ -312,7 +312,7 @@ def local_backend(kind: str, model_spec: str, *, device: str | None = "auto", dt
     line through ``say`` (default: stderr) — a missing optional extra is not an error.
     """
     from clinrl.models import load_model_and_tokenizer, resolve_model
-    from clinrl.models.device import resolve_device
+    from clinrl.device import resolve_device
 
     if kind not in ("hf", "vllm"):
         raise ConfigError(f"local backend must be 'hf' or 'vllm', got {kind!r}")

@@ -281,7 +281,7 @@ def run_eval(task: Task, samples: Sequence[Sample], backend: Backend, *, n_sampl
                               "metrics": jsonable(metrics or {}), "records": records})
 
     bar = None
-    from clinrl.training.console import active
+    from clinrl.run_console import active
 
     run_console = active()  # in a training run: on the run's terminal (a TTY only), gone once the result shows
     if run_console is not None and not run_console.console.is_terminal:

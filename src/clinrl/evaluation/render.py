@@ -1,4 +1,4 @@
-"""HTML and markdown rendering of a report (the data and plots come from :mod:`clinrl.evaluation.report`)."""
+"""HTML and markdown rendering of a report (the data and plots come from :mod:`clinrl.evaluation.report_data`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import html
 import json
 from typing import Any, Sequence
 
-from clinrl.evaluation import report as rp
+from clinrl.evaluation import report_data as rd
+from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, rlvr_viability
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d2330;
@@ -36,7 +37,7 @@ ul.health{background:#fff7e6;border:1px solid #f0d9a8;border-radius:4px;padding:
 """
 
 
-VERDICT_CLASSES = {rp.VIABLE: "verdict-rl-viable", rp.ADVISED: "verdict-warm-up", rp.NEEDS: "verdict-needs"}
+VERDICT_CLASSES = {VIABLE: "verdict-rl-viable", ADVISED: "verdict-warm-up", NEEDS: "verdict-needs"}
 
 
 def esc(value: Any) -> str:
@@ -92,7 +93,7 @@ def gain_line(gains: Any) -> list[str]:
     return lines
 
 
-def _cards(stages: Sequence[rp.Stage], cmp: dict[str, Any] | None, run_metrics: dict[str, Any]) -> str:
+def _cards(stages: Sequence[rd.Stage], cmp: dict[str, Any] | None, run_metrics: dict[str, Any]) -> str:
     # first card: the paired gain of RL over the warm-up (from the run), else the first-vs-last comparison
     cards = _gain_cards(run_metrics.get("paired_gain")) if run_metrics.get("paired_gain") else []
     if cmp and not cards:
@@ -102,7 +103,7 @@ def _cards(stages: Sequence[rp.Stage], cmp: dict[str, Any] | None, run_metrics: 
                      f"{esc(cmp['b'])} − {esc(cmp['a'])}, 95% CI [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
                      f"<br>paired on {cmp['n_paired']} samples</div></div>")
     for s in stages:
-        cards.append(f"<div class='card'><div class='v'>{esc(rp._pct(s.metrics.get('accuracy'), ci=False))}</div>"
+        cards.append(f"<div class='card'><div class='v'>{esc(rd.pct(s.metrics.get('accuracy'), ci=False))}</div>"
                      f"<div class='l'>accuracy · {esc(s.name)} (n={esc(s.metrics.get('n', '–'))})</div></div>")
     return "<div class='cards'>" + "".join(cards) + "</div>"
 
@@ -139,23 +140,29 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
     return "<h2>Run health</h2>" + body, md
 
 
-def _taxonomies(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
-    return [(s.name, rp.failure_taxonomy(s.records)) for s in stages
-            if s.log["spec"].get("task") in rp.TAXONOMY_TASKS and s.records]
+def _taxonomies(stages: Sequence[rd.Stage]) -> list[tuple[str, dict[str, Any]]]:
+    """Each stage's failure taxonomy, from its task's ``failure_taxonomy`` hook (None: the task has none)."""
+    out = []
+    for s in stages:
+        task = _task_for(s) if s.records else None
+        taxonomy = task.failure_taxonomy(s.records) if task is not None else None
+        if taxonomy is not None:
+            out.append((s.name, taxonomy))
+    return out
 
 
-def _viability(stages: Sequence[rp.Stage]) -> list[tuple[str, dict[str, Any]]]:
+def _viability(stages: Sequence[rd.Stage]) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for s in stages:
         if (s.log["spec"].get("decoding") or {}).get("n_samples", 1) >= 2:
             try:
-                out.append((s.name, rp.rlvr_viability(s.records, n_choices=s.metrics.get("n_choices"))))
+                out.append((s.name, rlvr_viability(s.records, n_choices=s.metrics.get("n_choices"))))
             except ValueError:
                 continue
     return out
 
 
-def _task_for(stage: rp.Stage) -> Any:
+def _task_for(stage: rd.Stage) -> Any:
     """The stage's task (for answer formatting); None when it is not registered here."""
     from clinrl.registry import get_task
 
@@ -185,7 +192,7 @@ def target_text(task: Any, target: Any) -> str:
     return json.dumps(target, default=str)
 
 
-def _examples(stage: rp.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) -> str:
+def _examples(stage: rd.Stage, taxonomy: dict[str, Any] | None, limit: int = 6) -> str:
     task = _task_for(stage)
     items = []
     if taxonomy:
@@ -225,14 +232,14 @@ def _decoding(d: dict[str, Any]) -> str:
             f"max {d.get('max_new_tokens')} tokens")
 
 
-def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
+def render(data: rd.ReportData, title: str | None = None) -> tuple[str, str]:
     """``(html, markdown)`` for the collected report data."""
     stages = data.stages
     names = [s.name for s in stages]
     first = stages[0].log["spec"] if stages else {}
     title = title or f"clinrl report — {first.get('task', 'training run')}"
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cmp = rp.comparison(stages)
+    cmp = rd.comparison(stages)
     parts = [f"<h1>{esc(title)}</h1><div class='sub'>{esc(created)} · stages: {esc(', '.join(names) or 'none')}"
              f" · model: {esc(first.get('model', '–'))} · task: {esc(first.get('task', '–'))} "
              f"v{esc(first.get('task_version', ''))}</div>"]
@@ -246,7 +253,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
         parts.append(health_html)
         md += ["## Run health", "", *health_md, ""]
     if stages:
-        rows = rp.metric_rows(stages)
+        rows = rd.metric_rows(stages)
         parts.append("<h2>Metrics by stage</h2>" + table(["metric", *names], [[m, *v] for m, v in rows]))
         md += ["## Metrics by stage", "", md_table(["metric", *names], [[m, *v] for m, v in rows]), ""]
         if cmp:
@@ -256,20 +263,20 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
                     f"broken {cmp['a_only']}, unscored pairs left out: {cmp['n_dropped_unscored']}.")
             parts.append(f"<p class='note'>{esc(line)}</p>")
             md += [line, ""]
-        cats = rp.category_names(stages)
+        cats = rd.category_names(stages)
         if cats:
-            cat_rows = [[c, *[rp._pct(((s.metrics.get("accuracy_bootstrap") or {}).get("groups") or {})
+            cat_rows = [[c, *[rd.pct(((s.metrics.get("accuracy_bootstrap") or {}).get("groups") or {})
                                       .get("category", {}).get(c)) for s in stages]] for c in cats]
-            parts.append("<h2>Accuracy by category</h2>" + img(rp.category_plot(stages, cats), "accuracy by category")
+            parts.append("<h2>Accuracy by category</h2>" + img(rd.category_plot(stages, cats), "accuracy by category")
                          + table(["category", *names], cat_rows)
                          + "<p class='note'>Bootstrap 95% intervals over the samples of each category.</p>")
             md += ["## Accuracy by category (bootstrap 95% CI)", "", md_table(["category", *names], cat_rows), ""]
         calc = ((stages[-1].metrics.get("accuracy_bootstrap") or {}).get("groups") or {}).get("calculator")
         if calc:
-            rows_c = [[k, rp._pct(v), v["n"]] for k, v in calc.items()]
+            rows_c = [[k, rd.pct(v), v["n"]] for k, v in calc.items()]
             parts.append(f"<details><summary>Accuracy by calculator ({esc(stages[-1].name)}, {len(rows_c)} "
                          f"calculators)</summary>{table(['calculator', 'accuracy [95% CI]', 'n'], rows_c)}</details>")
-    figures = rp.training_figures(data) if data.training else []
+    figures = rd.training_figures(data) if data.training else []
     if figures:
         from clinrl.evaluation.curves import STAGE_TITLES, summary_rows
 
@@ -289,7 +296,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
             md += [f"**{label}**: {'; '.join(titles)}", ""]
             if rows_s:
                 md += [md_table(["signal", "first", "last", "min", "max"], rows_s), ""]
-    pk = rp.pass_at_k_plot(stages)
+    pk = rd.pass_at_k_plot(stages)
     if pk:
         parts.append("<h2>pass@k</h2>" + img(pk, "pass@k"))
     viab = _viability(stages)
@@ -300,7 +307,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
         md += ["## RLVR viability", ""]
         for name, v in viab:
             split = next((s.log["spec"].get("split") for s in stages if s.name == name), None)
-            rows_v = [[g, r["n"], rp._pct(r["pass_at_1"]), rp._pct(r["pass_at_k"]), f"{100 * r['mixed_groups']:.0f}%",
+            rows_v = [[g, r["n"], rd.pct(r["pass_at_1"]), rd.pct(r["pass_at_k"]), f"{100 * r['mixed_groups']:.0f}%",
                        r["verdict"]] for g, r in v["groups"].items()]
             header = ["category", "prompts", "pass@1", f"{'Reliable ' if v['reliable'] else ''}pass@{v['k']}",
                       "mixed groups", "verdict"]
@@ -312,7 +319,7 @@ def render(data: rp.ReportData, title: str | None = None) -> tuple[str, str]:
         classes = ("correct", "misapplied_knowledge", "missing_knowledge", "format_failure", "unscored")
         rows_t = [[name, *[t["counts"][c] for c in classes]] for name, t in taxes]
         header = ["stage", *[c.replace("_", " ") for c in classes]]
-        parts.append("<h2>Failure taxonomy</h2>" + img(rp.taxonomy_plot(taxes), "failure taxonomy") + table(header, rows_t)
+        parts.append("<h2>Failure taxonomy</h2>" + img(rd.taxonomy_plot(taxes), "failure taxonomy") + table(header, rows_t)
                      + "<p class='note'>Rules (docs/evaluation.md): format failure = contract broken or unreadable "
                        "answer; misapplied knowledge = an arithmetic slip, or the calculator reproduces the answer "
                        "from the values the completion states, or the rule is named; missing knowledge = no or wrong "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from clinrl.errors import ConfigError, require
 
@@ -117,6 +117,18 @@ def load_tokenizer(spec_or_dir: str):
     return tokenizer
 
 
+def resolve_task_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` for :func:`clinrl.registry.get_task`, a model spec under ``tokenizer`` replaced by its tokenizer.
+
+    Recipes and ``--option`` are text, so a task that counts tokens (``ehr``) is given a model spec there.
+    Tasks sit below this package and never load models, so the spec is resolved where the task is built.
+    """
+    resolved = dict(options)
+    if isinstance(resolved.get("tokenizer"), str):
+        resolved["tokenizer"] = load_tokenizer(resolved["tokenizer"])
+    return resolved
+
+
 def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | None = "auto",
                              for_training: bool = False):
     """Load ``(model, tokenizer)`` for ``spec``.
@@ -124,7 +136,7 @@ def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | No
     Args:
         spec: see the module docstring.
         dtype: ``auto`` (bf16 on a bf16-capable CUDA device, else float32), a dtype name or a torch dtype;
-            see :mod:`clinrl.models.device`.
+            see :mod:`clinrl.device`.
         device: ``auto`` (cuda → mps → cpu), ``cpu``, ``cuda[:N]`` or ``mps``. An inference model is moved
             there and loaded in ``dtype``.
         for_training: train mode, no KV cache, left on the CPU: the trainer places the model (the training
@@ -133,7 +145,7 @@ def load_model_and_tokenizer(spec: str, *, dtype: Any = "auto", device: str | No
     require("transformers", "train")
     from transformers import AutoModelForCausalLM
 
-    from clinrl.models.device import resolve_placement
+    from clinrl.device import resolve_placement
 
     placement = resolve_placement(device, dtype)
     directory = resolve_model(spec)

@@ -117,7 +117,7 @@ def task_text(seed: int, n_rows: int = 400) -> Iterator[str]:
     largest single saving in CPU training time.
     """
     try:
-        from clinrl.data.medcalc_synth import generate_rows
+        from clinrl.tasks.medcalc.synth import generate_rows
         from clinrl.tasks.medcalc.scoring import output_kind
     except ImportError:  # a trimmed install without the generator: generic text only
         return

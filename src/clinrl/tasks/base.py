@@ -294,6 +294,17 @@ class Task(ABC):
             },
         }
 
+    def failure_taxonomy(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+        """Optional hook: why this task's completions failed, for the report's "Failure taxonomy" section.
+
+        ``records`` are an eval log's records (``completions``, ``target``, ``metadata``, ``category``).
+        Return a dict with ``counts`` (class → n), ``by_category`` and ``examples`` (class → a few records
+        with ``id``, ``category``, ``reason``, ``answer``, ``target`` and ``text``), as
+        :func:`clinrl.tasks.medcalc.taxonomy.failure_taxonomy` does; the default, None, means the task has
+        no taxonomy and the report leaves the section out.
+        """
+        return None
+
 
 def iter_limit(items: Iterable[Any], limit: int | None) -> list[Any]:
     out = []

@@ -12,7 +12,7 @@ steps, greedily and independently of the training reward, through the evaluation
 
 :func:`attach_run_callbacks` adds what every stage gets: TensorBoard logs in ``RUN/tb/<stage>``, the GRPO
 within-group reward spread (:class:`GroupRewardStatsCallback`) and, while a
-:class:`~clinrl.training.console.RunConsole` owns the terminal, the live stage display in place of the
+:class:`~clinrl.run_console.RunConsole` owns the terminal, the live stage display in place of the
 library's progress bar and printed log dicts (:class:`StageDisplayCallback`).
 """
 
@@ -77,7 +77,7 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
                      max_new_tokens: int, out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task with any generation backend; one row per task."""
     from clinrl.evaluation.harness import run_eval
-    from clinrl.training.console import active
+    from clinrl.run_console import active
 
     console = active()
     if console is not None:
@@ -180,14 +180,14 @@ class HeldoutEvalCallback(TrainerCallback):
         parts = [f"{r['task']} acc {r['accuracy'] if r['accuracy'] is not None else float('nan'):.3f} "
                  f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}"
                  + (f" {headline_text(r)}" if r.get("headline") else "") for r in rows]
-        from clinrl.training.console import active
+        from clinrl.run_console import active
 
         if active() is None:  # a run console has already shown the result in its stage display
             print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
         self._check(rows, state.global_step, model)
 
     def _check(self, rows: list[dict[str, Any]], step: int, model: Any) -> None:
-        from clinrl.training.console import active
+        from clinrl.run_console import active
         from clinrl.training.health import intermediate_drop, mean_headline, save_best
 
         for row in rows:
@@ -307,7 +307,7 @@ class StageDisplayCallback(TrainerCallback):
 
 def attach_run_callbacks(trainer: Any, stage: str, output_dir: Path) -> None:
     """TensorBoard into ``RUN/tb/<stage>``, the within-group reward spread, and the live display."""
-    from clinrl.training.console import active
+    from clinrl.run_console import active
 
     handler = trainer.callback_handler
     for callback in handler.callbacks:

@@ -32,8 +32,8 @@ class StageResult:
 
 
 def placement(config: RunConfig):
-    """The run's resolved device and dtype (:mod:`clinrl.models.device`)."""
-    from clinrl.models.device import resolve_placement
+    """The run's resolved device and dtype (:mod:`clinrl.device`)."""
+    from clinrl.device import resolve_placement
 
     return resolve_placement(config.model.device, config.model.dtype)
 

@@ -55,7 +55,7 @@ class ModelSettings:
     lora: LoraSettings = _f(None, "LoRA adapter settings.", )
 
     def __post_init__(self) -> None:
-        from clinrl.models.device import DEVICE_CHOICES, DTYPE_CHOICES
+        from clinrl.device import DEVICE_CHOICES, DTYPE_CHOICES
 
         _choice("model.device", str(self.device).split(":", 1)[0].lower(), DEVICE_CHOICES)
         _choice("model.dtype", self.dtype, DTYPE_CHOICES)

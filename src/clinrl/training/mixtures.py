@@ -70,7 +70,9 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
     for ts in settings:
         if ts.weight <= 0:
             raise ConfigError(f"tasks[{ts.name}].weight must be > 0, got {ts.weight}")
-        task = get_task(ts.name, **ts.options)
+        from clinrl.models import resolve_task_options  # a model spec as `tokenizer` becomes its tokenizer
+
+        task = get_task(ts.name, **resolve_task_options(ts.options))
         train = task.load(ts.source, ts.train_split, limit=ts.train_limit, seed=seed)
         heldout_source = ts.heldout_source or ts.source
         # The held-out generator gets its own seed stream so synthetic splits do not share items.

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from clinrl.curation.llm_json import reply_json
+from clinrl.llm.json_reply import reply_json
 from clinrl.rubrics.judges.backbones import cache_root
 from clinrl.rubrics.judges.base import CriterionJudge, JudgeRequest, Verdicts
 from clinrl.rubrics.schema import SAFETY, RubricItem

@@ -319,7 +319,7 @@ class CriterionRewardModel(CriterionJudge):
             raise ConfigError(f"{path} is not a clinrl reward model (no {META_FILE}); train one with `clinrl train rm`")
         transformers = require("transformers", "train")
         meta = json.loads((path / META_FILE).read_text())
-        from clinrl.models.device import resolve_placement
+        from clinrl.device import resolve_placement
 
         where = resolve_placement(device, "auto")  # scoring: bf16 on a capable GPU, float32 elsewhere
         model = transformers.AutoModelForSequenceClassification.from_pretrained(path, dtype=where.dtype)
@@ -403,7 +403,7 @@ def train_reward_model(train: Sequence[SyntheticExample], config: RMTrainConfig 
     config = config or RMTrainConfig()
     datasets = require("datasets", "train")
     trl = require("trl", "train")
-    from clinrl.models.device import resolve_placement
+    from clinrl.device import resolve_placement
 
     where = resolve_placement("auto", "auto")  # float32 master weights; bf16 autocast on a capable GPU
     model, tokenizer = load_backbone(config.backbone, seed=config.seed)

@@ -15,8 +15,10 @@ Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
   ``"train"`` (the default) balances the train split only: rare outcomes (1–14 % positive) would
   otherwise teach "always 0", while held-out splits keep the natural rate that balanced accuracy
   is designed for. ``True`` balances every split, ``False`` none.
-* ``tokenizer``: a tokenizer object or a model spec (``"tiny"``, a directory, a hub id) whose tokenizer
-  counts the timeline budget exactly (default: a conservative estimate).
+* ``tokenizer``: a tokenizer object (one with ``encode``, e.g. a Hugging Face tokenizer) or a callable
+  ``text -> token count`` that counts the timeline budget exactly (default: a conservative estimate). A
+  model spec (``"tiny"``, a directory, a hub id) is resolved to its tokenizer where the task is built
+  (recipes, ``--option``: :func:`clinrl.models.resolve_task_options`); the task itself never loads a model.
 * ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
   ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples);
   the source ``synthetic:subjects=500;seed=1`` overrides both.
@@ -28,7 +30,7 @@ import random
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from clinrl.data.meds import MedsDataset, normalise_split, read_meds
 from clinrl.errors import ConfigError, DataError
@@ -101,6 +103,23 @@ def parse_labeling_tasks(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _token_counter(tokenizer: Any) -> Callable[[str], int] | None:
+    """The timeline's token counter from the ``tokenizer`` option (see the module docstring)."""
+    if tokenizer is None:
+        return None
+    if isinstance(tokenizer, str):
+        raise ConfigError(f"tokenizer={tokenizer!r} is a model spec, and the ehr task does not load models: pass a "
+                          "tokenizer object or a callable text -> token count, or build the task with "
+                          "get_task('ehr', **clinrl.models.resolve_task_options(options)), as recipes and "
+                          "--option do")
+    if hasattr(tokenizer, "encode"):
+        return tokenizer_counter(tokenizer)
+    if callable(tokenizer):
+        return tokenizer
+    raise ConfigError(f"tokenizer must be a tokenizer object or a callable text -> token count, got "
+                      f"{type(tokenizer).__name__}")
+
+
 @register_task("ehr")
 class EHRDiagnosisTask(Task):
     name = "ehr"
@@ -141,11 +160,7 @@ class EHRDiagnosisTask(Task):
             raise ConfigError(f"balance must be true, false or 'train', got {balance!r}")
         self.balance = balance
         self.synthetic_subjects, self.synthetic_seed = int(synthetic_subjects), int(synthetic_seed)
-        if isinstance(tokenizer, str):  # a model spec (recipes are YAML): count with that model's tokenizer
-            from clinrl.models import load_tokenizer
-
-            tokenizer = load_tokenizer(tokenizer)
-        self.count_tokens = tokenizer_counter(tokenizer) if tokenizer is not None else None
+        self.count_tokens = _token_counter(tokenizer)
         self.visits = visits or VisitCodes()
         self.label_reports: dict[str, dict[str, Any]] = {}
 

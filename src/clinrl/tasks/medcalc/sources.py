@@ -100,7 +100,7 @@ def named_as_test(source: str) -> bool:
 
 def benchmark_test_file(source: str, samples: list[Any]) -> str | None:
     """Why a local file's rows are a benchmark's test rows (``None`` when nothing says so)."""
-    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+    from clinrl.tasks.medcalc.known_defects import is_official_test_set, row_digest
 
     if named_as_test(source):
         return f"its name says it holds test rows ({Path(source).name})"

@@ -7,7 +7,7 @@ import math
 import warnings
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from clinrl.data.tables import read_rows
 from clinrl.errors import ConfigError, DataError, TargetError
@@ -29,6 +29,8 @@ from clinrl.tasks.medcalc.sources import (
 )
 from clinrl.types import Sample, Score
 
+#: the task's registered name; shared layers that must name MedCalc import it instead of spelling it
+NAME = "medcalc"
 CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
@@ -111,9 +113,9 @@ def check_target(target: Mapping[str, Any]) -> None:
             check_limit(target.get(name), field=name)
 
 
-@register_task("medcalc")
+@register_task(NAME)
 class MedCalcTask(Task):
-    name = "medcalc"
+    name = NAME
     version = "1"
     answer_keys = ("answer",)
     target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
@@ -167,7 +169,7 @@ class MedCalcTask(Task):
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:
         src = resolve_source(source or HUB_ID)
-        from clinrl.data.medcalc_synth import is_synthetic_source
+        from clinrl.tasks.medcalc.synth import is_synthetic_source
         from clinrl.data.tables import is_local
 
         if is_synthetic_source(src):
@@ -209,7 +211,7 @@ class MedCalcTask(Task):
         row numbers, so completions scored against the wrong split fail on the id instead of silently using
         other targets. ``metadata["seed"]`` is the seed the rows were drawn from (the spec's seed plus the
         split's offset), ``metadata["base_seed"]`` the spec's."""
-        from clinrl.data.medcalc_synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
+        from clinrl.tasks.medcalc.synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
 
         options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
         effective_seed = options["seed"] + SPLIT_SEED_OFFSET[split.lower()]
@@ -226,7 +228,7 @@ class MedCalcTask(Task):
         """``labels="recomputed"``: the calculator's answer replaces the ground truth where they disagree; a label
         the audit calls impossible (a documented entity typo) is graded against the value from the corrected
         entities, or the row is left out when nothing corrects it. Counted in a :class:`MedCalcDataWarning`."""
-        from clinrl.data.medcalc_audit import relabel_sample
+        from clinrl.tasks.medcalc.audit import relabel_sample
 
         out, counts, excluded, kept_errors = [], Counter(), [], []
         for sample in samples:
@@ -372,6 +374,12 @@ class MedCalcTask(Task):
         name = sample.metadata.get("calculator_name") or ""
         keys["calculator"] = f"{sample.target['calculator_id']}: {name}".strip().rstrip(":")
         return keys
+
+    def failure_taxonomy(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Missing vs misapplied knowledge per wrong completion (:mod:`clinrl.tasks.medcalc.taxonomy`)."""
+        from clinrl.tasks.medcalc.taxonomy import failure_taxonomy
+
+        return failure_taxonomy(records)
 
 
 def _sample_from_row(self: MedCalcTask, row: Mapping[str, Any], *, source: str, row_number: int,

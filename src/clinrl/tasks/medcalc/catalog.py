@@ -4,7 +4,7 @@ the dosage calculators, and MedCalc-Bench's question wording for each calculator
 
 from __future__ import annotations
 
-from clinrl.data.medcalc_notes import Choice, Flag, Quantity, Spec
+from clinrl.tasks.medcalc.notes import Choice, Flag, Quantity, Spec
 
 #: the Relevant Entities keys each calculator reads, spelled as MedCalc-Bench v1.0 spells them
 CALCULATOR_KEYS: dict[int, tuple[str, ...]] = {

@@ -1,8 +1,8 @@
 """The MedCalc-Bench label audit: every row through clinrl's calculators, every disagreement explained.
 
 For each row the calculator's answer is scored against the row's official target with the
-benchmark's own rule (:mod:`clinrl.data.medcalc_labels`). A disagreement's cause comes from
-``clinrl.calculators.known_defects`` when it recognises the row (an examined test row by its digest,
+benchmark's own rule (:mod:`clinrl.tasks.medcalc.labels`). A disagreement's cause comes from
+``clinrl.tasks.medcalc.known_defects`` when it recognises the row (an examined test row by its digest,
 or a defect's rule over the row's inputs and answers, in any file). Otherwise the cause names both
 answers, as ``clinrl difference: …`` in the v1.0 test set (whose every disagreement was examined, so
 an unexplained one is clinrl's) and as ``undocumented: …`` in any other file (nobody has examined it
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from clinrl.data.medcalc_labels import Recomputed, recompute
+from clinrl.tasks.medcalc.labels import Recomputed, recompute
 from clinrl.types import Sample
 
 AUDIT_COLUMNS = ("row_number", "calculator_id", "calculator_name", "status", "official_answer", "official_lower",
@@ -45,7 +45,7 @@ CLINRL_DIFFERENCE, UNDOCUMENTED = "clinrl difference", "undocumented"
 
 def documented_cause(facts: Any) -> tuple[str, str] | None:
     """``(cause, evidence)`` of the documented dataset defect this row shows (``known_defects``), if any."""
-    from clinrl.calculators.known_defects import match_defect
+    from clinrl.tasks.medcalc.known_defects import match_defect
 
     defect = match_defect(facts)
     if defect is None:
@@ -54,7 +54,7 @@ def documented_cause(facts: Any) -> tuple[str, str] | None:
 
 
 def _facts(sample: Sample, clinrl_answer: Any) -> Any:
-    from clinrl.calculators.known_defects import RowFacts
+    from clinrl.tasks.medcalc.known_defects import RowFacts
 
     target, meta = sample.target, sample.metadata
     return RowFacts(calculator_id=int(target["calculator_id"]), note=str(meta.get("patient_note") or ""),
@@ -81,7 +81,7 @@ class Relabel:
 
 def relabel_sample(sample: Sample) -> Relabel:
     """The recomputed label of one row (the same comparison the audit makes)."""
-    from clinrl.calculators.known_defects import match_defect
+    from clinrl.tasks.medcalc.known_defects import match_defect
 
     target, entities = sample.target, sample.metadata.get("relevant_entities")
     cid = int(target["calculator_id"])
@@ -103,7 +103,7 @@ def relabel_sample(sample: Sample) -> Relabel:
 
 def audit_samples(samples: Iterable[Sample], *, progress: bool = False) -> list[AuditRow]:
     """One :class:`AuditRow` per sample (official labels in ``sample.target``)."""
-    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+    from clinrl.tasks.medcalc.known_defects import is_official_test_set, row_digest
 
     items = list(samples)
     official_test = is_official_test_set([
@@ -194,7 +194,7 @@ def write_audit(rows: list[AuditRow], out_dir: str | Path, *, source: str,
 def labels_name(samples: list[Sample], source: str) -> str:
     """Whose labels an audited file carries: the v1.0 test set (recognised by its rows), MedCalc-Bench-Verified
     (by its hub id or file name) or the file's name."""
-    from clinrl.calculators.known_defects import is_official_test_set, row_digest
+    from clinrl.tasks.medcalc.known_defects import is_official_test_set, row_digest
     from clinrl.tasks.medcalc.sources import label_source_name
 
     digests = [row_digest(s.target["calculator_id"], s.metadata.get("patient_note") or "", s.target["ground_truth"])

@@ -5,7 +5,7 @@ depend on how many rows come before it and the same ``(seed, n, calculators, dif
 gives byte-identical files. A row:
 
 1. samples the calculator's MedCalc-Bench ``Relevant Entities`` (plausible clinical ranges, optional
-   alternative units; :mod:`clinrl.data.medcalc_notes`),
+   alternative units; :mod:`clinrl.tasks.medcalc.notes`),
 2. writes a patient note that states exactly those values (phrasing, sentence order, units and
    distractor findings vary with the difficulty),
 3. asks :func:`clinrl.calculators.compute` for the answer and its step-by-step explanation,
@@ -30,14 +30,14 @@ import datetime as dt
 import random
 from typing import Any, Iterable, Sequence
 
-from clinrl.data.medcalc_notes import (
+from clinrl.tasks.medcalc.notes import (
     COMPLAINTS, SETTINGS, Choice, Count, Finding, Flag, Quantity, distractor_sentences, fmt_number,
     render_findings, spec_for,
 )
-from clinrl.data.medcalc_catalog import (
+from clinrl.tasks.medcalc.catalog import (
     CALCULATOR_KEYS, OPIOIDS, OPTIONAL_KEYS, OVERRIDES, PREGNANCY_CALCULATORS, QUESTIONS, STEROIDS,
 )
-from clinrl.data.medcalc_labels import format_answer
+from clinrl.tasks.medcalc.labels import format_answer
 from clinrl.errors import ConfigError
 
 DIFFICULTIES = ("template", "simple", "narrative", "noisy")

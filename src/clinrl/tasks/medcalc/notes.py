@@ -10,7 +10,7 @@ Every MedCalc-Bench ``Relevant Entities`` key that a calculator reads has a spec
   each with its own phrase;
 * :class:`Count` — a unitless integer or decimal (cycle length, INR, pH, drinks per week).
 
-The generator (:mod:`clinrl.data.medcalc_synth`) samples values, writes them into ``Relevant
+The generator (:mod:`clinrl.tasks.medcalc.synth`) samples values, writes them into ``Relevant
 Entities`` exactly as the note states them (same number, same unit) and asks the calculator library
 for the ground truth, so a note can never disagree with its label.
 """
