@@ -247,6 +247,20 @@ def test_quickstart_for_another_task_drops_medcalc_options_and_keeps_a_light_run
     assert quickstart_config("medcalc", "tiny", "quickstart", None, "none").tasks[0].options == {"prompt_style": "compact"}
 
 
+def test_training_rewards_read_with_the_task_contract():
+    target = json.dumps({"calculator_id": 2, "ground_truth": "25.238", "lower_limit": "23.9761",
+                         "upper_limit": "26.4999"})
+    kwargs = {"task": ["medcalc"], "target": [target]}
+    bare = ['The answer is {"answer": 25.2}']  # no <think>/<answer> tags: only the lenient reading accepts it
+    for contract, expected in (("ehrmind", -2.0), ("lenient", 1.1)):
+        fmt, correct = MixtureReward({"medcalc": get_task("medcalc", contract=contract)}).functions()
+        assert fmt([None], bare, **kwargs)[0] + correct([None], bare, **kwargs)[0] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="contract 'official'.*contract: ehrmind"):
+        MixtureReward({"medcalc": get_task("medcalc", contract="official")})
+    with pytest.raises(ConfigError, match="contract 'official'"):  # zero_shot's default contract, refused up front
+        load_mixture([TaskSettings(name="medcalc", source="synthetic:n=4", options={"prompt_style": "zero_shot"})])
+
+
 def test_sft_rows_leave_out_samples_without_a_worked_target():
     from clinrl.training.mixtures import sft_rows
 

@@ -71,6 +71,7 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
         if ts.weight <= 0:
             raise ConfigError(f"tasks[{ts.name}].weight must be > 0, got {ts.weight}")
         task = get_task(ts.name, **ts.options)
+        check_trainable(task)
         train = task.load(ts.source, ts.train_split, limit=ts.train_limit, seed=seed)
         heldout_source = ts.heldout_source or ts.source
         # The held-out generator gets its own seed stream so synthetic splits do not share items.
@@ -84,6 +85,16 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
             notes.append(f"{ts.name}: {dropped} held-out sample(s) also in training were left out of held-out")
         out.append(TaskData(ts, task, train, kept, dropped))
     return Mixture(out, seed, notes)
+
+
+def check_trainable(task: Task) -> None:
+    """Refuse a task whose completions training cannot reward honestly: ``contract="official"`` is a benchmark's
+    published evaluator, quirks included, and leaves unscored the replies it would need an ``eval()`` for."""
+    if task.contract == "official":
+        raise ConfigError(f"task {task.name!r} reads completions with contract 'official' (the benchmark's own "
+                          "evaluator, for reporting its number), which training cannot reward with; train with "
+                          "options: {contract: ehrmind} (the strict <think>/<answer> contract the EHRMIND prompts "
+                          "ask for) or {contract: lenient}")
 
 
 def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int, seed: int) -> list[tuple[int, int]]:
@@ -175,7 +186,8 @@ class MixtureReward:
 
     def __init__(self, tasks: dict[str, Task]):
         for task in tasks.values():
-            self.tasks = tasks
+            check_trainable(task)
+        self.tasks = tasks
         self.unscored = 0
         self._cache: tuple[Any, list[Score]] | None = None
 
