@@ -1,6 +1,6 @@
 """Registry-wide contract test: every registered task honours the Task contract.
 
-For each task, on its seeded synthetic source:
+For each task, on its seeded synthetic source (the example task of docs/adding-a-task.md included):
 * the oracle answer scores correct (and a contract task earns the scheme's full reward);
 * garbage inside a well-formed answer scores wrong;
 * a malformed completion gets the format penalty (contract tasks);
@@ -11,7 +11,10 @@ For each task, on its seeded synthetic source:
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +24,21 @@ from clinrl.training.mixtures import MixtureReward
 from clinrl.types import Score
 
 N = 6
+EXAMPLE_TASK = Path(__file__).resolve().parents[1] / "docs" / "examples" / "example_task.py"
+
+
+def _import_example_task():
+    """Import the guide's example task from its file, which registers it (once per process)."""
+    name = "clinrl_docs_example_task"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLE_TASK)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_import_example_task()
 
 
 @pytest.fixture(scope="module", params=task_names())
@@ -29,6 +47,14 @@ def task_and_samples(request):
     samples = task.load("synthetic", "train", limit=N, seed=7)
     assert samples, f"task {request.param} produced no synthetic samples"
     return task, samples
+
+
+def test_the_guide_example_is_registered_and_quoted_whole():
+    assert "weight_kg" in task_names()
+    assert isinstance(get_task("weight_kg", tolerance=0.5), ContractTask)
+    guide = (EXAMPLE_TASK.parents[1] / "adding-a-task.md").read_text(encoding="utf-8")
+    code = EXAMPLE_TASK.read_text(encoding="utf-8")
+    assert f"```python\n{code}```" in guide, "docs/adding-a-task.md must quote docs/examples/example_task.py whole"
 
 
 def test_same_seed_same_samples(task_and_samples):
