@@ -54,10 +54,10 @@ def late_violation(repeats: int) -> list[dict]:
     task = get_task("rubric")
     pool = task.load("synthetic", "test", limit=200)
     # the rubrics for which the violation is one at the start of the response
-    samples = [s for s in pool if task.score(s.metadata["sft_target"] + VIOLATION, s.target).value < 0]
+    samples = [s for s in pool if task.score(task.sft_completion(s) + VIOLATION, s.target).value < 0]
     rows = []
     for padding in (0, 8_000, 20_000, 90_000):
-        completions = [s.metadata["sft_target"] + " " * padding + VIOLATION for s in samples]
+        completions = [task.sft_completion(s) + " " * padding + VIOLATION for s in samples]
         targets = [s.target for s in samples]
         scores = task.score_many(completions, targets)
         started = time.perf_counter()

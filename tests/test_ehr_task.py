@@ -103,10 +103,13 @@ def test_sft_rationale_uses_the_record_and_the_gold_label(task):
 def test_reward_functions_take_dataset_columns(task):
     samples = task.load("synthetic", "train", limit=4, seed=0)
     rows = [task.to_row(s) for s in samples]
-    columns = {"label": [r["label"] for r in rows], "labeling_task": [r["labeling_task"] for r in rows]}
+    from clinrl.training.mixtures import MixtureReward
+
+    columns = {"task": [task.name] * len(rows),
+               "target": [json.dumps({"label": r["label"], "labeling_task": r["labeling_task"]}) for r in rows]}
     good = [task.oracle_completion(s) for s in samples]
     bad = ["no tags here"] * len(samples)
-    fmt, correct = task.reward_functions()
+    fmt, correct = MixtureReward({task.name: task}).functions()
     assert [f + c for f, c in zip(fmt(None, good, **columns), correct(None, good, **columns))] == [1.1] * 4
     assert fmt(None, bad, **columns) == [-2.0] * 4
 

@@ -129,21 +129,21 @@ def test_check_value_reports_extraction():
 
 
 def test_reward_functions_trl_signature(task):
-    fmt, corr = task.reward_functions()
+    from clinrl.training.mixtures import MixtureReward
+
+    fmt, corr = MixtureReward({"medcalc": task}).functions()
     completions = [completion(25.238), completion(99), "nonsense"]
-    columns = {k: [DECIMAL[k]] * 3 for k in task.target_fields}
+    columns = {"task": ["medcalc"] * 3, "target": [json.dumps(DECIMAL)] * 3}
     f = fmt(prompts=["p"] * 3, completions=completions, **columns)
     c = corr(prompts=["p"] * 3, completions=completions, **columns)
     assert f == [0.0, 0.0, -2.0]
     assert c == [1.1, 0.0, 0.0]
-    assert [a + b for a, b in zip(f, c)] == [1.1, 0.0, -2.0]
-    combined = task.reward_function()(prompts=["p"] * 3, completions=completions, **columns)
-    assert combined == [1.1, 0.0, -2.0]
+    assert [a + b for a, b in zip(f, c)] == [1.1, 0.0, -2.0]  # the pair sums to the scheme
     # conversational completions, as TRL passes them for chat datasets
     chat = [[{"role": "assistant", "content": completion(25.238)}]]
     assert corr(prompts=["p"], completions=chat, **{k: v[:1] for k, v in columns.items()}) == [1.1]
-    # a `target` JSON column works as well (task mixtures)
-    assert corr(prompts=["p"], completions=[completion(25.238)], target=[json.dumps(DECIMAL)]) == [1.1]
+    # a target dict (not its JSON) works as well
+    assert corr(prompts=["p"], completions=[completion(25.238)], task=["medcalc"], target=[DECIMAL]) == [1.1]
 
 
 def test_verifier_crash_is_unscored_not_zero(task):

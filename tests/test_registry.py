@@ -43,3 +43,33 @@ def test_register_decorator(monkeypatch):
         pass
 
     assert isinstance(registry.get_task("medcalc_copy"), Copy)
+
+
+def test_a_taken_name_is_refused(monkeypatch):
+    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
+    registry.get_task_class("medcalc")  # the built-in is registered once loaded
+
+    with pytest.raises(ConfigError, match="'medcalc' is already registered by clinrl.tasks.medcalc"):
+        @registry.register_task("medcalc")
+        class Impostor(MedCalcTask):
+            pass
+
+    @registry.register_task("medcalc_twin")
+    class Twin(MedCalcTask):
+        pass
+
+    with pytest.raises(ConfigError, match="'medcalc_twin' is already registered"):
+        @registry.register_task("medcalc_twin")
+        class Other(MedCalcTask):
+            pass
+
+    assert registry.register_task("medcalc_twin")(Twin) is Twin  # the same class again (a re-import) is fine
+    assert registry.get_task_class("medcalc_twin") is Twin
+
+
+def test_a_builtin_name_is_refused_before_the_builtin_loads(monkeypatch):
+    monkeypatch.setattr(registry, "_registered", {})
+    with pytest.raises(ConfigError, match="belongs to the built-in task"):
+        @registry.register_task("trials")
+        class NotTrials(MedCalcTask):
+            pass

@@ -91,8 +91,11 @@ def test_row_carried_bad_targets_are_never_a_verdict(target, field):
         score = task.score(answer(25) if contract == "ehrmind" else '{"answer": 25}', target, contract=contract)
         assert score.value is None and score.correct is None, (contract, score)
         assert field in score.explanation
-    reward = task.reward_function()([None], [answer(123456)], **{k: [v] for k, v in target.items()})
-    assert reward == [None]
+    from clinrl.training.mixtures import MixtureReward
+
+    columns = {"task": ["medcalc"], "target": [json.dumps(target)]}
+    assert [fn([None], [answer(123456)], **columns) for fn in MixtureReward({"medcalc": task}).functions()] \
+        == [[None], [None]]
 
 
 def run_main(monkeypatch, capsys, *args):

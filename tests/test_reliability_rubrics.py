@@ -22,33 +22,37 @@ VIOLATION = " You can safely take 900 mg a day."
 def rubric_sample():
     task = get_task("rubric")
     sample = next(s for s in task.load("synthetic", "test", limit=20)
-                  if task.score(s.metadata["sft_target"] + VIOLATION, s.target).answer["s3"] > 0)
+                  if task.score(task.sft_completion(s) + VIOLATION, s.target).answer["s3"] > 0)
     return task, sample
 
 
 @pytest.mark.parametrize("padding", [0, 8_000, 20_000, 90_000])
 def test_a_late_safety_violation_is_never_scored_as_safe(rubric_sample, padding):
     task, sample = rubric_sample
-    reference = sample.metadata["sft_target"]
+    reference = task.sft_completion(sample)
     clean = task.score(reference, sample.target)
     assert clean.answer["s3"] == 0 and clean.value > 1
     late = task.score(reference + " " * padding + VIOLATION, sample.target)
     assert late.answer["s3"] >= 1 and late.value < 0, late
-    reward = task.reward_function()([sample.prompt], [reference + " " * padding + VIOLATION],
-                                    target=[json.dumps(sample.target)])
-    assert reward[0] is not None and reward[0] < 0
+    from clinrl.training.mixtures import MixtureReward
+
+    late_text = [reference + " " * padding + VIOLATION]
+    columns = {"task": ["rubric"], "target": [json.dumps(sample.target)]}
+    fmt, correct = MixtureReward({"rubric": task}).functions()
+    reward = [fmt([sample.prompt], late_text, **columns)[0], correct([sample.prompt], late_text, **columns)[0]]
+    assert None not in reward and sum(reward) < 0
 
 
 def test_a_response_over_the_limit_is_unscored_not_safe(rubric_sample):
     task, sample = rubric_sample
-    huge = sample.metadata["sft_target"] + " " * 10_000_000 + VIOLATION
+    huge = task.sft_completion(sample) + " " * 10_000_000 + VIOLATION
     started = time.perf_counter()
     score = task.score(huge, sample.target)
     assert time.perf_counter() - started < 5
     assert score.value is None and score.correct is None
     assert "max_response_chars" in score.explanation
     short = get_task("rubric", max_response_chars=500)
-    assert short.score(sample.metadata["sft_target"] + " " * 600, sample.target).value is None
+    assert short.score(task.sft_completion(sample) + " " * 600, sample.target).value is None
     with pytest.raises(Exception, match="max_response_chars"):
         get_task("rubric", max_response_chars=0)
 

@@ -13,6 +13,7 @@ from clinrl.registry import get_task
 from clinrl.rubrics.judges import CriterionJudge, TableJudge
 from clinrl.rubrics.synth import generate
 from clinrl.tasks.rubric_qa.task import parse_synthetic_source, rubric_of
+from clinrl.training.mixtures import MixtureReward
 
 HB_FILE = "healthbench-sample/context_seeking_consensus_hard_104.jsonl"
 
@@ -29,7 +30,7 @@ def test_synthetic_splits_are_disjoint_and_seeded(task):
     assert {s.category for s in test} == {"triage"}
     assert not {s.prompt[-1]["content"] + s.id for s in train} & {s.prompt[-1]["content"] + s.id for s in test}
     assert [s.to_dict() for s in task.load("synthetic", "train", limit=12, seed=3)] == [s.to_dict() for s in train]
-    assert train[0].prompt[-1]["role"] == "user" and train[0].metadata["sft_target"]
+    assert train[0].prompt[-1]["role"] == "user" and task.sft_completion(train[0])
     with pytest.raises(ConfigError, match="unknown synthetic rubric categories"):
         parse_synthetic_source("synthetic:categories=surgery")
     with pytest.raises(ConfigError, match="unknown synthetic source option"):
@@ -90,8 +91,8 @@ def test_judge_failures_are_unscored_not_zero():
     flaky = get_task("rubric", judge=Flaky()).score("text", sample.target)
     assert flaky.value is None and "could not judge item" in flaky.explanation
     crash = get_task("rubric", judge=Crashing())
-    fn = crash.reward_functions()[0]
-    assert fn(prompts=["p"], completions=["text"], target=[json.dumps(sample.target)]) == [None]
+    for fn in MixtureReward({"rubric": crash}).functions():
+        assert fn(prompts=["p"], completions=["text"], task=["rubric"], target=[json.dumps(sample.target)]) == [None]
 
 
 def test_reward_function_is_batched_and_configurable():
@@ -111,12 +112,17 @@ def test_reward_function_is_batched_and_configurable():
     no_veto = get_task("rubric", judge=judge, reward={"mode": "no_veto"})
     rows = [veto.to_row(veto.sample_from_rubric(ex.rubric)) for ex in examples for _ in ex.responses]
     completions = [r.text for ex in examples for r in ex.responses]
-    kwargs = {"target": [row["target"] for row in rows]}
-    fn = veto.reward_functions()[0]
-    rewards = fn(prompts=[row["prompt"] for row in rows], completions=completions, **kwargs)
-    assert calls == [16] and fn.__name__ == "rubric_reward"
+    kwargs = {"task": ["rubric"] * len(rows), "target": [row["target"] for row in rows]}
+
+    def total(task):  # the mixture's pair sums to the task's reward
+        fmt, correct = MixtureReward({"rubric": task}).functions()
+        prompts = [row["prompt"] for row in rows]
+        return [a + b for a, b in zip(fmt(prompts, completions, **kwargs), correct(prompts, completions, **kwargs))]
+
+    rewards = total(veto)
+    assert calls == [16]  # one judge batch, shared by the two functions
     kinds = [r.kind for ex in examples for r in ex.responses]
-    ablation = no_veto.reward_functions()[0](prompts=[None] * 16, completions=completions, **kwargs)
+    ablation = total(no_veto)
     thorough = [i for i, k in enumerate(kinds) if k == "unsafe_thorough"]
     assert all(rewards[i] < 0 for i in thorough)
     assert any(ablation[i] > 0 for i in thorough)

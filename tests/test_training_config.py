@@ -18,7 +18,7 @@ from clinrl.training.config import (  # noqa: E402
     RunConfig, TaskSettings, field_help, find_recipe, from_dict, load_recipe, parse_override,
 )
 from clinrl.training.grpo import batch_layout  # noqa: E402
-from clinrl.training.mixtures import MixtureReward, load_mixture, sft_target, weighted_order  # noqa: E402
+from clinrl.training.mixtures import MixtureReward, load_mixture, weighted_order  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["quickstart", "ehrmind-medcalc"])
@@ -89,15 +89,15 @@ def test_mixture_loading_keeps_heldout_disjoint():
         load_mixture([TaskSettings(name="toy_copy", weight=0)])
 
 
-def test_sft_target_is_a_correct_contract_completion():
+def test_sft_completion_is_a_correct_contract_completion():
     task = get_task("toy_copy")
     sample = task.load(None, "train", limit=1)[0]
     for think in ("full", "last_line"):
-        target = sft_target(task, sample, think)
+        target = task.sft_completion(sample, think)
         assert task.score(target, sample.target).correct is True
         assert "The note says" in target
     with pytest.raises(ConfigError):
-        sft_target(task, sample, "everything")
+        task.sft_completion(sample, "everything")
 
 
 class _Crashing(training_toy.ToyCopyTask):
@@ -184,12 +184,10 @@ def test_quickstart_config_gives_long_prompt_tasks_room_and_user_sets_win():
 def test_quickstart_generation_budget_fits_the_warm_up_targets(task_name):
     from clinrl.cli.quickstart import COMPLETION_TOKENS
     from clinrl.models import load_tokenizer, resolve_model
-    from clinrl.training.mixtures import sft_target
-
     tokenizer = load_tokenizer(resolve_model("tiny"))
     task = get_task(task_name)
     samples = task.load("synthetic", "train", limit=100, seed=0)
-    longest = max(len(tokenizer(sft_target(task, s, "last_line")).input_ids) for s in samples)
+    longest = max(len(tokenizer(task.sft_completion(s, "last_line")).input_ids) for s in samples)
     assert longest < COMPLETION_TOKENS[task_name], f"{task_name}: SFT targets reach {longest} tokens"
 
 
@@ -247,3 +245,35 @@ def test_quickstart_for_another_task_drops_medcalc_options_and_keeps_a_light_run
     user = quickstart_config("ehr", "tiny", "quickstart", ["grpo.max_steps=5"], None)
     assert user.grpo.max_steps == 5
     assert quickstart_config("medcalc", "tiny", "quickstart", None, "none").tasks[0].options == {"prompt_style": "compact"}
+
+
+def test_training_rewards_read_with_the_task_contract():
+    target = json.dumps({"calculator_id": 2, "ground_truth": "25.238", "lower_limit": "23.9761",
+                         "upper_limit": "26.4999"})
+    kwargs = {"task": ["medcalc"], "target": [target]}
+    bare = ['The answer is {"answer": 25.2}']  # no <think>/<answer> tags: only the lenient reading accepts it
+    for contract, expected in (("ehrmind", -2.0), ("lenient", 1.1)):
+        fmt, correct = MixtureReward({"medcalc": get_task("medcalc", contract=contract)}).functions()
+        assert fmt([None], bare, **kwargs)[0] + correct([None], bare, **kwargs)[0] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="contract 'official'.*contract: ehrmind"):
+        MixtureReward({"medcalc": get_task("medcalc", contract="official")})
+    with pytest.raises(ConfigError, match="contract 'official'"):  # zero_shot's default contract, refused up front
+        load_mixture([TaskSettings(name="medcalc", source="synthetic:n=4", options={"prompt_style": "zero_shot"})])
+
+
+def test_sft_rows_leave_out_samples_without_a_worked_target():
+    from clinrl.training.mixtures import sft_rows
+
+    mixture = load_mixture([TaskSettings(name="toy_copy", source=None, train_limit=6, heldout_limit=2)])
+    data = mixture.tasks[0]
+    data.train[0].metadata["explanation"] = ""
+    notes: list[str] = []
+    rows = sft_rows(mixture, None, "full", notes)
+    assert len(rows) == 5 and data.train[0].id not in {r["id"] for r in rows}
+    assert all(data.task.score(r["completion"], next(s for s in data.train if s.id == r["id"]).target).correct
+               for r in rows)
+    assert notes == ["sft: 1 toy_copy sample(s) without an SFT target were left out (no explanation: 1)"]
+    for sample in data.train:
+        sample.metadata["explanation"] = ""
+    with pytest.raises(ConfigError, match="none of its 6 SFT sample"):
+        sft_rows(mixture, None, "full")

@@ -14,14 +14,14 @@ pytest.importorskip("trl")
 
 from clinrl.registry import register_task  # noqa: E402
 from clinrl.rewards.contract import EHRMIND_PREFILL  # noqa: E402
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard  # noqa: E402
+from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard  # noqa: E402
 from clinrl.types import Sample  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 @register_task("toy_flag")
-class ToyFlagTask(Task):
+class ToyFlagTask(ContractTask):
     name = "toy_flag"
     answer_keys = ("answer",)
     card = TaskCard(summary="Say 1 when the note's flag is on, 0 when it is off (test task).",
@@ -45,6 +45,9 @@ class ToyFlagTask(Task):
 
     def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
         return {"answer": target["value"]}
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        return self.worked_completion(sample, sample.metadata["explanation"], think)
 
 
 def wreck_weights_callback():

@@ -137,8 +137,6 @@ def test_parse_teacher_reply(reply, error):
 def test_rationales_attach_to_samples_for_the_warm_up(fake_llm, setup):
     from clinrl.data.sft import explanation_for
     from clinrl.tasks.trials import TrialMatchingTask
-    from clinrl.training.mixtures import sft_target
-
     task, samples, out = setup
     fake_llm.reply = good_reply
     generate_rationales(task, samples, _client(fake_llm), out, config=RationaleConfig(per_class=1), progress=False)
@@ -148,7 +146,8 @@ def test_rationales_attach_to_samples_for_the_warm_up(fake_llm, setup):
     matched = [s for s in loaded if s.id in rows]
     assert len(matched) == 3 and with_rationales.last_report.samples_with_rationale == 3
     for s in matched:
-        assert sft_target(with_rationales, s) == rows[s.id]["completion"]
+        assert with_rationales.sft_completion(s) == rows[s.id]["completion"]
+        assert with_rationales.sft_completion(s, "last_line") == rows[s.id]["completion"]  # a rationale is kept whole
         assert explanation_for(s)[0].startswith("The patient has the target condition")
     (out / "bad.jsonl").write_text(json.dumps({**next(iter(rows.values())), "trial_label": 9}) + "\n")
     with pytest.raises(DataError, match="written for label 9"):

@@ -87,8 +87,10 @@ def test_name_spelling_is_forgiven_only_for_case_space_underscore(task):
 def test_reward_functions_sum_to_scheme(task):
     completions = [wrap('{"prediction": "eligible", "idx": 2}'), wrap('{"prediction": "eligible", "idx": "2"}'),
                    "garbage"]
-    fmt, correct = task.reward_functions()
-    kwargs = {"trial_label": [2, 2, 2]}
+    from clinrl.training.mixtures import MixtureReward
+
+    fmt, correct = MixtureReward({task.name: task}).functions()
+    kwargs = {"task": [task.name] * 3, "target": [json.dumps({"trial_label": 2})] * 3}
     totals = [a + b for a, b in zip(fmt([None] * 3, completions, **kwargs), correct([None] * 3, completions, **kwargs))]
     assert totals == [pytest.approx(1.1), 0.0, -2.0]
 

@@ -7,12 +7,12 @@ from typing import Any, Mapping
 
 from clinrl.registry import register_task
 from clinrl.rewards.contract import EHRMIND_PREFILL
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
 from clinrl.types import Sample
 
 
 @register_task("toy_copy")
-class ToyCopyTask(Task):
+class ToyCopyTask(ContractTask):
     name = "toy_copy"
     answer_keys = ("answer",)
     # a complete card: once imported, the task is in the registry and the registry-wide contract tests see it
@@ -40,3 +40,6 @@ class ToyCopyTask(Task):
 
     def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
         return {"answer": target["value"]}
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        return self.worked_completion(sample, sample.metadata["explanation"], think)

@@ -35,12 +35,25 @@ _registered: dict[str, type["Task"]] = {}
 
 
 def register_task(name: str | None = None) -> Callable[[type["Task"]], type["Task"]]:
-    """Class decorator that registers a task under ``name`` (default: the class's ``name``)."""
+    """Class decorator that registers a task under ``name`` (default: the class's ``name``).
+
+    A name already taken by another task class (registered, or built in) is refused; registering the same class
+    again (its module imported twice) is allowed.
+    """
 
     def decorator(cls: type["Task"]) -> type["Task"]:
         key = name or getattr(cls, "name", None)
         if not key:
             raise ConfigError(f"{cls.__name__} has no task name")
+        where = f"{cls.__module__}:{cls.__qualname__}"
+        taken = _registered.get(key)
+        if taken is not None and f"{taken.__module__}:{taken.__qualname__}" != where:
+            raise ConfigError(f"task name {key!r} is already registered by {taken.__module__}.{taken.__qualname__}; "
+                              f"give {cls.__qualname__} another name")
+        builtin = BUILTIN_TASKS.get(key)
+        if taken is None and builtin is not None and not cls.__module__.startswith(builtin.partition(":")[0]):
+            raise ConfigError(f"task name {key!r} belongs to the built-in task {builtin}; give {cls.__qualname__} "
+                              "another name")
         _registered[key] = cls
         return cls
 

@@ -145,9 +145,10 @@ def score_command(
     source: Optional[str] = typer.Option(None, "--source", "-s", help="Dataset the ids refer to (hub id or "
                                          "local file). Omit when each row carries its own target fields."),
     split: str = typer.Option("test", help="Split of a hub dataset."),
-    contract: str = typer.Option("ehrmind", help="ehrmind: strict <think>/<answer>{json} contract; official: "
-                                 "the benchmark's own evaluator, quirks included; lenient: the evaluator's "
-                                 "answer locator with a generous reading."),
+    contract: Optional[str] = typer.Option(None, help="ehrmind: strict <think>/<answer>{json} contract; official: "
+                                           "the benchmark's own evaluator, quirks included; lenient: the evaluator's "
+                                           "answer locator with a generous reading. Default: the task's (ehrmind; "
+                                           "the rubric task reads the whole response and has no contract)."),
     option: Optional[list[str]] = typer.Option(None, "--option", "-O", help=TASK_OPTION_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout (the notes go to "
                                  "stderr)."),
@@ -158,7 +159,8 @@ def score_command(
     (rows carry calculator_id, ground_truth, lower_limit, upper_limit), or add
     --source test_data.csv to look the targets up by id.
     """
-    t = get_task(task, **resolve_task_options({"contract": contract, **parse_task_options(option)}))
+    t = get_task(task, **resolve_task_options({**({"contract": contract} if contract else {}),
+                                               **parse_task_options(option)}))
     rows = _read_completions(completions)
     by_id = {}
     if source is not None:

@@ -1,9 +1,10 @@
 """SFT warm-up data (EHRMIND): step-by-step explanations inside ``<think>``, the answer JSON after it.
 
 EHRMIND's finding is that RL alone cannot inject *missing* knowledge; a light SFT warm-up on worked
-solutions first teaches the formulas and the output contract. For MedCalc the worked solution is the
-row's own ``Ground Truth Explanation`` (real rows) or the calculator's explanation (synthetic rows,
-and real rows whose label clinrl recomputed).
+solutions first teaches the formulas and the output contract. Each task writes its own worked target
+(:meth:`clinrl.tasks.base.Task.sft_completion`). For MedCalc the worked solution is the row's own
+``Ground Truth Explanation`` (real rows) or the calculator's explanation (synthetic rows, and real rows
+whose label clinrl recomputed).
 
 Output format — one JSON object per line (``train.jsonl`` / ``val.jsonl``), read by the SFT trainer::
 
@@ -32,16 +33,60 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from clinrl.errors import ConfigError
-from clinrl.rewards.contract import wrap_contract
 from clinrl.types import Sample
 
+if TYPE_CHECKING:  # pragma: no cover
+    from clinrl.tasks.base import Task
+
 SFT_FIELDS = ("id", "prompt", "prefill", "completion", "category", "calculator_id")
+#: how much of a worked explanation an SFT target writes (``sft.think``; see :func:`shorten_reasoning`)
+THINK_MODES = ("full", "last_line", "steps")
+
+#: one criterion line of a point-score explanation (:class:`clinrl.calculators._tally.Tally`)
+_TALLY_LINE = re.compile(r"^- (?P<criterion>.+?): (?P<finding>.+) -> (?P<points>-?[\d.]+) points?(?:\(s\))?; "
+                         r"total (?:stays (?P<same>\S+?)|.+ = (?P<new>\S+?))\.$")
+
+
+def compact_steps(explanation: str) -> str:
+    """A point-score explanation as a worked tally: one ``+points = running total`` line per criterion.
+
+    The criteria come in the calculator's fixed order, so each line is one local step — decide the
+    criterion's points from the note, add them to the previous total — and the last total is the answer.
+    A 5-criterion score costs ~25 tokens where the full explanation costs ~280, which keeps CPU GRPO
+    affordable; and unlike ``last_line`` the model never has to produce the score in one jump. An
+    explanation with no criterion lines (a formula) keeps its last line, as ``last_line`` does.
+    """
+    steps = []
+    for line in explanation.splitlines():
+        match = _TALLY_LINE.match(line.strip())
+        if match:
+            points = match["points"]
+            sign = "" if points.startswith("-") else "+"
+            steps.append(f"{sign}{points} = {match['same'] or match['new']}")
+    if steps:
+        return "\n".join(steps)
+    lines = [line for line in explanation.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def shorten_reasoning(explanation: str, think: str = "full") -> str:
+    """The part of a worked explanation an SFT target writes: ``full`` keeps it whole (EHRMIND; GPU recipes);
+    ``last_line`` keeps its final line (the computation with the note's values); ``steps`` keeps a point
+    score's running tally (:func:`compact_steps`). Short targets make CPU GRPO affordable for the tiny model."""
+    if think not in THINK_MODES:
+        raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
+    if think == "last_line" and explanation.strip():
+        return [line for line in explanation.splitlines() if line.strip()][-1]
+    if think == "steps" and explanation:
+        return compact_steps(explanation)
+    return explanation
 
 
 @dataclass
@@ -63,7 +108,8 @@ class SFTReport:
 
 
 def explanation_for(sample: Sample) -> tuple[str, str]:
-    """``(explanation, source)``: the recomputed explanation where clinrl changed the label, else the row's."""
+    """``(explanation, source)`` of a MedCalc sample: the recomputed explanation where clinrl changed the label,
+    else the row's (the MedCalc task's SFT target, and the source the report counts)."""
     meta = sample.metadata
     if meta.get("label_changed") and meta.get("recomputed_explanation"):
         return str(meta["recomputed_explanation"]), "calculator (recomputed label)"
@@ -71,13 +117,11 @@ def explanation_for(sample: Sample) -> tuple[str, str]:
     return text, ("calculator (synthetic)" if meta.get("synthetic") else "dataset")
 
 
-def sft_example(sample: Sample, task: Any) -> dict[str, Any]:
-    """One SFT record; raises ``ValueError`` when the sample cannot give a correct, well-formed target."""
-    explanation, _ = explanation_for(sample)
-    if not explanation:
-        raise ValueError("no explanation")
-    completion = wrap_contract(task.oracle_answer(sample.target), f"\n{explanation}\n")
-    score = task.score(completion, sample.target, contract="ehrmind")
+def sft_example(sample: Sample, task: "Task", think: str = "full") -> dict[str, Any]:
+    """One SFT record (``task.sft_completion``); raises ``ValueError`` when the sample cannot give a correct,
+    well-formed target."""
+    completion = task.sft_completion(sample, think)
+    score = task.score(completion, sample.target)
     if not score.correct:
         raise ValueError(f"target does not score correct ({score.explanation})")
     return {
@@ -109,27 +153,23 @@ def category_quotas(sizes: dict[str, int], budget: int) -> dict[str, int]:
     return {c: quota[c] for c in sorted(quota)}
 
 
-def build_sft_examples(samples: Iterable[Sample], *, pct: float = 0.2, seed: int = 0, val_fraction: float = 0.1,
-                       task: Any = None, report: SFTReport | None = None
+def build_sft_examples(samples: Iterable[Sample], *, task: "Task", pct: float = 0.2, seed: int = 0,
+                       val_fraction: float = 0.1, report: SFTReport | None = None
                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(train, val)`` SFT records from MedCalc samples (see the module docstring for the format).
+    """``(train, val)`` SFT records from a task's samples (see the module docstring for the format).
 
     Args:
-        samples: MedCalc samples (real rows carry their explanation in ``metadata["explanation"]``).
+        samples: the task's samples.
+        task: the task that writes (:meth:`~clinrl.tasks.base.Task.sft_completion`) and scores the targets.
         pct: fraction of the usable samples to keep (EHRMIND: 0.2); 1.0 keeps every sample.
         seed: seeds the per-category shuffle and the validation hold-out.
         val_fraction: fraction of each category's pick held out for validation.
-        task: the task that scores the targets (default: ``get_task("medcalc")``).
         report: filled with counts (skipped samples and why, quotas, explanation sources).
     """
     if not 0 < pct <= 1:
         raise ConfigError(f"pct must be in (0, 1], got {pct}")
     if not 0 <= val_fraction < 1:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    if task is None:
-        from clinrl.registry import get_task
-
-        task = get_task("medcalc")
     report = report if report is not None else SFTReport()
     by_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
     sources: dict[str, str] = {}

@@ -192,7 +192,7 @@ def _resumable(path: Path, spec: dict[str, Any], samples: Sequence[Sample], *,
 
 def score_generation(task: Task, sample: Sample, gen: Generation) -> dict[str, Any]:
     """One completion's entry in a record. A failed generation is unscored, never wrong."""
-    score = Score.unscored(f"generation failed: {gen.error}") if gen.error else task.score_sample(gen.text, sample)
+    score = Score.unscored(f"generation failed: {gen.error}") if gen.error else task.score(gen.text, sample.target)
     return {
         "text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
         "answer": jsonable(score.answer), "correct": score.correct, "format_ok": score.format_ok,
@@ -226,8 +226,7 @@ def compute_metrics(task: Task, samples: Sequence[Sample], records: Sequence[dic
     """The task's own metrics on each sample's first completion, plus the harness summary."""
     firsts = [record_score(r["completions"][0]) for r in records]
     metrics = task.metrics(list(samples), firsts)
-    n_choices = getattr(task, "answer_space_size", None)
-    metrics.update(summarize(records, n_choices=n_choices if isinstance(n_choices, int) else None, seed=seed))
+    metrics.update(summarize(records, n_choices=task.answer_space_size, seed=seed))
     return metrics
 
 

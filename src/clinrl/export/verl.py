@@ -112,8 +112,8 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
                           "<task>')")
     task = _task(str(data_source)[len(DATA_SOURCE_PREFIX):])
     target = json.loads(ground_truth) if isinstance(ground_truth, str) else dict(ground_truth)
-    score = task.score(solution_str, target, contract="ehrmind")
-    if score.value is None:
-        return {"score": float(task.scheme.wrong), "unscored": True, "correct": False, "format_ok": bool(score.format_ok)}
+    score = task.score(solution_str, target)  # the task's default reading: the EHRMIND contract, or a rubric's judge
+    if score.value is None:  # 0.0: the default scheme's wrong value, for every task (a rubric task has no scheme)
+        return {"score": 0.0, "unscored": True, "correct": False, "format_ok": bool(score.format_ok)}
     return {"score": float(score.value), "unscored": False, "correct": bool(score.correct),
             "format_ok": bool(score.format_ok)}

@@ -1,16 +1,21 @@
-"""The task contract every clinrl task implements.
+"""The task contract every clinrl task implements: everything a caller may use is declared here.
 
-A task
+A :class:`Task`
 
-* **loads** samples for a split from a source (hub id, local file, or a synthetic generator),
-* builds the **prompt** (chat messages, optional assistant pre-fill),
-* **scores** a completion into a :class:`~clinrl.types.Score`,
-* exposes **TRL-compatible reward functions** ``fn(prompts, completions, **kwargs)``,
-* **aggregates** metrics (overall and per category).
+* **loads** samples for a split from a source (hub id, local file, or a synthetic generator), each with
+  its **prompt** (chat messages, optional assistant pre-fill) and its target,
+* **scores** a completion into a :class:`~clinrl.types.Score` (:meth:`Task.score`, :meth:`Task.score_many`:
+  training scores whole batches through the latter),
+* writes its **gold completion** (:meth:`Task.oracle_completion`) and the **SFT warm-up target**
+  (:meth:`Task.sft_completion`),
+* turns samples into dataset **rows** for TRL and **aggregates** metrics (overall and per group).
 
-A concrete task implements :meth:`load`, :meth:`check_answer` and :meth:`oracle_answer`;
-the strict contract parsing, the reward scheme, the TRL reward functions, dataset rows and the
-default metrics come from this base class.
+Most tasks read completions through EHRMIND's output contract, ``<think>…</think><answer>{json}</answer>``:
+they derive from :class:`ContractTask`, which parses the contract, applies the reward scheme and the
+``contract`` option (``ehrmind`` / ``official`` / ``lenient``), and leaves :meth:`ContractTask.load`,
+:meth:`ContractTask.check_answer`, :meth:`ContractTask.oracle_answer` and :meth:`Task.sft_completion` to the
+task. A task that reads the whole completion (the rubric task) derives from :class:`Task` and implements
+:meth:`Task.score` itself. ``docs/adding-a-task.md`` walks through a complete example.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
+from clinrl.data.sft import THINK_MODES, shorten_reasoning
 from clinrl.errors import ConfigError
 from clinrl.metrics import proportion
 from clinrl.rewards.contract import completion_text, parse_contract, wrap_contract
 from clinrl.rewards.scheme import RewardScheme
 from clinrl.types import Sample, Score
 
-RewardFunction = Callable[..., list[float | None]]
+#: how a :class:`ContractTask` reads completions: the strict EHRMIND contract, the benchmark's own evaluator,
+#: or a generous reading (see :meth:`ContractTask.score`)
 CONTRACTS = ("ehrmind", "official", "lenient")
 
 
@@ -73,19 +80,20 @@ class AnswerCheck:
 
 
 class Task(ABC):
-    """Base class of every task. Subclasses set the class attributes and the three abstract methods."""
+    """Base class of every task. Subclasses set the class attributes and implement the abstract methods
+    (:class:`ContractTask` implements :meth:`score` and :meth:`oracle_completion` for contract-read tasks)."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     card: ClassVar[TaskCard]
-    #: keys the answer JSON must have (EHRMIND contract)
-    answer_keys: ClassVar[tuple[str, ...]]
-    #: keys the answer JSON may have in addition
-    optional_answer_keys: ClassVar[tuple[str, ...]] = ()
-    #: target fields that travel as dataset columns into reward functions
+    #: target fields that travel as flat dataset columns (:meth:`to_row`) and that ``clinrl score`` reads from a row
     target_fields: ClassVar[tuple[str, ...]] = ()
-    #: False for tasks graded without the <think>/<answer> contract (e.g. rubric-graded answers)
-    uses_answer_contract: ClassVar[bool] = True
+    #: plausible answers per sample when the answer space is small (3 trial labels, a yes/no outcome): Reliable
+    #: pass@k discounts lucky guesses with it; ``None`` for open answers (values, free text)
+    answer_space_size: ClassVar[int | None] = None
+    #: how completions are read, recorded in eval logs: a :data:`CONTRACTS` name for a :class:`ContractTask`,
+    #: ``None`` for a task that reads the whole completion
+    contract: str | None = None
     #: the task's own headline number beside accuracy, as (label, dotted key into ``metrics()``), shown in
     #: held-out evaluations during training and in run reports; ``None`` when accuracy says it all
     headline: ClassVar[tuple[str, str] | None] = None
@@ -102,12 +110,6 @@ class Task(ABC):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             return None
         return float(value)
-
-    def __init__(self, *, scheme: RewardScheme | None = None, contract: str = "ehrmind") -> None:
-        if contract not in CONTRACTS:
-            raise ConfigError(f"unknown contract {contract!r}; choose one of {', '.join(CONTRACTS)}")
-        self.scheme = scheme or RewardScheme()
-        self.contract = contract
 
     # -- to implement -------------------------------------------------------------------------
     @abstractmethod
@@ -127,25 +129,33 @@ class Task(ABC):
         return self.load(source, split, **kwargs)
 
     @abstractmethod
-    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
-        """Decide whether a contract-valid answer object is correct for ``target``."""
+    def score(self, completion: Any, target: Mapping[str, Any]) -> Score:
+        """Score one completion (text, or a list of chat messages) against ``target``. A verifier or judge that
+        cannot decide gives an unscored ``Score`` (``value=None``), never a silent 0."""
+
+    def score_many(self, completions: Sequence[Any], targets: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Score a batch (what training's reward functions call). Default: :meth:`score` one by one; a task whose
+        verifier is cheaper in batches (a judge model) overrides it."""
+        return [self.score(completion, target) for completion, target in zip(completions, targets)]
 
     @abstractmethod
     def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
-        """The gold answer object for ``target`` (must score correct)."""
+        """The gold answer object for ``target`` (what a perfect completion answers)."""
+
+    @abstractmethod
+    def oracle_completion(self, sample_or_target: Sample | Mapping[str, Any], think: str = "") -> str:
+        """A completion that states the gold answer; it must score correct."""
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        """The completion the SFT warm-up trains on for ``sample``: worked reasoning, then the gold answer. It
+        must score correct. ``think`` (``full``, ``last_line``, ``steps``: :data:`clinrl.data.sft.THINK_MODES`)
+        says how much of the reasoning to write; a task without step-wise reasoning may ignore it.
+
+        Raise ``ValueError`` with a short reason when the sample has no worked target (e.g. ``"no explanation"``):
+        the warm-up counts those samples and leaves them out. Default: no task-independent target exists."""
+        raise ValueError(f"task {self.name!r} writes no SFT targets")
 
     # -- optional hooks -----------------------------------------------------------------------
-    def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
-        """The benchmark's own scoring, for models that do not follow the contract (``contract="official"``)."""
-        raise ConfigError(f"task {self.name!r} has no 'official' extraction mode")
-
-    def extract_lenient(self, completion: str, target: Mapping[str, Any]) -> Score:
-        """A generous reading of replies that do not follow the contract (``contract="lenient"``)."""
-        raise ConfigError(f"task {self.name!r} has no 'lenient' extraction mode")
-
-    def categories(self) -> tuple[str, ...]:
-        return self.card.categories
-
     def display_answer(self, answer: Any, target: Mapping[str, Any]) -> str:
         """An extracted answer as a reader expects it (reports): whole numbers without ``.0``, lists joined.
         Tasks with typed answers (dates, scores) refine it."""
@@ -157,107 +167,17 @@ class Task(ABC):
             return display_value(target["ground_truth"])
         return json.dumps(dict(target), ensure_ascii=False, default=str)
 
-    # -- scoring ------------------------------------------------------------------------------
-    def score(self, completion: str, target: Mapping[str, Any], *, contract: str | None = None) -> Score:
-        """Score one completion. A crash inside the verifier gives an unscored ``Score``."""
-        mode = contract or self.contract
-        try:
-            if mode == "official":
-                return self.extract_official(completion_text(completion), target)
-            if mode == "lenient":
-                return self.extract_lenient(completion_text(completion), target)
-            text = completion if type(completion) is str else completion_text(completion)
-            parsed = parse_contract(text, self.answer_keys, optional_keys=self.optional_answer_keys)
-            if not parsed.ok:
-                return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
-                             explanation=parsed.error)
-            check = self.check_answer(parsed.answer or {}, target)
-        except ConfigError:
-            raise
-        except Exception as exc:  # a verifier bug must be visible, not a silent 0
-            return Score.unscored(f"verifier error: {exc.__class__.__name__}: {exc}")
-        if check.correct is None:
-            return Score(value=None, format_ok=True, answer=check.answer, correct=None,
-                         explanation=check.explanation or "could not decide")
-        scheme = self.scheme
-        return Score(scheme.correct if check.correct else scheme.wrong, True, check.answer, check.correct,
-                     check.explanation)
-
-    def score_sample(self, completion: str, sample: Sample, *, contract: str | None = None) -> Score:
-        return self.score(completion, sample.target, contract=contract)
-
-    def oracle_completion(self, sample_or_target: Sample | Mapping[str, Any], think: str = "") -> str:
-        target = sample_or_target.target if isinstance(sample_or_target, Sample) else sample_or_target
-        return wrap_contract(self.oracle_answer(target), think or "Working through the note.")
-
     # -- TRL integration ----------------------------------------------------------------------
-    def targets_from_columns(self, n: int, columns: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Rebuild per-sample targets from dataset columns passed to a reward function.
-
-        Accepts either a ``target`` column (dicts or JSON strings) or the task's flat
-        ``target_fields`` columns.
-        """
-        if "target" in columns and columns["target"] is not None:
-            out = []
-            for value in columns["target"]:
-                out.append(json.loads(value) if isinstance(value, str) else dict(value))
-            return out
-        missing = [f for f in self.target_fields if f not in columns]
-        if missing:
-            raise ConfigError(
-                f"task {self.name!r}: reward function needs dataset column(s) {', '.join(missing)} "
-                "(or a 'target' column); build the dataset with Task.to_row()"
-            )
-        return [{f: columns[f][i] for f in self.target_fields} for i in range(n)]
-
-    def reward_functions(self) -> list[RewardFunction]:
-        """``[format_reward, correctness_reward]``; with weight 1 each their sum is the scheme."""
-        task = self
-
-        def format_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            out: list[float | None] = []
-            for completion in completions:
-                ok = parse_contract(completion_text(completion), task.answer_keys,
-                                    optional_keys=task.optional_answer_keys).ok
-                out.append(0.0 if ok else task.scheme.malformed)
-            return out
-
-        def correctness_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            targets = task.targets_from_columns(len(completions), kwargs)
-            out: list[float | None] = []
-            for completion, target in zip(completions, targets):
-                score = task.score(completion, target, contract="ehrmind")
-                if score.value is None:
-                    out.append(None)
-                else:
-                    out.append(task.scheme.correct if score.correct else task.scheme.wrong)
-            return out
-
-        format_reward.__name__ = f"{self.name}_format"
-        correctness_reward.__name__ = f"{self.name}_correct"
-        return [format_reward, correctness_reward]
-
-    def reward_function(self) -> RewardFunction:
-        """One reward function returning the full scheme value (−2 / 0 / 1.1 by default)."""
-        task = self
-
-        def reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            targets = task.targets_from_columns(len(completions), kwargs)
-            return [task.score(c, t, contract="ehrmind").value for c, t in zip(completions, targets)]
-
-        reward.__name__ = f"{self.name}_reward"
-        return reward
-
     def to_row(self, sample: Sample) -> dict[str, Any]:
-        """A dataset row for TRL: ``prompt`` (messages), ``id``, ``task`` and the target fields."""
+        """A dataset row for TRL: ``prompt`` (messages), ``id``, ``task``, the target fields, and ``target`` (the
+        target as JSON): ``task`` and ``target`` are the columns the training reward functions read
+        (:class:`clinrl.training.mixtures.MixtureReward`)."""
         row: dict[str, Any] = {"id": sample.id, "task": self.name, "prompt": sample.prompt}
         if sample.prefill:
             row["prefill"] = sample.prefill
-        if self.target_fields:
-            for f in self.target_fields:
-                row[f] = sample.target.get(f)
-        else:
-            row["target"] = json.dumps(sample.target, sort_keys=True)
+        for f in self.target_fields:
+            row[f] = sample.target.get(f)
+        row["target"] = json.dumps(sample.target, sort_keys=True)
         if sample.category is not None:
             row["category"] = sample.category
         return row
@@ -306,10 +226,74 @@ class Task(ABC):
         return None
 
 
-def iter_limit(items: Iterable[Any], limit: int | None) -> list[Any]:
-    out = []
-    for item in items:
-        if limit is not None and len(out) >= limit:
-            break
-        out.append(item)
-    return out
+class ContractTask(Task):
+    """A task whose completions follow EHRMIND's output contract: exactly one ``<think>…</think>``, then one
+    ``<answer>{json}</answer>`` whose object has :attr:`answer_keys`.
+
+    It implements :meth:`score` (contract parsing, the reward scheme, the ``contract`` option) and
+    :meth:`oracle_completion`; a concrete task implements :meth:`load`, :meth:`check_answer`,
+    :meth:`oracle_answer` and, for the SFT warm-up, :meth:`sft_completion` (usually through
+    :meth:`worked_completion`).
+    """
+
+    #: keys the answer JSON must have
+    answer_keys: ClassVar[tuple[str, ...]]
+    #: keys the answer JSON may have in addition
+    optional_answer_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, scheme: RewardScheme | None = None, contract: str = "ehrmind") -> None:
+        if contract not in CONTRACTS:
+            raise ConfigError(f"unknown contract {contract!r}; choose one of {', '.join(CONTRACTS)}")
+        self.scheme = scheme or RewardScheme()
+        self.contract = contract
+
+    @abstractmethod
+    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
+        """Decide whether a contract-valid answer object is correct for ``target``."""
+
+    def extract_official(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """The benchmark's own scoring, for models that do not follow the contract (``contract="official"``)."""
+        raise ConfigError(f"task {self.name!r} has no 'official' extraction mode")
+
+    def extract_lenient(self, completion: str, target: Mapping[str, Any]) -> Score:
+        """A generous reading of replies that do not follow the contract (``contract="lenient"``)."""
+        raise ConfigError(f"task {self.name!r} has no 'lenient' extraction mode")
+
+    def score(self, completion: Any, target: Mapping[str, Any], *, contract: str | None = None) -> Score:
+        """Score one completion with the task's contract (or ``contract``). A crash inside the verifier gives
+        an unscored ``Score``."""
+        mode = contract or self.contract
+        try:
+            if mode == "official":
+                return self.extract_official(completion_text(completion), target)
+            if mode == "lenient":
+                return self.extract_lenient(completion_text(completion), target)
+            text = completion if type(completion) is str else completion_text(completion)
+            parsed = parse_contract(text, self.answer_keys, optional_keys=self.optional_answer_keys)
+            if not parsed.ok:
+                return Score(value=self.scheme.malformed, format_ok=False, answer=None, correct=False,
+                             explanation=parsed.error)
+            check = self.check_answer(parsed.answer or {}, target)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a verifier bug must be visible, not a silent 0
+            return Score.unscored(f"verifier error: {exc.__class__.__name__}: {exc}")
+        if check.correct is None:
+            return Score(value=None, format_ok=True, answer=check.answer, correct=None,
+                         explanation=check.explanation or "could not decide")
+        scheme = self.scheme
+        return Score(scheme.correct if check.correct else scheme.wrong, True, check.answer, check.correct,
+                     check.explanation)
+
+    def oracle_completion(self, sample_or_target: Sample | Mapping[str, Any], think: str = "") -> str:
+        target = sample_or_target.target if isinstance(sample_or_target, Sample) else sample_or_target
+        return wrap_contract(self.oracle_answer(target), think or "Working through the note.")
+
+    def worked_completion(self, sample: Sample, reasoning: str, think: str = "full") -> str:
+        """``reasoning`` inside ``<think>`` (shortened as ``think`` says), then the gold answer: the usual
+        :meth:`sft_completion`. Raises ``ValueError("no explanation")`` when ``reasoning`` is blank."""
+        if think not in THINK_MODES:
+            raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
+        if not reasoning.strip():
+            raise ValueError("no explanation")
+        return self.oracle_completion(sample, think=f"\n{shorten_reasoning(reasoning, think).strip()}\n")

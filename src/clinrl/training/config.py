@@ -23,7 +23,7 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help}, **kw)
 
 
-#: how SFT targets write the reasoning (see clinrl.training.mixtures.sft_target)
+#: how SFT targets write the reasoning (see clinrl.data.sft.shorten_reasoning)
 THINK_MODES = ("full", "last_line", "steps")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -20,7 +20,7 @@ from clinrl.prompting import render_prompt
 from clinrl.registry import get_task
 from clinrl.rewards.contract import completion_text
 from clinrl.tasks.base import Task
-from clinrl.training.config import THINK_MODES, TaskSettings
+from clinrl.training.config import TaskSettings
 from clinrl.types import Sample, Score
 
 
@@ -73,6 +73,7 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
         from clinrl.models import resolve_task_options  # a model spec as `tokenizer` becomes its tokenizer
 
         task = get_task(ts.name, **resolve_task_options(ts.options))
+        check_trainable(task)
         train = task.load(ts.source, ts.train_split, limit=ts.train_limit, seed=seed)
         heldout_source = ts.heldout_source or ts.source
         # The held-out generator gets its own seed stream so synthetic splits do not share items.
@@ -86,6 +87,16 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
             notes.append(f"{ts.name}: {dropped} held-out sample(s) also in training were left out of held-out")
         out.append(TaskData(ts, task, train, kept, dropped))
     return Mixture(out, seed, notes)
+
+
+def check_trainable(task: Task) -> None:
+    """Refuse a task whose completions training cannot reward honestly: ``contract="official"`` is a benchmark's
+    published evaluator, quirks included, and leaves unscored the replies it would need an ``eval()`` for."""
+    if task.contract == "official":
+        raise ConfigError(f"task {task.name!r} reads completions with contract 'official' (the benchmark's own "
+                          "evaluator, for reporting its number), which training cannot reward with; train with "
+                          "options: {contract: ehrmind} (the strict <think>/<answer> contract the EHRMIND prompts "
+                          "ask for) or {contract: lenient}")
 
 
 def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int, seed: int) -> list[tuple[int, int]]:
@@ -106,57 +117,6 @@ def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int,
 
 
 
-#: one criterion line of a point-score explanation (:class:`clinrl.calculators._tally.Tally`)
-_TALLY_LINE = re.compile(r"^- (?P<criterion>.+?): (?P<finding>.+) -> (?P<points>-?[\d.]+) points?(?:\(s\))?; "
-                         r"total (?:stays (?P<same>\S+?)|.+ = (?P<new>\S+?))\.$")
-
-
-def compact_steps(explanation: str) -> str:
-    """A point-score explanation as a worked tally: one ``+points = running total`` line per criterion.
-
-    The criteria come in the calculator's fixed order, so each line is one local step — decide the
-    criterion's points from the note, add them to the previous total — and the last total is the answer.
-    A 5-criterion score costs ~25 tokens where the full explanation costs ~280, which keeps CPU GRPO
-    affordable; and unlike ``last_line`` the model never has to produce the score in one jump. An
-    explanation with no criterion lines (a formula) keeps its last line, as ``last_line`` does.
-    """
-    steps = []
-    for line in explanation.splitlines():
-        match = _TALLY_LINE.match(line.strip())
-        if match:
-            points = match["points"]
-            sign = "" if points.startswith("-") else "+"
-            steps.append(f"{sign}{points} = {match['same'] or match['new']}")
-    if steps:
-        return "\n".join(steps)
-    lines = [line for line in explanation.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def sft_target(task: Task, sample: Sample, think: str = "full") -> str:
-    """The SFT completion: the sample's worked explanation in ``<think>``, then the gold answer.
-
-    A data builder may store a ready target in ``metadata['sft_target']``. Otherwise the explanation
-    comes from :func:`clinrl.data.sft.explanation_for` (MedCalc-Bench's step-by-step explanation, or the
-    calculator's for synthetic rows). ``think="last_line"`` keeps only the final line of the explanation
-    (the computation with the note's values): short completions make CPU GRPO affordable for the tiny
-    model; GPU recipes keep the full explanation (EHRMIND).
-    """
-    if think not in THINK_MODES:
-        raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
-    ready = sample.metadata.get("sft_target")
-    if isinstance(ready, str) and ready.strip():
-        return ready
-    from clinrl.data.sft import explanation_for
-
-    explanation, _ = explanation_for(sample)
-    if think == "last_line" and explanation:
-        explanation = [line for line in explanation.splitlines() if line.strip()][-1]
-    elif think == "steps" and explanation:
-        explanation = compact_steps(explanation)
-    return task.oracle_completion(sample, think=f"\n{explanation.strip()}\n" if explanation.strip() else "\n")
-
-
 def sft_subset(data: TaskData, seed: int) -> list[Sample]:
     """EHRMIND's category-balanced subset (``sft_fraction`` of the usable samples) for the warm-up."""
     fraction = data.settings.sft_fraction
@@ -166,29 +126,51 @@ def sft_subset(data: TaskData, seed: int) -> list[Sample]:
         return data.train
     from clinrl.data.sft import build_sft_examples
 
-    picked, _ = build_sft_examples(data.train, pct=fraction, seed=seed, val_fraction=0.0, task=data.task)
+    picked, _ = build_sft_examples(data.train, task=data.task, pct=fraction, seed=seed, val_fraction=0.0)
     ids = {str(r["id"]) for r in picked}
     return [s for s in data.train if s.id in ids]
 
 
-def _rows(mixture: Mixture, build, *, sft: bool = False) -> list[dict[str, Any]]:
-    per_task = [[build(t, s) for s in (sft_subset(t, mixture.seed) if sft else t.train)] for t in mixture.tasks]
+def _mix(mixture: Mixture, per_task: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     n_total = sum(len(rows) for rows in per_task)
     picks = weighted_order([len(r) for r in per_task], mixture.weights(), n_total, mixture.seed)
     return [per_task[t][i] for t, i in picks]
 
 
-def sft_rows(mixture: Mixture, tokenizer: Any, think: str = "full") -> list[dict[str, Any]]:
-    """Prompt/completion rows for TRL's SFTTrainer: loss on the completion only, pre-fill in the prompt."""
-    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s),
-                                        "completion": sft_target(t.task, s, think),
-                                        "task": t.name, "id": s.id}, sft=True)
+def sft_rows(mixture: Mixture, tokenizer: Any, think: str = "full",
+             notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Prompt/completion rows for TRL's SFTTrainer: loss on the completion only, pre-fill in the prompt.
+
+    The completion is the task's :meth:`~clinrl.tasks.base.Task.sft_completion`. Samples without one (no worked
+    explanation) are left out and counted in ``notes``; a task left with none is refused.
+    """
+    per_task = []
+    for data in mixture.tasks:
+        rows, skipped = [], Counter()
+        for sample in sft_subset(data, mixture.seed):
+            try:
+                completion = data.task.sft_completion(sample, think)
+            except ValueError as exc:
+                skipped[str(exc).split(" (")[0]] += 1
+                continue
+            rows.append({"prompt": render_prompt(tokenizer, sample), "completion": completion,
+                         "task": data.name, "id": sample.id})
+        if not rows:
+            raise ConfigError(f"task {data.name!r}: none of its {sum(skipped.values())} SFT sample(s) has an SFT "
+                              f"target ({', '.join(skipped) or 'no samples'}); give it worked examples or disable "
+                              "the SFT stage (sft.enabled: false)")
+        if skipped and notes is not None:
+            notes.append(f"sft: {sum(skipped.values())} {data.name} sample(s) without an SFT target were left out "
+                         f"({', '.join(f'{why}: {n}' for why, n in skipped.items())})")
+        per_task.append(rows)
+    return _mix(mixture, per_task)
 
 
 def grpo_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
     """Prompt rows for TRL's GRPOTrainer: rendered text (so the pre-fill is respected), task, target."""
-    return _rows(mixture, lambda t, s: {"prompt": render_prompt(tokenizer, s), "task": t.name, "id": s.id,
-                                        "target": json.dumps(s.target, sort_keys=True, default=str)})
+    return _mix(mixture, [[{"prompt": render_prompt(tokenizer, s), "task": t.name, "id": s.id,
+                            "target": json.dumps(s.target, sort_keys=True, default=str)} for s in t.train]
+                          for t in mixture.tasks])
 
 
 class MixtureReward:
@@ -199,11 +181,14 @@ class MixtureReward:
     malformed completion (``Score.format_ok is False``) and 0 otherwise; ``correct`` carries the rest.
     A completion that cannot be scored gets ``None`` from *both* functions, which TRL treats as
     unscorable (left out of the group baseline, zero advantage) instead of the 0 a lone ``None`` would
-    be summed into. Scores are computed once per batch (tasks with ``score_many`` — judged rubric tasks
-    — are scored in one batched call) and shared by the two functions.
+    be summed into. Each task scores its rows with its own contract in one
+    :meth:`~clinrl.tasks.base.Task.score_many` call per batch (one judge batch for a rubric task); the scores
+    are shared by the two functions.
     """
 
     def __init__(self, tasks: dict[str, Task]):
+        for task in tasks.values():
+            check_trainable(task)
         self.tasks = tasks
         self.unscored = 0
         self._cache: tuple[Any, list[Score]] | None = None
@@ -227,10 +212,7 @@ class MixtureReward:
         for name, rows in by_task.items():
             task = self.tasks[name]
             parsed = [json.loads(targets[i]) if isinstance(targets[i], str) else targets[i] for i in rows]
-            if hasattr(task, "score_many"):
-                got = task.score_many([texts[i] for i in rows], parsed)
-            else:
-                got = [task.score(texts[i], t, contract="ehrmind") for i, t in zip(rows, parsed)]
+            got = task.score_many([texts[i] for i in rows], parsed)
             for i, score in zip(rows, got):
                 scores[i] = score
         result = [s if s is not None else Score.unscored("not scored") for s in scores]

@@ -63,8 +63,8 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
         return finished_stage("sft", final_dir)
     model, tokenizer = load_model_and_tokenizer(model_spec, dtype=training_dtype(config), device=config.model.device,
                                                 for_training=True)
-    rows = sft_rows(mixture, tokenizer, config.sft.think)
-    notes = []
+    notes: list[str] = []
+    rows = sft_rows(mixture, tokenizer, config.sft.think, notes)
     truncated = count_truncated(rows, tokenizer, config.sft.max_length)
     if truncated:
         notes.append(f"sft: {truncated}/{len(rows)} rows longer than max_length={config.sft.max_length} "

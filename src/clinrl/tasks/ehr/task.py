@@ -36,7 +36,7 @@ from clinrl.data.meds import MedsDataset, normalise_split, read_meds
 from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
 from clinrl.rewards.contract import EHRMIND_PREFILL
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
 from clinrl.tasks.ehr.labelers import (LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label,
                                        parse_diagnosis_code)
 from clinrl.tasks.ehr.metrics import classification_metrics
@@ -121,7 +121,7 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int] | None:
 
 
 @register_task("ehr")
-class EHRDiagnosisTask(Task):
+class EHRDiagnosisTask(ContractTask):
     name = "ehr"
     version = "1"
     answer_keys = ("prediction", "label")
@@ -262,6 +262,11 @@ class EHRDiagnosisTask(Task):
 
     def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
         return {"prediction": str(target["labeling_task"]), "label": int(target["label"])}
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        """The rationale written given the gold label (risk factors in the record, then the verdict) in
+        ``<think>``, then the gold answer."""
+        return self.worked_completion(sample, str(sample.metadata.get("explanation") or ""), think)
 
     # -- metrics --------------------------------------------------------------------------------
     def group_keys(self, sample: Sample) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from clinrl.data.tables import read_rows
 from clinrl.errors import ConfigError, DataError, TargetError
 from clinrl.registry import register_task
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard, display_value
+from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard, display_value
 from clinrl.tasks.medcalc import prompts
 from clinrl.tasks.medcalc.scoring import (
     check_value, locate_official_answer, output_kind, parse_date, parse_ground_truth,
@@ -114,7 +114,7 @@ def check_target(target: Mapping[str, Any]) -> None:
 
 
 @register_task(NAME)
-class MedCalcTask(Task):
+class MedCalcTask(ContractTask):
     name = NAME
     version = "1"
     answer_keys = ("answer",)
@@ -368,6 +368,14 @@ class MedCalcTask(Task):
         if kind == "gestational_age":
             return {"answer": [f"{gt[0]} weeks", f"{gt[1]} days"]}
         return {"answer": gt}
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        """The worked explanation in ``<think>``, then the gold answer: the row's ``Ground Truth Explanation``, the
+        calculator's explanation for synthetic rows and rows whose label ``labels="recomputed"`` changed.
+        ``think="last_line"`` keeps the final computation, ``"steps"`` a point score's running tally."""
+        from clinrl.data.sft import explanation_for
+
+        return self.worked_completion(sample, explanation_for(sample)[0], think)
 
     def group_keys(self, sample: Sample) -> dict[str, str]:
         keys = super().group_keys(sample)

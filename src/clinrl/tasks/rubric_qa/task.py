@@ -23,7 +23,7 @@ from clinrl.rubrics.schema import Rubric
 from clinrl.rubrics.scoring import RewardConfig, healthbench_score, rubric_scores
 from clinrl.rubrics.synth import generate
 from clinrl.rubrics.synth_scenarios import CATEGORIES
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.tasks.base import Task, TaskCard
 from clinrl.types import Sample, Score
 
 #: seed offsets per synthetic split (the splits also draw from disjoint question combinations: synth.SPLIT_BUCKETS)
@@ -77,9 +77,7 @@ def rubric_of(target: Mapping[str, Any] | str) -> Rubric:
 class RubricQATask(Task):
     name = "rubric"
     version = "1"
-    uses_answer_contract = False
     headline = ("mean reward", "mean_reward")
-    answer_keys = ()
     card = TaskCard(
         summary="Open medical questions graded against physician rubrics: ProMedical's safety-vetoed reward "
                 "(proficiency, excellence bonus, safety veto) through a pluggable criterion judge.",
@@ -99,9 +97,8 @@ class RubricQATask(Task):
 
     def __init__(self, *, judge: "str | CriterionJudge | None" = "keyword",
                  reward: "RewardConfig | Mapping[str, Any] | None" = None, pass_threshold: float = 0.6,
-                 judge_options: Mapping[str, Any] | None = None, max_response_chars: int = MAX_RESPONSE_CHARS,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+                 judge_options: Mapping[str, Any] | None = None, max_response_chars: int = MAX_RESPONSE_CHARS
+                 ) -> None:
         if isinstance(max_response_chars, bool) or not isinstance(max_response_chars, int) or max_response_chars < 1:
             raise ConfigError(f"max_response_chars must be a positive integer, got {max_response_chars!r}")
         self.max_response_chars = max_response_chars
@@ -147,8 +144,6 @@ class RubricQATask(Task):
         category = next((t.split(":", 1)[1] for t in rubric.tags if t.startswith(("category:", "theme:"))), None)
         metadata: dict[str, Any] = {"source": source, "split": split, "category": category}
         metadata.update({k: v for k, v in rubric.metadata.items() if k in ("seed", "index")})
-        if rubric.reference:
-            metadata["sft_target"] = rubric.reference   # the SFT warm-up trains on the reference response
         return Sample(id=rubric.id, prompt=prompt, target={"rubric": rubric.to_dict()}, metadata=metadata)
 
     # -- oracle -------------------------------------------------------------------------------
@@ -159,9 +154,12 @@ class RubricQATask(Task):
         target = sample_or_target.target if isinstance(sample_or_target, Sample) else sample_or_target
         return self.oracle_answer(target)["response"]
 
-    def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
-        score = self.score(str(answer.get("response", "")), target)
-        return AnswerCheck(correct=score.correct, answer=score.answer, explanation=score.explanation)
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        """The rubric's reference response (the whole completion; there is no reasoning block to shorten)."""
+        reference = rubric_of(sample.target).reference
+        if not reference or not reference.strip():
+            raise ValueError("no reference response")
+        return reference
 
     # -- scoring ------------------------------------------------------------------------------
     def _verdict_score(self, rubric: Rubric, text: str | None, verdicts: Sequence[bool | None]) -> Score:
@@ -205,23 +203,8 @@ class RubricQATask(Task):
         return Score.unscored(f"response of {len(text):,} characters is longer than max_response_chars="
                               f"{self.max_response_chars:,}: not judged (a cut could hide a safety violation)")
 
-    def score(self, completion: str, target: Mapping[str, Any], *, contract: str | None = None) -> Score:
+    def score(self, completion: Any, target: Mapping[str, Any]) -> Score:
         return self.score_many([completion], [target])[0]
-
-    # -- TRL ----------------------------------------------------------------------------------
-    def reward_functions(self) -> list:
-        """One reward function: the rubric reward, judged in one batch per call (``None`` = unscored)."""
-        return [self.reward_function()]
-
-    def reward_function(self):
-        task = self
-
-        def rubric_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-            targets = task.targets_from_columns(len(completions), kwargs)
-            return [s.value for s in task.score_many(completions, targets)]
-
-        rubric_reward.__name__ = f"{self.name}_reward"
-        return rubric_reward
 
     # -- metrics ------------------------------------------------------------------------------
     def metrics(self, samples: Sequence[Sample], scores: Sequence[Score]) -> dict[str, Any]:

@@ -311,7 +311,7 @@ def generate_patient_pairs(index: int, *, split: str, seed: int, config: SynthCo
                          exclusion=render_criteria(rng, trial["exclusion"], True))
         extra = {"synthetic": {"seed": seed, "item_seed": item_seed, "config": asdict(config), "patient": patient,
                                "trial": trial, "label_name": TREC_NAMES[label]},
-                 # read by the SFT warm-up (clinrl.data.sft.explanation_for): the rule applied step by step
+                 # the SFT warm-up target (TrialMatchingTask.sft_completion): the rule applied step by step
                  "explanation": explain(patient, trial, label, criterion_holds, text.inclusion, text.exclusion)}
         pairs.append(Pair(query_id, f"SYN-{split}-{seed}-{index}-{j}", label, note, text,
                           origin=f"synthetic:{item_seed}", extra=extra))

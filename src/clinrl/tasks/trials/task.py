@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 
 from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
-from clinrl.tasks.base import AnswerCheck, Task, TaskCard
+from clinrl.data.sft import THINK_MODES
+from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
 from clinrl.tasks.trials import prompts, synth
 from clinrl.tasks.trials.labels import DEFAULT_SCHEME, TREC_NAMES, check_scheme, normalise_name, parse_gold_label
 from clinrl.tasks.trials.loader import LoadReport, Pair, load_source
@@ -34,7 +35,7 @@ class TrialDataWarning(UserWarning):
 
 
 @register_task("trials")
-class TrialMatchingTask(Task):
+class TrialMatchingTask(ContractTask):
     """Patient–trial matching. Options (``get_task("trials", **options)``, or ``options:`` in a recipe):
 
     * ``missing_criteria`` — judged pairs whose trial has no criteria text in the loaded corpus (TREC qrels
@@ -170,8 +171,8 @@ class TrialMatchingTask(Task):
     def _attach_rationales(self, samples: list[Sample], report: LoadReport) -> list[Sample]:
         """Put teacher rationales (``train.jsonl`` of ``clinrl data rationales trials``) on matching samples.
 
-        A matched sample gets ``metadata["explanation"]`` (the rationale) and ``metadata["sft_target"]`` (the
-        checked completion), which the SFT warm-up uses; unmatched samples are counted in the load report.
+        A matched sample gets ``metadata["explanation"]`` (the rationale) and ``metadata["rationale"] = True``;
+        :meth:`sft_completion` writes it; unmatched samples are counted in the load report.
         """
         from clinrl.data.tables import read_local
 
@@ -193,11 +194,10 @@ class TrialMatchingTask(Task):
                                 f"source says {sample.target['trial_label']}", source=str(self.rationales),
                                 field="trial_label")
             rationale = row["completion"].split("</think>", 1)[0].strip()
-            # rebuilt rather than copied, so the answer follows this task's label scheme
-            target = self.oracle_completion(sample, think=f"\n{rationale}\n")
-            meta = {**sample.metadata, "explanation": rationale, "sft_target": target}
+            # only the rationale is kept: sft_completion rebuilds the answer, so it follows this task's label scheme
+            meta = {**sample.metadata, "explanation": rationale, "rationale": True}
             out.append(Sample(sample.id, sample.prompt, sample.target, meta, sample.prefill))
-        report.samples_with_rationale = sum(1 for s in out if "sft_target" in s.metadata)
+        report.samples_with_rationale = sum(1 for s in out if s.metadata.get("rationale"))
         return out
 
     def sample_from_pair(self, pair: Pair, *, source: str, split: str) -> Sample:
@@ -251,6 +251,15 @@ class TrialMatchingTask(Task):
     def oracle_answer(self, target: Mapping[str, Any]) -> dict[str, Any]:
         gold = self._gold(target)
         return {"prediction": self.names[gold], "idx": gold}
+
+    def sft_completion(self, sample: Sample, think: str = "full") -> str:
+        """The sample's reasoning in ``<think>``, then the gold answer: a teacher rationale (option ``rationales``)
+        whole, whatever ``think`` says (it is prose, not a computation to shorten); else the synthetic
+        generator's rule applied step by step. Real pairs without a rationale have none."""
+        if think not in THINK_MODES:
+            raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
+        reasoning = str(sample.metadata.get("explanation") or "")
+        return self.worked_completion(sample, reasoning, "full" if sample.metadata.get("rationale") else think)
 
     # -- metrics --------------------------------------------------------------------------------------------
     def metrics(self, samples: Sequence[Sample], scores: Sequence[Score], *,
