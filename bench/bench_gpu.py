@@ -161,7 +161,7 @@ def main() -> None:
 
     from clinrl.cli.train import build_config
     from clinrl.evaluation.backends import HFBackend, VLLMBackend, vllm_available
-    from clinrl.evaluation.harness import package_versions
+    from clinrl.provenance import package_versions
     from clinrl.models import load_model_and_tokenizer, resolve_model
     from clinrl.training.common import placement
     from clinrl.training.health import paired_gain

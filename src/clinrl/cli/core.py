@@ -200,7 +200,7 @@ def score_command(
         for r in out_rows:
             fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
     metrics = t.metrics(samples, scores)
-    from clinrl.evaluation.harness import jsonable
+    from clinrl.provenance import jsonable
 
     out_console = console
     if as_json:

@@ -15,6 +15,7 @@ from clinrl.cli.train import (
     DEVICE_HELP, KEEP_HELP, SET_HELP, VERBOSE_HELP, _print_summary, build_config, console, train_quietly,
 )
 from clinrl.errors import ConfigError
+from clinrl.provenance import repo_root
 
 RUNS = Path("runs")
 PREFIX = "quickstart-"
@@ -25,7 +26,7 @@ SHARED_MEDCALC = Path("medcalc-bench") / "test_data.csv"
 def shared_medcalc_file() -> Path | None:
     """The real MedCalc-Bench test file when the shared data folder is present (CLINRL_SHARED_DATA overrides)."""
     base = os.environ.get("CLINRL_SHARED_DATA")
-    roots = [Path(base)] if base else [Path(__file__).resolve().parents[3].parent / "shared" / "data"]
+    roots = [Path(base)] if base else [repo_root().parent / "shared" / "data"]
     for root in roots:
         if (root / SHARED_MEDCALC).is_file():
             return root / SHARED_MEDCALC

@@ -319,8 +319,9 @@ def _merge_into_list(items: list[Any], extra: dict[Any, Any], where: str) -> lis
 
 
 def recipe_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [here.parents[3] / "recipes", here.parents[1] / "recipes"]
+    from clinrl.provenance import repo_root
+
+    return [repo_root() / "recipes", Path(__file__).resolve().parents[1] / "recipes"]
 
 
 def find_recipe(path_or_name: str | Path) -> Path:

@@ -62,7 +62,7 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: 
         config_path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     info_path = run_dir / INFO_FILE
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    from clinrl.evaluation.harness import git_revision, package_versions
+    from clinrl.provenance import git_revision, package_versions
 
     info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     from clinrl.training.common import placement
