@@ -150,11 +150,8 @@ def _resumable(path: Path, spec: dict[str, Any], samples: Sequence[Sample], *,
 def score_generation(task: Task, sample: Sample, gen: Generation) -> dict[str, Any]:
     """One completion's entry in a record. A failed generation is unscored, never wrong."""
     score = Score.unscored(f"generation failed: {gen.error}") if gen.error else task.score_sample(gen.text, sample)
-    return {
-        "text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
-        "answer": jsonable(score.answer), "correct": score.correct, "format_ok": score.format_ok,
-        "reward": score.value, "explanation": score.explanation,
-    }
+    return {"text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
+            **jsonable(score.to_record())}
 
 
 def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generation]) -> dict[str, Any]:
@@ -172,16 +169,10 @@ def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generati
     }
 
 
-def record_score(completion: dict[str, Any]) -> Score:
-    return Score(value=completion.get("reward"), format_ok=completion.get("format_ok"),
-                 answer=completion.get("answer"), correct=completion.get("correct"),
-                 explanation=completion.get("explanation") or "")
-
-
 def compute_metrics(task: Task, samples: Sequence[Sample], records: Sequence[dict[str, Any]], *,
                     seed: int = 0) -> dict[str, Any]:
     """The task's own metrics on each sample's first completion, plus the harness summary."""
-    firsts = [record_score(r["completions"][0]) for r in records]
+    firsts = [Score.from_record(r["completions"][0]) for r in records]
     metrics = task.metrics(list(samples), firsts)
     n_choices = getattr(task, "answer_space_size", None)
     metrics.update(summarize(records, n_choices=n_choices if isinstance(n_choices, int) else None, seed=seed))
