@@ -1,13 +1,14 @@
-"""The task-agnostic training layer: TRL passthroughs."""
+"""The task-agnostic training layer: TRL passthroughs, extra evaluations."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
 from clinrl.errors import ConfigError
-from clinrl.training.config import RunConfig, from_dict, load_recipe, parse_override
+from clinrl.training.config import ExtraEval, RunConfig, TaskSettings, from_dict, load_recipe, parse_override
 
 
 # -- trl_args --------------------------------------------------------------------------------------
@@ -47,3 +48,88 @@ def test_trl_args_come_from_yaml_and_set():
     assert config.grpo.trl_args == {"max_prompt_length": 512} and config.sft.trl_args == {}
     with pytest.raises(ConfigError, match="trl_args"):
         from_dict(RunConfig, {"sft": {"trl_args": [1, 2]}})
+
+
+# -- eval.extra ------------------------------------------------------------------------------------
+def test_eval_extra_parses_and_names_must_differ():
+    config = from_dict(RunConfig, {"eval": {"extra": [{"source": "rows.csv"},
+                                                      {"name": "verified", "task": "medcalc", "source": "v.csv",
+                                                       "split": "train", "limit": 5, "options": {"labels": "x"}}]}})
+    real, verified = config.eval.extra
+    assert (real.name, real.task, real.split, real.limit, real.options) == ("real", None, "test", 100, None)
+    assert (verified.task, verified.split, verified.limit, verified.options) == ("medcalc", "train", 5, {"labels": "x"})
+    with pytest.raises(ConfigError, match="names must differ"):
+        from_dict(RunConfig, {"eval": {"extra": [{"source": "a"}, {"source": "b"}]}})
+    with pytest.raises(ConfigError, match=r"eval\.extra\[0\]\.sorce"):
+        from_dict(RunConfig, {"eval": {"extra": [{"sorce": "a"}]}})
+
+
+def test_old_real_source_key_is_mapped_to_eval_extra_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="real_source"):
+        config = from_dict(RunConfig, {"eval": {"real_source": "rows.csv", "real_limit": 20}})
+    (extra,) = config.eval.extra
+    assert (extra.name, extra.source, extra.limit, extra.task) == ("real", "rows.csv", 20, None)
+    with pytest.warns(DeprecationWarning):  # an old run directory's config.yaml (real_source: null) still loads
+        assert from_dict(RunConfig, {"eval": {"real_source": None, "real_limit": 100}}).eval.extra == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from_dict(RunConfig, {"eval": {"extra": [{"source": "rows.csv"}]}})  # the new key warns nothing
+
+
+def test_extra_evaluation_inherits_the_trained_tasks_options_unless_given():
+    from clinrl.training.run import extra_task
+
+    config = RunConfig(tasks=[TaskSettings(name="medcalc", options={"prompt_style": "compact"})])
+    inherited = extra_task(config, ExtraEval(source="rows.csv"))
+    assert inherited.name == "medcalc" and inherited.prompt_style == "compact"
+    own = extra_task(config, ExtraEval(source="rows.csv", options={}))
+    assert own.prompt_style != "compact"
+    other = extra_task(config, ExtraEval(task="trials", source="pairs.jsonl"))  # options of a trained task only
+    assert other.name == "trials"
+
+
+def test_extra_evaluation_runs_after_training_and_lands_as_stage_name(tmp_path, monkeypatch):
+    """evaluate_extra asks the trained prompt style, labels the stage <stage>-<name> and takes the context overflow
+    count from the backend."""
+    from clinrl.evaluation.backends import Backend, Generation
+    from clinrl.training import run
+
+    class Refusing(Backend):
+        name = "stub"
+
+        def render(self, sample):
+            return sample.prompt[-1]["content"]
+
+        def context_length(self):
+            return 64
+
+        def generate(self, prompts, *, n=1, **kwargs):
+            self.n_over_context += 1  # as HFBackend does: the first prompt did not fit
+            self.seen = prompts
+            return [[Generation(text="", n_tokens=0, truncated=False, error="too long")]] + \
+                [[Generation(text="<answer>{}</answer>", n_tokens=3, truncated=False)] for _ in prompts[1:]]
+
+    backend = Refusing()
+    monkeypatch.setattr(run, "stage_backend", lambda spec, config, say=None: backend)
+    config = RunConfig(tasks=[TaskSettings(name="medcalc", options={"prompt_style": "compact"})])
+    extra = ExtraEval(source="synthetic:n=30;seed=3", limit=4)
+    rows = run.evaluate_extra("tiny", config, tmp_path, "grpo", extra)
+    (row,) = rows
+    assert (row["stage"], row["task"], row["n"], row["final"]) == ("grpo-real", "medcalc", 4, True)
+    assert (row["n_prompts_over_context"], row["context_length"], row["source"]) == (1, 64, "synthetic:n=30;seed=3")
+    assert (tmp_path / "eval" / "grpo-real" / "eval_log.json").is_file()
+    from clinrl.registry import get_task
+
+    compact = get_task("medcalc", prompt_style="compact").load("synthetic:n=30;seed=3", "test", limit=4)
+    assert backend.seen[0] == compact[0].prompt[-1]["content"]  # asked the way the model was trained
+
+
+def test_report_names_the_extra_evaluation(tmp_path):
+    from clinrl.training.report import write_report
+    from clinrl.training.run import RunResult
+
+    config = from_dict(RunConfig, {"eval": {"extra": [{"source": "rows.csv"}]}})
+    result = RunResult(tmp_path, evals={"grpo-real": [{"task": "medcalc", "n": 2, "accuracy": 0.5}]},
+                       metrics={"stages": {}})
+    text = write_report(tmp_path, config, result).read_text()
+    assert "Rows marked `-real` are medcalc samples from `rows.csv` (test split)" in text

@@ -8,6 +8,7 @@ quickstart's (GUIDE §4); ``recipes/ehrmind-medcalc.yaml`` sets the paper's GPU 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,19 @@ class GRPOSettings:
 
 
 @dataclass
+class ExtraEval:
+    name: str = setting("real", "Label of this evaluation: its results are stage `<stage>-<name>` (e.g. grpo-real) in "
+                                "heldout_eval.jsonl, metrics.json, the report and RUN/eval/.")
+    task: str | None = setting(None, "Task to evaluate (None: the first trained task).")
+    source: str | None = setting(None, "Where its samples come from: a file, a hub id or a synthetic source (None: "
+                                       "skipped; `clinrl quickstart --real-source` fills the entry named 'real').")
+    split: str = setting("test", "Split of the source to evaluate.")
+    limit: int | None = setting(100, "At most this many samples (the task's own subset rule; None: all).")
+    options: dict[str, Any] | None = setting(None, "Options for the task's constructor (None: the trained task's "
+                                                   "options, so the samples are asked the way the model was trained).")
+
+
+@dataclass
 class EvalSettings:
     max_new_tokens: int = setting(128, "Generation budget for held-out evaluation (greedy).")
     batch_size: int | str = setting("auto", "Generation batch size for evaluation ('auto': 256 on a GPU, 16 on CPU; "
@@ -150,12 +164,29 @@ class EvalSettings:
                                  "(GPU, extra 'vllm'; falls back to hf with a note when it is missing).")
     stages: list[str] = setting(["base", "sft", "grpo"], "Stages whose final model is evaluated on the held-out "
                                                          "split (written to RUN/eval/<stage>/eval_log.json).")
-    real_source: str | None = setting(None, "Also evaluate on real MedCalc-Bench rows from this file or hub id "
-                                            "(reported separately from the synthetic held-out split).")
-    real_limit: int = setting(100, "Real rows evaluated (the first N of real_source's test split).")
+    extra: list[ExtraEval] = setting([], "Further evaluations of the final model on other sources, reported "
+                                         "separately from the held-out split (e.g. real MedCalc-Bench rows).")
 
     def __post_init__(self) -> None:
         _choice("eval.backend", self.backend, ("hf", "vllm"))
+        names = [e.name for e in self.extra]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"eval.extra: names must differ (they label the results), got {names}")
+
+    @staticmethod
+    def upgrade(data: dict[str, Any], where: str) -> dict[str, Any]:
+        """The old ``real_source`` / ``real_limit`` keys become an ``extra`` entry named ``real``."""
+        if "real_source" not in data and "real_limit" not in data:
+            return data
+        warnings.warn(f"{where or 'eval'}.real_source / real_limit are deprecated; use {where or 'eval'}.extra: "
+                      "[{name: real, source: ..., limit: ...}]", DeprecationWarning, stacklevel=4)
+        source, limit = data.pop("real_source", None), data.pop("real_limit", None)
+        if source is not None:
+            entry: dict[str, Any] = {"name": "real", "source": source}
+            if limit is not None:
+                entry["limit"] = limit
+            data["extra"] = [*(data.get("extra") or []), entry]
+        return data
 
 
 @dataclass
