@@ -1,4 +1,4 @@
-"""The task-agnostic training layer: TRL passthroughs, extra evaluations."""
+"""The task-agnostic training layer: TRL passthroughs, extra evaluations, quickstart budgets on the task."""
 
 from __future__ import annotations
 
@@ -133,3 +133,41 @@ def test_report_names_the_extra_evaluation(tmp_path):
                        metrics={"stages": {}})
     text = write_report(tmp_path, config, result).read_text()
     assert "Rows marked `-real` are medcalc samples from `rows.csv` (test split)" in text
+
+
+# -- quickstart budgets on the task ----------------------------------------------------------------
+def test_quickstart_budgets_come_from_the_tasks():
+    from clinrl.cli.quickstart import QuickstartBudget, quickstart_budget
+    from clinrl.registry import get_task_class
+
+    assert quickstart_budget("trials") == QuickstartBudget(completion_tokens=64)
+    assert quickstart_budget("medcalc").real_rows == "medcalc-bench/test_data.csv"
+    assert get_task_class("ehr").quickstart_budget == {"completion_tokens": 112}
+
+
+def test_a_bad_quickstart_budget_names_the_task_and_field(monkeypatch):
+    from clinrl.cli.quickstart import quickstart_budget
+    from clinrl.registry import get_task_class
+
+    monkeypatch.setattr(get_task_class("rubric"), "quickstart_budget", {"completion_tokns": 5})
+    with pytest.raises(ConfigError, match=r"rubric\.quickstart_budget\.completion_tokns"):
+        quickstart_budget("rubric")
+
+
+def test_quickstart_real_source_fills_eval_extra(tmp_path, monkeypatch):
+    from clinrl.cli.quickstart import quickstart_config
+
+    monkeypatch.setenv("CLINRL_SHARED_DATA", str(tmp_path))  # no shared rows here
+    config = quickstart_config("medcalc", "tiny", "quickstart", None, "rows.csv")
+    (extra,) = config.eval.extra
+    assert (extra.name, extra.source, extra.limit, extra.task) == ("real", "rows.csv", 20, None)  # the recipe's 20
+    assert quickstart_config("medcalc", "tiny", "quickstart", None, "none").eval.extra == []
+    # without --real-source: the shared test file when present, else the recipe's sourceless entry (skipped)
+    assert [e.source for e in quickstart_config(None, "tiny", "quickstart", None, None).eval.extra] == [None]
+    (tmp_path / "medcalc-bench").mkdir()
+    (tmp_path / "medcalc-bench" / "test_data.csv").write_text("x\n")
+    found = quickstart_config(None, "tiny", "quickstart", None, None)
+    assert found.eval.extra[0].source == str(tmp_path / "medcalc-bench" / "test_data.csv")
+    assert found.tasks[0].name == "medcalc" and found.name == load_recipe("quickstart").name
+    # a recipe without the entry gets one with the default limit
+    assert quickstart_config(None, None, "smollm2-gpu", None, "rows.csv").eval.extra[0].limit == 100

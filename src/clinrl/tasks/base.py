@@ -78,6 +78,9 @@ class Task(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     card: ClassVar[TaskCard]
+    #: what `clinrl quickstart --task NAME` sets when its recipe was written for another task, as fields of
+    #: :class:`clinrl.cli.quickstart.QuickstartBudget` (completion_tokens, sft_max_length, light_run, real_rows)
+    quickstart_budget: ClassVar[Mapping[str, Any]] = {}
     #: keys the answer JSON must have (EHRMIND contract)
     answer_keys: ClassVar[tuple[str, ...]]
     #: keys the answer JSON may have in addition

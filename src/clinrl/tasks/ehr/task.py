@@ -105,6 +105,8 @@ def parse_labeling_tasks(value: str | Sequence[str]) -> tuple[str, ...]:
 class EHRDiagnosisTask(Task):
     name = "ehr"
     version = "1"
+    #: quickstart generation budget: the longest short SFT target on the tiny model (≤ 78 tokens) plus a margin
+    quickstart_budget = {"completion_tokens": 112}
     answer_keys = ("prediction", "label")
     #: plausible answers per sample, for Reliable pass@k (a yes/no guess is right one time in two)
     answer_space_size = 2

@@ -115,6 +115,9 @@ def check_target(target: Mapping[str, Any]) -> None:
 class MedCalcTask(Task):
     name = "medcalc"
     version = "1"
+    #: the quickstart recipe is sized for MedCalc (~30-token tallies); real rows: the shared MedCalc-Bench test file
+    quickstart_budget = {"completion_tokens": 48, "sft_max_length": 512, "light_run": False,
+                         "real_rows": "medcalc-bench/test_data.csv"}
     answer_keys = ("answer",)
     target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
     card = TaskCard(

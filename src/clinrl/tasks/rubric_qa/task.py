@@ -77,6 +77,8 @@ def rubric_of(target: Mapping[str, Any] | str) -> Rubric:
 class RubricQATask(Task):
     name = "rubric"
     version = "1"
+    #: quickstart generation budget: the longest short SFT target on the tiny model (≤ 134 tokens) plus a margin
+    quickstart_budget = {"completion_tokens": 176}
     uses_answer_contract = False
     headline = ("mean reward", "mean_reward")
     answer_keys = ()

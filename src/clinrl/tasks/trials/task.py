@@ -49,6 +49,8 @@ class TrialMatchingTask(Task):
 
     name = "trials"
     version = "1"
+    #: quickstart generation budget: the longest short SFT target on the tiny model (≤ 43 tokens) plus a margin
+    quickstart_budget = {"completion_tokens": 64}
     answer_keys = ("prediction", "idx")
     target_fields = ("trial_label",)
     #: plausible answers per sample, for Reliable pass@k (a guess is right one time in three)
