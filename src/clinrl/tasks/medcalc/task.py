@@ -212,10 +212,11 @@ class MedCalcTask(Task):
         row numbers, so completions scored against the wrong split fail on the id instead of silently using
         other targets. ``metadata["seed"]`` is the seed the rows were drawn from (the spec's seed plus the
         split's offset), ``metadata["base_seed"]`` the spec's."""
-        from clinrl.data.medcalc_synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
+        from clinrl.data.medcalc_synth import synthetic_rows_for_split
+        from clinrl.tasks.source import split_seed
 
         options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
-        effective_seed = options["seed"] + SPLIT_SEED_OFFSET[split.lower()]
+        effective_seed = split_seed(options["seed"], split.lower())
         samples = []
         for i, row in enumerate(rows, start=1):
             sample = self.sample_from_row(row, source=source, row_number=i, split=split)
