@@ -29,7 +29,7 @@ from clinrl.tasks.medcalc.sources import (
 )
 from clinrl.types import Sample, Score
 
-CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
+from clinrl.calculators.base import CATEGORIES  # one list: the calculators' categories, in card order
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
 
