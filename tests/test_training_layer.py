@@ -44,8 +44,8 @@ def test_trl_args_with_an_unknown_key_name_the_key_and_the_trl_class():
 
 
 def test_trl_args_come_from_yaml_and_set():
-    config = load_recipe("quickstart", parse_override("grpo.trl_args.max_prompt_length=512"))
-    assert config.grpo.trl_args == {"max_prompt_length": 512} and config.sft.trl_args == {}
+    config = load_recipe("quickstart", parse_override("grpo.trl_args.max_grad_norm=0.5"))
+    assert config.grpo.trl_args == {"max_grad_norm": 0.5} and config.sft.trl_args == {}
     with pytest.raises(ConfigError, match="trl_args"):
         from_dict(RunConfig, {"sft": {"trl_args": [1, 2]}})
 

@@ -136,7 +136,7 @@ class GRPOSettings:
                                 "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
                                 "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
     trl_args: dict[str, Any] = setting({}, "Extra keyword arguments for TRL's GRPOConfig, applied last (they win over "
-                                           "the settings above), e.g. {max_prompt_length: 512}.")
+                                           "the settings above), e.g. {importance_sampling_level: sequence}.")
 
     def __post_init__(self) -> None:
         _choice("grpo.keep", self.keep, ("last", "best"))
