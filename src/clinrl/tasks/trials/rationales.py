@@ -203,10 +203,8 @@ def generate_rationales(task: Any, samples: Sequence[Sample], client: Any, out_d
         report.requested += len(batch)
         tried.update(s.id for s in batch)
         new = [_record(task, s, r, config) for s, r in zip(batch, results)]
-        with journal_path.open("a", encoding="utf-8") as fh:
-            for record in new:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-                journal[record["id"]] = record
+        write_jsonl(journal_path, new, append=True)
+        journal.update((record["id"], record) for record in new)
         for record in new:
             report.statuses[record["status"]] += 1
             if record["status"] == "failed":
