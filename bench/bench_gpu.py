@@ -161,7 +161,7 @@ def main() -> None:
 
     from clinrl.cli.train import build_config
     from clinrl.evaluation.backends import HFBackend, VLLMBackend, vllm_available
-    from clinrl.evaluation.harness import package_versions
+    from clinrl.provenance import package_versions
     from clinrl.models import load_model_and_tokenizer, resolve_model
     from clinrl.training.common import placement
     from clinrl.training.health import paired_gain
@@ -175,7 +175,7 @@ def main() -> None:
                       "grpo.save_steps=1000"]
     config = build_config(ns.recipe, overrides, model=ns.model)
     config.eval.stages = ["sft", "grpo"]
-    config.eval.real_source = None
+    config.eval.extra = []
     config.grpo.eval_every = 0  # step times are pure training: the SFT-only budget is measured from them
     where = placement(config)
     versions = package_versions()
@@ -254,7 +254,7 @@ def main() -> None:
     two["grpo_over_sft_step_time"] = round(ratio, 2)
     only_config = build_config(ns.recipe, overrides + ["grpo.enabled=false", f"sft.max_steps={steps}"],
                                model=str(both.stages["sft"].model_dir))
-    only_config.eval.stages, only_config.eval.real_source = ["sft"], None
+    only_config.eval.stages, only_config.eval.extra = ["sft"], []
     only_dir = runs / "sft_only"
     only = run_training(only_config, only_dir, mixture=mixture, command=sys.argv,
                         say=lambda m: print(f"[bench_gpu] {m}", file=sys.stderr, flush=True))

@@ -138,7 +138,7 @@ def test_bad_configuration_is_rejected_with_a_clear_error():
         synth.generate_rows(-1)
     with pytest.raises(ConfigError, match="key=value"):
         synth.parse_synthetic_source("synthetic:calculators")
-    with pytest.raises(ConfigError, match="integer"):
+    with pytest.raises(ConfigError, match="n: 'lots' is not a valid int"):
         synth.parse_synthetic_source("synthetic:n=lots")
     with pytest.raises(ConfigError, match="unsupported output"):
         synth.write_rows([], "/tmp/rows.xlsx")

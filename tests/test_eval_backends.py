@@ -98,6 +98,7 @@ def test_hf_prompt_past_the_context_is_an_error_not_text(tiny):
     out = backend.generate([PROMPTS[1], long_prompt], max_new_tokens=4)
     assert out[0][0].error is None and out[0][0].n_tokens >= 1
     assert out[1][0].error and "exceeds the model's context" in out[1][0].error and out[1][0].text == ""
+    assert backend.n_over_context == 1  # the backend counts what it refused (training reports it, not re-derives it)
 
 
 def test_hf_other_errors_propagate(tiny):

@@ -33,7 +33,7 @@ def test_synthetic_splits_are_disjoint_and_seeded(task):
     assert train[0].prompt[-1]["role"] == "user" and task.sft_completion(train[0])
     with pytest.raises(ConfigError, match="unknown synthetic rubric categories"):
         parse_synthetic_source("synthetic:categories=surgery")
-    with pytest.raises(ConfigError, match="unknown synthetic source option"):
+    with pytest.raises(ConfigError, match="unknown config field 'size'"):
         parse_synthetic_source("synthetic:size=3")
     with pytest.raises(ConfigError, match="splits are"):
         task.load("synthetic", "dev")

@@ -182,13 +182,13 @@ def test_quickstart_config_gives_long_prompt_tasks_room_and_user_sets_win():
 
 @pytest.mark.parametrize("task_name", ["trials", "ehr", "rubric"])
 def test_quickstart_generation_budget_fits_the_warm_up_targets(task_name):
-    from clinrl.cli.quickstart import COMPLETION_TOKENS
+    from clinrl.cli.quickstart import quickstart_budget
     from clinrl.models import load_tokenizer, resolve_model
     tokenizer = load_tokenizer(resolve_model("tiny"))
     task = get_task(task_name)
     samples = task.load("synthetic", "train", limit=100, seed=0)
     longest = max(len(tokenizer(task.sft_completion(s, "last_line")).input_ids) for s in samples)
-    assert longest < COMPLETION_TOKENS[task_name], f"{task_name}: SFT targets reach {longest} tokens"
+    assert longest < quickstart_budget(task_name).completion_tokens, f"{task_name}: SFT targets reach {longest} tokens"
 
 
 def test_set_addresses_task_items_by_index_or_name():

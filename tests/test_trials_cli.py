@@ -20,7 +20,7 @@ def test_synth_file_round_trips_through_the_task(tmp_path):
     assert "not relevant 4, excluded 4, eligible 4" in " ".join(result.output.split())
     task = get_task("trials")
     from_file = task.load(str(out))
-    generated = task.load("synthetic:hard,negation_rate=0.6,distractors=3", "train", limit=12, seed=4)
+    generated = task.load("synthetic:hard;negation_rate=0.6;distractors=3", "train", limit=12, seed=4)
     assert [(s.id, s.target, s.prompt) for s in from_file] == [(s.id, s.target, s.prompt) for s in generated]
     again = tmp_path / "again.jsonl"
     runner.invoke(app, ["data", "synth", "trials", "--out", str(again), "--n", "12", "--preset", "hard",
@@ -30,7 +30,7 @@ def test_synth_file_round_trips_through_the_task(tmp_path):
 
 def test_synth_rejects_bad_knobs(tmp_path):
     result = runner.invoke(app, ["data", "synth", "trials", "--out", str(tmp_path / "x.jsonl"), "--set", "bogus=1"])
-    assert result.exit_code != 0 and "unknown synthetic option" in str(result.exception or result.output)
+    assert result.exit_code != 0 and "unknown config field 'bogus'" in str(result.exception or result.output)
 
 
 def test_rationales_command_against_fake_server(tmp_path, fake_llm):

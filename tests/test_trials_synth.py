@@ -99,8 +99,8 @@ def label_from_text(user_prompt: str) -> int:
 
 
 @pytest.mark.parametrize("spec", ["synthetic:easy", "synthetic", "synthetic:hard",
-                                  "synthetic:n_inclusion=0,n_exclusion=6,unit_variation=1,negation_rate=1",
-                                  "synthetic:n_inclusion=5,n_exclusion=0,distractors=12,synonym_rate=1"])
+                                  "synthetic:n_inclusion=0;n_exclusion=6;unit_variation=1;negation_rate=1",
+                                  "synthetic:n_inclusion=5;n_exclusion=0;distractors=12;synonym_rate=1"])
 def test_labels_rederived_from_text(spec):
     task = get_task("trials")
     samples = task.load(spec, "train", limit=240, seed=11)
@@ -137,16 +137,16 @@ def test_knobs_change_the_text():
     plain = text("synthetic:easy")
     assert not re.search(r"µmol/L|mmol/L|g/L |/µL| lb\b", plain)
     assert not re.search(r"No history of|Free of|Not currently taking|No current use of|denies", plain)
-    assert re.search(r"µmol/L|mmol/L| lb\b", text("synthetic:easy,unit_variation=1"))
+    assert re.search(r"µmol/L|mmol/L| lb\b", text("synthetic:easy;unit_variation=1"))
     assert re.search(r"No history of|Free of|Not currently taking|No current use of",
-                     text("synthetic:easy,negation_rate=1,n_inclusion=3"))
+                     text("synthetic:easy;negation_rate=1;n_inclusion=3"))
     hard = task.load("synthetic:hard", "train", limit=3, seed=1)[0].prompt[1]["content"]
     assert hard.split("Exclusion criteria:\n")[1].count("\n") >= 5
 
 
 def test_bad_options_fail_loudly():
     for spec in ("synthetic:extreme", "synthetic:n_criteria=3", "synthetic:negation_rate=abc",
-                 "synthetic:negation_rate=2", "synthetic:n_inclusion=0,n_exclusion=0"):
+                 "synthetic:negation_rate=2", "synthetic:n_inclusion=0;n_exclusion=0"):
         with pytest.raises(ConfigError):
             synth.config_from(spec)
-    assert synth.config_from("synthetic:hard,distractors=1", {"n_exclusion": 2}).n_exclusion == 2
+    assert synth.config_from("synthetic:hard;distractors=1", {"n_exclusion": 2}).n_exclusion == 2

@@ -1,10 +1,9 @@
-"""Small statistics used by every task's metrics: proportions with intervals, bootstrap."""
+"""Small statistics used by every task's metrics: proportions with their intervals, and how metrics are shown."""
 
 from __future__ import annotations
 
 import math
-import random
-from typing import Any, Callable, Sequence
+from typing import Any
 
 Z95 = 1.959963984540054
 
@@ -20,31 +19,58 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def bootstrap_interval(
-    values: Sequence[float],
-    statistic: Callable[[Sequence[float]], float] | None = None,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic`` (default: the mean)."""
-    values = list(values)
-    if not values:
-        return (float("nan"), float("nan"))
-    stat = statistic or (lambda xs: sum(xs) / len(xs))
-    rng = random.Random(seed)
-    n = len(values)
-    stats = sorted(stat([values[rng.randrange(n)] for _ in range(n)]) for _ in range(n_resamples))
-    lo_idx = int((1 - confidence) / 2 * n_resamples)
-    hi_idx = min(n_resamples - 1, int((1 + confidence) / 2 * n_resamples))
-    return (stats[lo_idx], stats[hi_idx])
+class Proportion(dict):
+    """A proportion (or a mean) with its 95% interval: ``value``, ``ci_low``, ``ci_high``, ``n``.
+
+    A ``dict`` subclass with exactly those four keys, so metrics stay plain JSON (eval logs, ``metrics.json``)
+    in the shape they always had, while code reads the typed attributes. :meth:`read` lifts one that came
+    back from JSON as a plain dict. ``value`` and the bounds are ``nan`` when ``n`` is 0.
+    """
+
+    __slots__ = ()
+    KEYS = ("value", "ci_low", "ci_high", "n")
+
+    def __init__(self, value: Any = float("nan"), ci_low: float = float("nan"), ci_high: float = float("nan"),
+                 n: int = 0) -> None:
+        if isinstance(value, (int, float)) or value is None:
+            super().__init__(value=value, ci_low=ci_low, ci_high=ci_high, n=n)
+        else:  # dict's own constructor form (pairs or a mapping), which copy and dataclasses.asdict use
+            super().__init__(value)
+
+    @property
+    def value(self) -> float:
+        return self["value"]
+
+    @property
+    def ci_low(self) -> float:
+        return self["ci_low"]
+
+    @property
+    def ci_high(self) -> float:
+        return self["ci_high"]
+
+    @property
+    def n(self) -> int:
+        return self["n"]
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return (self["ci_low"], self["ci_high"])
+
+    @classmethod
+    def read(cls, data: Any) -> "Proportion | None":
+        """``data`` as a Proportion when it has the four keys (e.g. read back from an eval log), else None."""
+        if isinstance(data, cls):
+            return data
+        if isinstance(data, dict) and all(k in data for k in cls.KEYS):
+            return cls(data["value"], data["ci_low"], data["ci_high"], data["n"])
+        return None
 
 
-def proportion(successes: int, n: int) -> dict[str, float | int]:
-    """A proportion with its Wilson 95% interval, as a JSON-friendly dict."""
+def proportion(successes: int, n: int) -> Proportion:
+    """A proportion with its Wilson 95% interval."""
     lo, hi = wilson_interval(successes, n)
-    return {"value": successes / n if n else float("nan"), "ci_low": lo, "ci_high": hi, "n": n}
+    return Proportion(successes / n if n else float("nan"), lo, hi, n)
 
 
 # -- showing metrics -----------------------------------------------------------------------------
@@ -81,7 +107,7 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in metrics.items():
         if key in BASE_KEYS or key in HARNESS_KEYS:
             continue
-        if isinstance(value, dict) and "value" in value and "n" in value:
+        if Proportion.read(value) is not None:
             rows.append((key.replace("_", " "), format_proportion(value)))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((key.replace("_", " "), format_number(value)))

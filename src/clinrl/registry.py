@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ENTRY_POINT_GROUP = "clinrl.tasks"
 
+#: the task a recipe trains when it names none (and `clinrl quickstart`'s default through its recipe)
+DEFAULT_TASK = "medcalc"
+
 #: name -> "module:Class" of the tasks that ship with clinrl.
 BUILTIN_TASKS: dict[str, str] = {
     "medcalc": "clinrl.tasks.medcalc:MedCalcTask",

@@ -9,7 +9,7 @@ never silently turned into 0.0 or False.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 Message = dict[str, str]
 
@@ -75,8 +75,17 @@ class Score:
     def scored(self) -> bool:
         return self.value is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_record(self) -> dict[str, Any]:
+        """The score's fields in a scored row (eval-log completions, `clinrl score` output): ``value`` is written
+        as ``reward``."""
+        return {"format_ok": self.format_ok, "answer": self.answer, "correct": self.correct, "reward": self.value,
+                "explanation": self.explanation}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "Score":
+        """The inverse of :meth:`to_record` (other keys of the row are ignored)."""
+        return cls(value=record.get("reward"), format_ok=record.get("format_ok"), answer=record.get("answer"),
+                   correct=record.get("correct"), explanation=record.get("explanation") or "")
 
     @classmethod
     def unscored(cls, reason: str) -> "Score":

@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 from clinrl.calculators.errors import CalculatorInputError
 
 FIELD_KINDS = frozenset({"quantity", "bool", "int", "float", "choice", "date", "text"})
-CATEGORIES = frozenset({"lab", "physical", "date", "dosage", "risk", "severity", "diagnosis"})
+#: MedCalc-Bench's calculator categories, in the order task cards and reports list them
+CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 OUTPUT_KINDS = frozenset({"decimal", "integer", "date", "gestational_age"})
 _SLUG_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 

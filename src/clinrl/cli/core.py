@@ -159,51 +159,61 @@ def score_command(
     (rows carry calculator_id, ground_truth, lower_limit, upper_limit), or add
     --source test_data.csv to look the targets up by id.
     """
-    t = get_task(task, **resolve_task_options({**({"contract": contract} if contract else {}),
-                                               **parse_task_options(option)}))
+    scorer = get_task(task, **resolve_task_options({**({"contract": contract} if contract else {}),
+                                                    **parse_task_options(option)}))
     rows = _read_completions(completions)
-    by_id = {}
-    if source is not None:
-        # every id with a target, also those left out of training / evaluation (trials without criteria text)
-        by_id = {s.id: s for s in t.load_for_scoring(source, split)}
-    samples, scores, out_rows = [], [], []
+    by_id = _targets_by_id(scorer, source, split)
+    looked_up = [_lookup_sample(scorer, row, line_no, by_id, source, completions) for line_no, row in rows]
+    samples = [sample for sample, _ in looked_up]
+    scores = [scorer.score(row["completion"], sample.target) for (_, row), sample in zip(rows, samples)]
+    from clinrl.data.tables import write_jsonl
+
+    write_jsonl(out, ({**row, **score.to_record()} for (_, row), score in zip(rows, scores)), default=str)
+    metrics = scorer.metrics(samples, scores)
+    _report_scores(metrics, rows, samples, scores, [differing for _, differing in looked_up], by_id,
+                   source=source, out=out, as_json=as_json)
+
+
+def _targets_by_id(scorer: Any, source: Optional[str], split: str) -> dict[str, Any]:
+    """``--source``'s samples by id: every id with a target, also those left out of training / evaluation
+    (trials without criteria text); empty without a source."""
+    return {} if source is None else {s.id: s for s in scorer.load_for_scoring(source, split)}
+
+
+def _lookup_sample(scorer: Any, row: dict[str, Any], line_no: int, by_id: dict[str, Any], source: Optional[str],
+                   completions: Path) -> tuple[Any, Optional[str]]:
+    """The sample a completions row is scored against — looked up in ``--source`` or built from the row's own
+    target fields — and, with a source, a note when the row's own target fields disagree with it."""
     from clinrl.types import Sample
 
-    conflict, n_conflicts = None, 0
-    for line_no, row in rows:
-        sid = str(row["id"])
-        if source is not None:
-            if sid not in by_id:
-                raise DataError(f"id {sid!r} is not in {source}", source=str(completions), row=line_no, field="id")
-            sample = by_id[sid]
-            differing = [f for f in t.target_fields if f in row and str(row[f]) != str(sample.target.get(f))]
-            if differing and conflict is None:
-                f = differing[0]
-                conflict = (f"row {line_no} carries {f}={row[f]!r} but {source} has {sample.target.get(f)!r}; "
-                            "rows' own target fields are ignored when --source is given")
-            n_conflicts += bool(differing)
-        else:
-            missing = [f for f in t.target_fields if f not in row]
-            if missing:
-                raise DataError(f"no --source given and the row lacks target field(s) {', '.join(missing)}",
-                                source=str(completions), row=line_no, field=missing[0])
-            target = {f: row[f] for f in t.target_fields}
-            try:
-                t.validate_target(target)
-            except TargetError as exc:
-                raise DataError(exc.message, source=str(completions), row=line_no, field=exc.field) from None
-            sample = Sample(id=sid, prompt=[], target=target, metadata={"category": row.get("category")})
-        score = t.score(row["completion"], sample.target)
-        samples.append(sample)
-        scores.append(score)
-        out_rows.append({**row, "format_ok": score.format_ok, "answer": score.answer, "correct": score.correct,
-                         "reward": score.value, "explanation": score.explanation})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for r in out_rows:
-            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-    metrics = t.metrics(samples, scores)
-    from clinrl.evaluation.harness import jsonable
+    sid = str(row["id"])
+    if source is not None:
+        if sid not in by_id:
+            raise DataError(f"id {sid!r} is not in {source}", source=str(completions), row=line_no, field="id")
+        sample = by_id[sid]
+        differing = [f for f in scorer.target_fields if f in row and str(row[f]) != str(sample.target.get(f))]
+        if not differing:
+            return sample, None
+        f = differing[0]
+        return sample, (f"row {line_no} carries {f}={row[f]!r} but {source} has {sample.target.get(f)!r}; "
+                        "rows' own target fields are ignored when --source is given")
+    missing = [f for f in scorer.target_fields if f not in row]
+    if missing:
+        raise DataError(f"no --source given and the row lacks target field(s) {', '.join(missing)}",
+                        source=str(completions), row=line_no, field=missing[0])
+    target = {f: row[f] for f in scorer.target_fields}
+    try:
+        scorer.validate_target(target)
+    except TargetError as exc:
+        raise DataError(exc.message, source=str(completions), row=line_no, field=exc.field) from None
+    return Sample(id=sid, prompt=[], target=target, metadata={"category": row.get("category")}), None
+
+
+def _report_scores(metrics: dict[str, Any], rows: list[tuple[int, dict[str, Any]]], samples: list[Any],
+                   scores: list[Any], conflicts: list[Optional[str]], by_id: dict[str, Any], *,
+                   source: Optional[str], out: Path, as_json: bool) -> None:
+    """Print the metrics (a table, or JSON on stdout), write them next to ``out``, then the notes."""
+    from clinrl.provenance import jsonable
 
     out_console = console
     if as_json:
@@ -218,18 +228,19 @@ def score_command(
     note = _duplicate_note(rows)
     if note:
         out_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    if conflict:
-        out_console.print(f"[yellow]note:[/] {n_conflicts} row(s) disagree with --source on a target field, e.g. "
-                      f"{escape(conflict)}", highlight=False)
+    found = [c for c in conflicts if c]
+    if found:
+        out_console.print(f"[yellow]note:[/] {len(found)} row(s) disagree with --source on a target field, e.g. "
+                          f"{escape(found[0])}", highlight=False)
     if source is not None and len({s.id for s in samples}) < len(by_id):
         out_console.print(f"[yellow]note:[/] the metrics cover {len({s.id for s in samples})} of the {len(by_id)} "
-                      f"samples in {escape(source)}", highlight=False)
+                          f"samples in {escape(source)}", highlight=False)
     reasons = Counter(s.explanation.split(" (")[0] for s in scores if s.format_ok is False)
     if reasons:
         out_console.print("malformed: " + escape("; ".join(f"{k} ×{v}" for k, v in reasons.most_common(5))),
-                      highlight=False)
-    out_console.print(f"wrote {len(out_rows)} scored rows to {escape(str(out))} and the metrics to "
-                  f"{escape(str(metrics_path))}", highlight=False)
+                          highlight=False)
+    out_console.print(f"wrote {len(rows)} scored rows to {escape(str(out))} and the metrics to "
+                      f"{escape(str(metrics_path))}", highlight=False)
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:

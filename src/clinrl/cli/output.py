@@ -25,7 +25,7 @@ def echo_json(value: Any) -> None:
     """``value`` as indented JSON on stdout (dates, paths and other objects as text, NaN as null)."""
     import typer
 
-    from clinrl.evaluation.harness import jsonable
+    from clinrl.provenance import jsonable
 
     typer.echo(json.dumps(jsonable(value), indent=2, ensure_ascii=False, default=str))
 

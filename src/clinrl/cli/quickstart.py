@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -15,20 +16,42 @@ from clinrl.cli.train import (
     DEVICE_HELP, KEEP_HELP, SET_HELP, VERBOSE_HELP, _print_summary, build_config, console, train_quietly,
 )
 from clinrl.errors import ConfigError
+from clinrl.provenance import repo_root
+from clinrl.settings import from_dict, setting
 
 RUNS = Path("runs")
 PREFIX = "quickstart-"
-#: where the real MedCalc-Bench test file lives in a clinrl checkout's workspace
-SHARED_MEDCALC = Path("medcalc-bench") / "test_data.csv"
 
 
-def shared_medcalc_file() -> Path | None:
-    """The real MedCalc-Bench test file when the shared data folder is present (CLINRL_SHARED_DATA overrides)."""
+@dataclass(frozen=True)
+class QuickstartBudget:
+    """What `clinrl quickstart --task NAME` sets for a task its recipe was not written for (a task states its
+    own in ``Task.quickstart_budget``, validated against these fields). The user's ``--set`` comes later and wins."""
+
+    completion_tokens: int = setting(128, "grpo.max_completion_length and eval.max_new_tokens: the task's longest "
+                                          "short SFT target on the tiny model plus a margin (a cut-off answer "
+                                          "is malformed).")
+    sft_max_length: int = setting(1024, "sft.max_length: room for the task's prompts.")
+    light_run: bool = setting(True, "Use the measured light stage sizes (LIGHT_RUN): long prompts would make the "
+                                    "recipe's MedCalc-sized stages take an hour on 2 cores.")
+    real_rows: str | None = setting(None, "Real benchmark rows evaluated after training when present: a path "
+                                          "under the shared data folder (CLINRL_SHARED_DATA).")
+
+
+def quickstart_budget(task: str) -> QuickstartBudget:
+    """The task's :class:`QuickstartBudget` (its ``quickstart_budget`` ClassVar, validated)."""
+    from clinrl.registry import get_task_class
+
+    return from_dict(QuickstartBudget, dict(get_task_class(task).quickstart_budget), f"{task}.quickstart_budget")
+
+
+def shared_rows(relative: str) -> Path | None:
+    """A file in the shared data folder when present (CLINRL_SHARED_DATA overrides where that folder is)."""
     base = os.environ.get("CLINRL_SHARED_DATA")
-    roots = [Path(base)] if base else [Path(__file__).resolve().parents[3].parent / "shared" / "data"]
+    roots = [Path(base)] if base else [repo_root().parent / "shared" / "data"]
     for root in roots:
-        if (root / SHARED_MEDCALC).is_file():
-            return root / SHARED_MEDCALC
+        if (root / relative).is_file():
+            return root / relative
     return None
 
 
@@ -39,49 +62,68 @@ def latest_quickstart_run() -> Path:
     return runs[-1]
 
 
-#: generation budget (tokens) per task on the embedded tiny model: its longest short SFT target plus a margin
-#: (measured: trials ≤ 43, EHR ≤ 78, rubric ≤ 134 tokens; MedCalc's recipe keeps 48 for ≤ 25)
-COMPLETION_TOKENS = {"trials": 64, "ehr": 112, "rubric": 176}
 #: the stage sizes `quickstart --task trials|ehr|rubric` was measured with (long prompts: a light run)
 LIGHT_RUN = ("sft.max_steps=80", "sft.think=last_line", "tasks.0.train_limit=1000", "tasks.0.sft_fraction=1.0",
              "tasks.0.heldout_limit=64", "grpo.max_steps=30", "grpo.prompts_per_step=2",
              "grpo.per_device_completions=16", "grpo.learning_rate=2e-5", "grpo.temperature=0.8",
              "grpo.eval_every=15")
+#: the eval.extra entry that --real-source fills
+REAL = "real"
 
 
-def quickstart_config(task: str, model: Optional[str], recipe: str, overrides: Optional[list[str]],
+def _real_source(task: str, budget: QuickstartBudget, real_source: Optional[str]) -> Optional[str]:
+    """--real-source, or the task's shared real rows when present; None: no real-row evaluation."""
+    if real_source is not None and real_source.lower() == "none":
+        return None
+    if real_source is None:
+        found = shared_rows(budget.real_rows) if budget.real_rows else None
+        return str(found) if found else None
+    if budget.real_rows is None:
+        from clinrl.registry import task_names
+
+        having = [name for name in task_names() if quickstart_budget(name).real_rows]
+        raise ConfigError(f"--real-source holds real benchmark rows; it applies to --task {' / '.join(having)} only")
+    return real_source
+
+
+def quickstart_config(task: Optional[str], model: Optional[str], recipe: str, overrides: Optional[list[str]],
                       real_source: Optional[str], device: Optional[str] = None, keep: Optional[str] = None):
     """The run configuration ``clinrl quickstart`` trains with (recipe, task, model, real rows, --set last)."""
-    extra: dict = {}
-    if real_source is None and task == "medcalc":
-        found = shared_medcalc_file()
-        real_source = str(found) if found else None
-    if real_source and real_source.lower() != "none":
-        if task != "medcalc":
-            raise ConfigError("--real-source holds MedCalc-Bench rows; it applies to --task medcalc only")
-        extra["eval"] = {"real_source": real_source}
+    from clinrl.training.config import ExtraEval, load_recipe
+
+    own = load_recipe(recipe).tasks[0].name  # the task the recipe's stage sizes were written for
+    task = task or own
+    budget = quickstart_budget(task)
+    source = _real_source(task, budget, real_source)
     sets = list(overrides or [])
-    if task != "medcalc":
-        # The recipe is sized for MedCalc's compact template notes (~130 tiny-tokenizer tokens, ~30-token answers).
-        # Trials / EHR prompts are ~470-800 tokens and their short SFT targets longer: without room the answer
-        # is cut off, and the MedCalc stage sizes (250 SFT steps, 128 completions a GRPO step) would take an hour
-        # on 2 cores. These tasks keep the measured lighter run (BENCHMARKS.md: 3-9 min). The user's own --set
-        # comes later and wins.
-        budget = COMPLETION_TOKENS.get(task, 128)
-        sets[:0] = ["sft.max_length=1024", f"grpo.max_completion_length={budget}", f"eval.max_new_tokens={budget}",
-                    *LIGHT_RUN]
-    config = build_config(recipe, sets, model=model, tasks=None if task == "medcalc" else [task], extra=extra,
-                          device=device, keep=keep)
-    if task != "medcalc":
+    if task != own:
+        # The recipe is sized for its own task (the quickstart's: MedCalc's compact template notes, ~130
+        # tiny-tokenizer tokens, ~30-token answers). Trials / EHR prompts are ~470-800 tokens and their short SFT
+        # targets longer: without room the answer is cut off, and the recipe's stage sizes (250 SFT steps, 128
+        # completions a GRPO step) would take an hour on 2 cores. These tasks keep the measured lighter run
+        # (BENCHMARKS.md: 3-9 min). The user's own --set comes later and wins.
+        tokens = budget.completion_tokens
+        sets[:0] = [f"sft.max_length={budget.sft_max_length}", f"grpo.max_completion_length={tokens}",
+                    f"eval.max_new_tokens={tokens}", *(LIGHT_RUN if budget.light_run else ())]
+    config = build_config(recipe, sets, model=model, tasks=None if task == own else [task], device=device, keep=keep)
+    # --real-source (or the shared rows) fills the recipe's eval.extra entry named 'real' (or adds one); 'none' drops it
+    entry = next((e for e in config.eval.extra if e.name == REAL), None)
+    if real_source is not None and real_source.lower() == "none":
+        config.eval.extra = [e for e in config.eval.extra if e.name != REAL]
+    elif source is not None and entry is None:
+        config.eval.extra.append(ExtraEval(name=REAL, source=source))
+    elif source is not None:
+        entry.source = source
+    if task != own:
         config.name = f"quickstart-{task}"
     return config
 
 
 @app.command("quickstart")
 def quickstart(
-    task: str = typer.Option("medcalc", "--task", "-t",
-                             help="Task: medcalc (synthetic MedCalc notes, the default), trials, ehr, or any "
-                                  "registered task with a 'synthetic' source."),
+    task: Optional[str] = typer.Option(None, "--task", "-t",
+                                       help="Task: medcalc (synthetic MedCalc notes; the default, from the recipe), "
+                                            "trials, ehr, rubric, or any registered task with a 'synthetic' source."),
     model: Optional[str] = typer.Option(None, "--model", "-m",
                                         help="Default: the recipe's (quickstart: tiny, ≈3.7M params built locally "
                                              "in seconds). smollm2-135m (real pretrained weights from the "
@@ -94,7 +136,8 @@ def quickstart(
     real_source: Optional[str] = typer.Option(
         None, "--real-source",
         help="Also evaluate on real MedCalc-Bench rows from this CSV/parquet or hub id (default: the shared "
-             "test file when present; 'none' to skip). Reported separately from the synthetic split."),
+             "test file when present; 'none' to skip). Reported separately from the synthetic split; fills the "
+             "recipe's eval.extra entry named 'real'."),
     recipe: str = typer.Option("quickstart", "--recipe", "-r", help="Recipe to start from."),
     set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP),

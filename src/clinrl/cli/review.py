@@ -272,11 +272,10 @@ def review_export(
     db: str = typer.Option(DEFAULT_DB, help=DB_HELP),
 ) -> None:
     """Export review records: original draft, final rubric, status, reason, round, time spent."""
+    from clinrl.data.tables import write_jsonl
+
     rows = _store(db, must_exist=True).round_rows()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(out, rows)
     console.print(f"wrote {len(rows)} review record(s) to {out}")
 
 
@@ -320,15 +319,12 @@ def adjudication_export(
     """Export the adjudicated benchmark and print the two reviewers' agreement (Cohen's κ)."""
     from clinrl.review.stats import adjudication_agreement
 
+    from clinrl.data.tables import write_jsonl
+
     rows = _store(db, must_exist=True).adjudication_export()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            rubric = row["rubric"]
-            labels = [row["labels"].get(item["id"]) for item in rubric["items"]]
-            fh.write(json.dumps({"rubric": rubric, "response": row["response"], "model": row["model"],
-                                 "labels": labels, "first": row["first"], "second": row["second"]},
-                                ensure_ascii=False) + "\n")
+    write_jsonl(out, ({"rubric": row["rubric"], "response": row["response"], "model": row["model"],
+                       "labels": [row["labels"].get(item["id"]) for item in row["rubric"]["items"]],
+                       "first": row["first"], "second": row["second"]} for row in rows))
     agreement = adjudication_agreement(rows)
     kappa = agreement["kappa"]
     console.print(f"wrote {len(rows)} item(s) to {out}; κ = {'-' if kappa is None else f'{kappa:.3f}'} over "
@@ -352,7 +348,8 @@ def pairs_build(
     """Judge candidate responses criterion by criterion and build lexicographic preference pairs, expanded
     into criterion-conditioned instances for `clinrl train rm`."""
     from clinrl.curation.pairs import (build_pairs, generate_candidates, generate_local_candidates, judge_candidates,
-                                       read_candidates, write_jsonl)
+                                       read_candidates)
+    from clinrl.data.tables import write_jsonl
     from clinrl.llm import ChatClient
     from clinrl.rubrics.judges.llm import LLMJudge
 

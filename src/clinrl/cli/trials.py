@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import List, Optional
@@ -68,14 +67,15 @@ def synth_trials(
     check_output_file(out, overwrite=overwrite)
     config = synth.config_from(f"synthetic:{preset}", _options(set_))
     pairs = synth.generate_pairs(n, split=split, seed=seed, config=config)
-    with atomic_file(out) as partial, partial.open("w", encoding="utf-8") as fh:
-        for p in pairs:
-            row = {"query_id": p.query_id, "trial_id": p.trial_id, "label": p.label,
-                   "label_name": TREC_NAMES[p.label].replace(" ", "_"), "patient_note": p.patient_note,
-                   "trial_title": p.trial.title if p.trial else "",
-                   "inclusion_criteria": p.trial.inclusion if p.trial else "",
-                   "exclusion_criteria": p.trial.exclusion if p.trial else "", **p.extra}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    from clinrl.data.tables import write_jsonl
+
+    with atomic_file(out) as partial:
+        write_jsonl(partial, ({"query_id": p.query_id, "trial_id": p.trial_id, "label": p.label,
+                               "label_name": TREC_NAMES[p.label].replace(" ", "_"), "patient_note": p.patient_note,
+                               "trial_title": p.trial.title if p.trial else "",
+                               "inclusion_criteria": p.trial.inclusion if p.trial else "",
+                               "exclusion_criteria": p.trial.exclusion if p.trial else "", **p.extra}
+                              for p in pairs))
     counts = Counter(TREC_NAMES[p.label] for p in pairs)
     console.print(f"wrote {len(pairs)} pairs ({len({p.query_id for p in pairs})} patients) to {out}: "
                   + ", ".join(f"{name} {counts[name]}" for name in TREC_NAMES), highlight=False)

@@ -139,8 +139,10 @@ def draft_all(instructions: Iterable[Instruction], client: Any, examples: Sequen
     retry = [] if keep_failures else [r for r in flagged_rows if r.get("transport_failure")]
     if retry:  # rewrite the flagged file without them: they get a fresh line when they fail again
         kept = [r for r in flagged_rows if not r.get("transport_failure")]
+        from clinrl.data.tables import write_jsonl
+
         tmp = flagged.with_name(flagged.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        write_jsonl(tmp, kept)
         os.replace(tmp, flagged)
         flagged_rows = kept
     done = {_row_id(r) for r in _rows(out)} | {_row_id(r) for r in flagged_rows}

@@ -9,10 +9,8 @@ oriented by that criterion. A candidate with any unjudged criterion is left out 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from clinrl.data.tables import read_local
@@ -119,11 +117,3 @@ def build_pairs(rubrics: Mapping[str, Rubric], judged: Sequence[JudgedCandidate]
     return {"pairs": pairs, "instances": instances,
             "counts": {"candidates": len(judged), "unscored_candidates": unscored, "pairs": len(pairs),
                        "ties": ties, "criterion_instances": len(instances)}}
-
-
-def write_jsonl(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")

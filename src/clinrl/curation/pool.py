@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from clinrl.data.tables import read_local, read_rows, write_jsonl
 from clinrl.llm.json_reply import reply_json
-from clinrl.data.tables import read_local, read_rows
 from clinrl.errors import DataError, require
 
 CATEGORIES = ("dosing", "triage", "medication_interaction", "diagnosis", "treatment", "prevention",
@@ -180,14 +180,7 @@ def select_band(pool: Iterable[Instruction], low: int = 5, high: int = 9) -> tup
 
 
 def write_pool(path: str | Path, pool: Iterable[Instruction]) -> int:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for inst in pool:
-            fh.write(json.dumps(inst.to_dict(), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    return write_jsonl(path, (inst.to_dict() for inst in pool))
 
 
 def read_pool(path: str | Path) -> list[Instruction]:

@@ -31,7 +31,6 @@ shuffle. ``val_fraction`` of each category's pick is held out (seeded) as the va
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter, defaultdict
@@ -208,9 +207,8 @@ def _id_key(value: Any) -> tuple[int, Any]:
 
 
 def write_jsonl(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps({k: record[k] for k in SFT_FIELDS}, ensure_ascii=False) + "\n")
-    return out
+    """The SFT fields of ``records`` as JSONL, through :func:`clinrl.data.tables.write_jsonl`."""
+    from clinrl.data.tables import write_jsonl as write_rows
+
+    write_rows(path, ({k: record[k] for k in SFT_FIELDS} for record in records))
+    return Path(path)

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from clinrl.errors import DataError, require
 
@@ -123,6 +123,21 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield i, row
     except UnicodeDecodeError as exc:
         raise not_utf8(path, exc) from None
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]], *, default: Any = None,
+                append: bool = False) -> int:
+    """Write ``rows`` to ``path`` as JSONL (UTF-8, one object a line, non-ASCII kept), creating its folder;
+    returns the number of rows. ``default`` is json's fallback for other types (e.g. ``str``); ``append`` adds
+    to an existing file. The inverse of :func:`read_jsonl`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("a" if append else "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=default) + "\n")
+            n += 1
+    return n
 
 
 def read_hub(dataset_id: str, *, split: str) -> Iterator[tuple[int, dict[str, Any]]]:

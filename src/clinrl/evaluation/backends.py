@@ -33,10 +33,17 @@ class Backend:
     """The interface. Subclasses implement :meth:`generate`; :meth:`render` defaults to text."""
 
     name = "base"
+    #: prompts this backend did not generate because prompt + ``max_new_tokens`` exceed its context (each one
+    #: got an error, so it is recorded as unscored); counted over the backend's life
+    n_over_context: int = 0
 
     def describe(self) -> dict[str, Any]:
         """What the eval log records about the backend (no secrets)."""
         return {"backend": self.name}
+
+    def context_length(self) -> int | None:
+        """The model's context in tokens, when the backend knows and enforces it (None: unknown)."""
+        return None
 
     def render(self, sample: Sample) -> Any:
         raise NotImplementedError
@@ -142,6 +149,7 @@ class HFBackend(Backend):
                 error = (f"prompt of {length} tokens + max_new_tokens {max_new_tokens} exceeds the model's context "
                          f"of {context} tokens")
                 out[i] = [Generation(text="", n_tokens=0, truncated=False, error=error) for _ in range(n)]
+                self.n_over_context += 1
         rows = sorted(((i, j) for i in range(len(prompts)) for j in range(n) if out[i][j] is None),
                       key=lambda r: (-lengths[r[0]], r))
         eos = self._eos_ids()

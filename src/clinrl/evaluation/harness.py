@@ -25,7 +25,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any, Sequence
 from clinrl.errors import ConfigError, DataError
 from clinrl.evaluation.backends import Backend, Generation
 from clinrl.evaluation.metrics import summarize
+from clinrl.provenance import git_revision, jsonable, package_versions
 from clinrl.tasks.base import Task
 from clinrl.types import Sample, Score
 
@@ -43,7 +43,6 @@ LOG_NAME = "eval_log.json"
 RESUME_KEYS = ("task", "task_version", "contract", "backend", "model", "decoding", "seed", "source", "split",
                "limit", "stratify")
 RECORD_SKIP_METADATA = frozenset({"patient_note", "question", "explanation", "note", "text"})
-PACKAGES = ("clinrl", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "httpx")
 
 
 @dataclass
@@ -57,48 +56,6 @@ class EvalResult:
     n_resumed: int = 0
     #: records of the resumed log that had ended in a generation error and were generated again
     n_retried: int = 0
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
-def git_revision() -> str | None:
-    """The clinrl source tree's commit (``+dirty`` when it has changes); None outside a checkout."""
-    root = Path(__file__).resolve().parents[3]
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
-        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def jsonable(value: Any) -> Any:
-    """Dates → ISO text, tuples → lists, NaN → None (strict JSON: an undefined metric is null), anything else
-    unknown → str (answers may be dates / tuples)."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
 
 
 def build_spec(task: Task, samples: Sequence[Sample], backend: Backend, *, n_samples: int, temperature: float,
@@ -193,11 +150,8 @@ def _resumable(path: Path, spec: dict[str, Any], samples: Sequence[Sample], *,
 def score_generation(task: Task, sample: Sample, gen: Generation) -> dict[str, Any]:
     """One completion's entry in a record. A failed generation is unscored, never wrong."""
     score = Score.unscored(f"generation failed: {gen.error}") if gen.error else task.score(gen.text, sample.target)
-    return {
-        "text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
-        "answer": jsonable(score.answer), "correct": score.correct, "format_ok": score.format_ok,
-        "reward": score.value, "explanation": score.explanation,
-    }
+    return {"text": gen.text, "n_tokens": gen.n_tokens, "truncated": gen.truncated, "error": gen.error,
+            **jsonable(score.to_record())}
 
 
 def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generation]) -> dict[str, Any]:
@@ -215,16 +169,10 @@ def make_record(task: Task, sample: Sample, prompt: Any, gens: Sequence[Generati
     }
 
 
-def record_score(completion: dict[str, Any]) -> Score:
-    return Score(value=completion.get("reward"), format_ok=completion.get("format_ok"),
-                 answer=completion.get("answer"), correct=completion.get("correct"),
-                 explanation=completion.get("explanation") or "")
-
-
 def compute_metrics(task: Task, samples: Sequence[Sample], records: Sequence[dict[str, Any]], *,
                     seed: int = 0) -> dict[str, Any]:
     """The task's own metrics on each sample's first completion, plus the harness summary."""
-    firsts = [record_score(r["completions"][0]) for r in records]
+    firsts = [Score.from_record(r["completions"][0]) for r in records]
     metrics = task.metrics(list(samples), firsts)
     metrics.update(summarize(records, n_choices=task.answer_space_size, seed=seed))
     return metrics

@@ -30,6 +30,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from clinrl.metrics import Proportion
+
 N_RESAMPLES = 1000
 
 
@@ -83,16 +85,16 @@ def reliable_pass_at_k(correct: Sequence[bool], answers: Sequence[Any], k: int, 
 
 
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                   confidence: float = 0.95) -> dict[str, float | int]:
-    """Mean with a percentile-bootstrap interval, as a JSON-friendly dict (``nan`` when empty)."""
+                   confidence: float = 0.95) -> Proportion:
+    """Mean with a percentile-bootstrap interval (``nan`` when empty)."""
     arr = np.asarray(list(values), dtype=float)
     if arr.size == 0:
-        return {"value": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n": 0}
+        return Proportion(float("nan"), float("nan"), float("nan"), 0)
     rng = np.random.default_rng(seed)
     means = arr[rng.integers(0, arr.size, size=(n_resamples, arr.size))].mean(axis=1)
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
-    return {"value": float(arr.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(arr.size)}
+    return Proportion(float(arr.mean()), float(lo), float(hi), int(arr.size))
 
 
 def default_ks(n: int) -> list[int]:

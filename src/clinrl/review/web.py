@@ -369,7 +369,3 @@ def create_app(store: ReviewStore, *, secure_cookies: bool = False, trusted_orig
         return round_stats(store)
 
     return app
-
-
-def rubric_json(rubric: Rubric) -> str:
-    return json.dumps(rubric.to_dict(), ensure_ascii=False)

@@ -231,12 +231,6 @@ def write_rubrics(path: str | Path, rubrics: Iterable[Rubric], fmt: str = "clinr
     """Write rubrics as JSONL in ``clinrl`` or ``healthbench`` format; returns the number written."""
     if fmt not in ("clinrl", "healthbench"):
         raise RubricError(f"cannot export format {fmt!r}; choose clinrl or healthbench")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for rubric in rubrics:
-            row = rubric.to_dict() if fmt == "clinrl" else to_healthbench(rubric)
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    from clinrl.data.tables import write_jsonl
+
+    return write_jsonl(path, (rubric.to_dict() if fmt == "clinrl" else to_healthbench(rubric) for rubric in rubrics))

@@ -226,17 +226,11 @@ def plain_pairs(examples: Sequence[SyntheticExample]) -> list[PlainPair]:
 # -- labelled examples on disk (for `clinrl train rm --data` / `clinrl eval rm --data`) -------------
 def write_labelled(path: Any, examples: Sequence[SyntheticExample]) -> int:
     """JSONL, one example per line: ``{"rubric": {...}, "responses": [{"text", "kind", "labels"}]}``."""
-    import json
-    from pathlib import Path
+    from clinrl.data.tables import write_jsonl
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for ex in examples:
-            row = {"rubric": ex.rubric.to_dict(), "category": ex.category,
-                   "responses": [{"text": r.text, "kind": r.kind, "labels": list(r.labels)} for r in ex.responses]}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return len(examples)
+    return write_jsonl(path, ({"rubric": ex.rubric.to_dict(), "category": ex.category,
+                               "responses": [{"text": r.text, "kind": r.kind, "labels": list(r.labels)}
+                                             for r in ex.responses]} for ex in examples))
 
 
 def read_labelled(path: Any) -> list[SyntheticExample]:

@@ -86,6 +86,9 @@ class Task(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     card: ClassVar[TaskCard]
+    #: what `clinrl quickstart --task NAME` sets when its recipe was written for another task, as fields of
+    #: :class:`clinrl.cli.quickstart.QuickstartBudget` (completion_tokens, sft_max_length, light_run, real_rows)
+    quickstart_budget: ClassVar[Mapping[str, Any]] = {}
     #: target fields that travel as flat dataset columns (:meth:`to_row`) and that ``clinrl score`` reads from a row
     target_fields: ClassVar[tuple[str, ...]] = ()
     #: plausible answers per sample when the answer space is small (3 trial labels, a yes/no outcome): Reliable

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from transformers import TrainerCallback
 
+from clinrl.metrics import Proportion
 from clinrl.tasks.base import Task
 from clinrl.types import Sample
 
@@ -32,17 +33,18 @@ HELDOUT_LOG = "heldout_eval.jsonl"
 
 
 def _value(metric: Any) -> float | None:
-    value = metric.get("value") if isinstance(metric, dict) else metric
+    """A metric's number: a :class:`~clinrl.metrics.Proportion`'s value, or the metric itself (NaN → None)."""
+    p = Proportion.read(metric)
+    value = p.value if p is not None else metric
     if isinstance(value, (int, float)) and value == value:  # NaN (no scored samples) → None
         return float(value)
     return None
 
 
 def _interval(metric: Any) -> list[float] | None:
-    if isinstance(metric, dict):
-        low, high = metric.get("low", metric.get("ci_low")), metric.get("high", metric.get("ci_high"))
-        if low is not None and high is not None:
-            return [low, high]
+    p = Proportion.read(metric)
+    if p is not None and p.ci_low is not None and p.ci_high is not None:
+        return [p.ci_low, p.ci_high]
     return None
 
 
@@ -113,11 +115,9 @@ def headline_text(row: dict[str, Any]) -> str:
 
 
 def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
-    path = Path(run_dir) / HELDOUT_LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
+    from clinrl.data.tables import write_jsonl
+
+    write_jsonl(Path(run_dir) / HELDOUT_LOG, rows, append=True)
 
 
 def read_heldout(run_dir: Path) -> list[dict[str, Any]]:

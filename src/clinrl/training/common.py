@@ -74,6 +74,21 @@ def device_kwargs(config: RunConfig) -> dict[str, Any]:
     return kwargs
 
 
+def trl_config(config_cls: type, settings: dict[str, Any], trl_args: dict[str, Any], where: str) -> Any:
+    """``config_cls(**settings)`` with the recipe's ``trl_args`` passthrough applied last (it wins); a key that is
+    not a field of ``config_cls`` raises ``ConfigError`` naming the key and the class."""
+    import dataclasses
+    import difflib
+
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    for key in trl_args:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}.trl_args: {key!r} is not a field of trl.{config_cls.__name__}{hint}")
+    return config_cls(**{**settings, **trl_args})
+
+
 def report_to(config: RunConfig) -> list[str] | str:
     """The configured integrations; none configured: TensorBoard (RUN/tb/) when it is installed."""
     if config.report_to:

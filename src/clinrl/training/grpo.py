@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from clinrl.errors import ConfigError, require
 from clinrl.training.callbacks import HeldoutEvalCallback
 from clinrl.training.common import (
-    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype,
+    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype, trl_config,
 )
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, MixtureReward, grpo_rows
@@ -55,7 +55,7 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
     g = config.grpo
     world = world_size or int(os.environ.get("WORLD_SIZE", "1"))
     micro, accumulation = batch_layout(g.prompts_per_step, g.num_generations, g.per_device_completions, world)
-    return trl.GRPOConfig(
+    settings = dict(
         output_dir=str(output_dir),
         max_steps=g.max_steps,
         learning_rate=g.learning_rate,
@@ -82,6 +82,7 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
         log_completions=g.log_completions,
         **device_kwargs(config),
     )
+    return trl_config(trl.GRPOConfig, settings, g.trl_args, "grpo")
 
 
 def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,

@@ -76,11 +76,11 @@ def paired_gain(task: Any, samples: Sequence[Any], records_a: Sequence[Mapping[s
                 "delta": diff.get("value") if result["n_paired"] else None,
                 "ci": [diff.get("ci_low"), diff.get("ci_high")] if result["n_paired"] else None,
                 "n": result["n_paired"], "fixed": result["b_only"], "broken": result["a_only"]}
-    from clinrl.evaluation.harness import record_score
+    from clinrl.types import Score
 
     by_id = {str(s.id): s for s in samples}
-    a = {str(r["id"]): record_score(r["completions"][0]) for r in records_a if r.get("completions")}
-    b = {str(r["id"]): record_score(r["completions"][0]) for r in records_b if r.get("completions")}
+    a = {str(r["id"]): Score.from_record(r["completions"][0]) for r in records_a if r.get("completions")}
+    b = {str(r["id"]): Score.from_record(r["completions"][0]) for r in records_b if r.get("completions")}
     common = [i for i in sorted(set(a) & set(b) & set(by_id)) if a[i].correct is not None and b[i].correct is not None]
     name = task.headline[0]
     if not common:

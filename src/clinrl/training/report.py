@@ -70,11 +70,12 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     for stage, row in final_rows:
         lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
                      f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} |" + extra(row))
-    real = [s for s in result.evals if s.endswith("-real")]
-    if real:
-        lines += ["", f"Rows marked `-real` are real MedCalc-Bench rows from `{config.eval.real_source}`: a different "
-                      "distribution from the synthetic training notes (longer notes, all calculators); they are "
-                      "reported separately and are expected to be far lower for an embedded model."]
+    for extra in config.eval.extra:
+        if extra.source and any(s.endswith(f"-{extra.name}") for s in result.evals):
+            lines += ["", f"Rows marked `-{extra.name}` are {extra.task or config.tasks[0].name} samples from "
+                          f"`{extra.source}` ({extra.split} split), not from the training source: a different "
+                          "distribution (e.g. real notes against synthetic ones); they are reported separately and "
+                          "may be far lower for a small model."]
     lines += ["", "## Training", "", "| stage | steps | seconds | s/step | first → last loss | first → last reward |",
               "|---|---|---|---|---|---|"]
     for name, stage in result.metrics.get("stages", {}).items():

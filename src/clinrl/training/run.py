@@ -28,7 +28,7 @@ from typing import Any, Sequence
 from clinrl.errors import ConfigError
 from clinrl.training.callbacks import append_heldout, evaluate_backend, read_heldout
 from clinrl.training.common import StageResult
-from clinrl.training.config import RunConfig, from_dict, to_dict
+from clinrl.training.config import ExtraEval, RunConfig, from_dict, to_dict
 from clinrl.training.mixtures import Mixture, load_mixture
 
 CONFIG_FILE, INFO_FILE, METRICS_FILE, REPORT_FILE = "config.yaml", "run_info.json", "metrics.json", "report.md"
@@ -62,7 +62,7 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: 
         config_path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     info_path = run_dir / INFO_FILE
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    from clinrl.evaluation.harness import git_revision, package_versions
+    from clinrl.provenance import git_revision, package_versions
 
     info.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     from clinrl.training.common import placement
@@ -102,30 +102,40 @@ def evaluate_stage(stage: str, model_spec: str, mixture: Mixture, config: RunCon
     return rows
 
 
-def evaluate_real(model_spec: str, config: RunConfig, run_dir: Path, stage: str) -> list[dict[str, Any]]:
-    """Held-out accuracy on real MedCalc-Bench rows (reported apart from the synthetic split)."""
+def extra_task(config: RunConfig, extra: ExtraEval):
+    """The task of an extra evaluation: ``extra.task`` (default: the first trained task) with ``extra.options``,
+    or, when those are unset, the options the model was trained with on that task, so its samples are asked the
+    way the model was trained (e.g. MedCalc's prompt style)."""
     from clinrl.registry import get_task
 
-    # the trained task's prompt style and options: the real rows must be asked the way the model was trained
-    options = next((dict(t.options) for t in config.tasks if t.name == "medcalc"), {})
-    task = get_task("medcalc", **options)
-    samples = task.load(config.eval.real_source, "test", limit=config.eval.real_limit)
-    backend = stage_backend(model_spec, config)
-    rows = evaluate_backend(backend, [(task, samples)], stage=f"{stage}-real", step=0,
-                            max_new_tokens=config.eval.max_new_tokens, out_dir=run_dir / "eval" / f"{stage}-real",
-                            progress=True)
-    from clinrl.prompting import render_prompt
+    name = extra.task or config.tasks[0].name
+    options = extra.options if extra.options is not None else \
+        next((dict(t.options) for t in config.tasks if t.name == name), {})
+    return get_task(name, **options)
 
-    tokenizer = backend.tokenizer
-    context = int(backend.context_length() or 0) if hasattr(backend, "context_length") else 0
-    budget = config.eval.max_new_tokens  # the HF backend's rule: prompt + budget must fit the trained positions
-    over = sum(1 for s in samples
-               if context and len(tokenizer(render_prompt(tokenizer, s))["input_ids"]) + budget > context)
+
+def evaluate_extra(model_spec: str, config: RunConfig, run_dir: Path, stage: str,
+                   extra: ExtraEval) -> list[dict[str, Any]]:
+    """Accuracy on another source (``eval.extra``, e.g. real MedCalc-Bench rows), reported apart from the
+    held-out split as stage ``<stage>-<name>``."""
+    task = extra_task(config, extra)
+    samples = task.load(extra.source, extra.split, limit=extra.limit)
+    label = f"{stage}-{extra.name}"
+    backend = stage_backend(model_spec, config)
+    rows = evaluate_backend(backend, [(task, samples)], stage=label, step=0,
+                            max_new_tokens=config.eval.max_new_tokens, out_dir=run_dir / "eval" / label,
+                            progress=True)
+    # prompts the backend refused because prompt + budget exceed the model's context (recorded as unscored)
     for row in rows:
-        row.update(final=True, source=str(config.eval.real_source), n_prompts_over_context=over,
-                   context_length=context)
+        row.update(final=True, source=str(extra.source), n_prompts_over_context=backend.n_over_context,
+                   context_length=int(backend.context_length() or 0))
     append_heldout(run_dir, rows)
     return rows
+
+
+def active_extras(config: RunConfig) -> list[ExtraEval]:
+    """The ``eval.extra`` evaluations to run (an entry without a source is skipped)."""
+    return [e for e in config.eval.extra if e.source]
 
 
 def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stages: Sequence[str] = ("sft", "grpo"),
@@ -142,6 +152,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         say(f"loading data for {', '.join(t.name for t in config.tasks)} …")
         mixture = mixture or load_mixture(config.tasks, seed=config.seed)
         resolve_model(config.model.spec)
+        for extra in active_extras(config):  # an unknown task or option of an extra evaluation fails here too
+            extra_task(config, extra)
     config = prepare_run_dir(run_dir, config, resume=resume, command=command)
     started = time.perf_counter()
     result = RunResult(run_dir)
@@ -168,15 +180,15 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         result.notes.extend(stage.notes)
         if name in config.eval.stages:
             result.evals[name] = evaluate_stage(name, current, mixture, config, run_dir, stage.global_step)
-    if config.eval.real_source:
-        say(f"evaluating on real rows from {config.eval.real_source} …")
+    for extra in active_extras(config):
+        say(f"evaluating on {extra.name} rows from {extra.source} …")
         final_stage = list(result.stages)[-1] if result.stages else "base"
-        real = evaluate_real(current, config, run_dir, final_stage)
-        result.evals[f"{final_stage}-real"] = real
-        over = real[0].get("n_prompts_over_context") if real else 0
+        rows = evaluate_extra(current, config, run_dir, final_stage, extra)
+        result.evals[f"{final_stage}-{extra.name}"] = rows
+        over = rows[0].get("n_prompts_over_context") if rows else 0
         if over:
-            result.notes.append(f"real rows: {over}/{real[0]['n']} prompts do not fit the model's context "
-                                f"({real[0]['context_length']} tokens) with the generation budget of "
+            result.notes.append(f"{extra.name} rows: {over}/{rows[0]['n']} prompts do not fit the model's context "
+                                f"({rows[0]['context_length']} tokens) with the generation budget of "
                                 f"{config.eval.max_new_tokens}; they are recorded as unscored, not as wrong")
     result.metrics = summarise(result, config, time.perf_counter() - started)
     result.metrics.update(assess_run(result, mixture, config, run_dir, say=say))

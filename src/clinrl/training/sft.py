@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from clinrl.errors import require
 from clinrl.training.callbacks import HeldoutEvalCallback
 from clinrl.training.common import (
-    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype,
+    StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype, trl_config,
 )
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, sft_rows
@@ -23,7 +23,7 @@ from clinrl.training.mixtures import Mixture, sft_rows
 def sft_args(config: RunConfig, output_dir: Path):
     trl = require("trl", "train")
     s = config.sft
-    return trl.SFTConfig(
+    settings = dict(
         output_dir=str(output_dir),
         max_steps=s.max_steps,
         num_train_epochs=s.num_train_epochs,
@@ -41,6 +41,7 @@ def sft_args(config: RunConfig, output_dir: Path):
         packing=False,
         **device_kwargs(config),
     )
+    return trl_config(trl.SFTConfig, settings, s.trl_args, "sft")
 
 
 def count_truncated(rows: Sequence[dict[str, Any]], tokenizer: Any, max_length: int) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 from clinrl.data.meds import MedsDataset, normalise_split, read_meds
 from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
+from clinrl.settings import setting
 from clinrl.rewards.contract import EHRMIND_PREFILL
 from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
 from clinrl.tasks.ehr.labelers import (LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label,
@@ -120,10 +122,30 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int] | None:
                       f"{type(tokenizer).__name__}")
 
 
+@dataclass
+class SynthConfig:
+    """Options of the EHR task's ``synthetic[:subjects=N;seed=S]`` source (defaults: the task's options)."""
+
+    subjects: int = setting(1000, "Subjects in the seeded MEDS cohort (`n` is an alias).")
+    seed: int = setting(0, "Cohort seed.")
+
+    def __post_init__(self) -> None:
+        if self.subjects < 1:
+            raise ConfigError(f"synthetic subjects must be at least 1, got {self.subjects}")
+
+    @staticmethod
+    def upgrade(data: dict[str, Any], where: str) -> dict[str, Any]:
+        if "n" in data:
+            data["subjects"] = data.pop("n")
+        return data
+
+
 @register_task("ehr")
 class EHRDiagnosisTask(ContractTask):
     name = "ehr"
     version = "1"
+    #: quickstart generation budget: the longest short SFT target on the tiny model (≤ 78 tokens) plus a margin
+    quickstart_budget = {"completion_tokens": 112}
     answer_keys = ("prediction", "label")
     #: plausible answers per sample, for Reliable pass@k (a yes/no guess is right one time in two)
     answer_space_size = 2
@@ -176,20 +198,11 @@ class EHRDiagnosisTask(ContractTask):
         return _read(str(path.resolve()), path.stat().st_mtime)
 
     def _synthetic_options(self, source: str) -> tuple[int, int]:
-        """``synthetic`` or ``synthetic:subjects=500;seed=1`` → (subjects, cohort seed)."""
-        options = {"subjects": self.synthetic_subjects, "seed": self.synthetic_seed}
-        for part in source.partition(":")[2].replace(",", ";").split(";"):
-            if not part.strip():
-                continue
-            key, _, value = part.partition("=")
-            key = {"n": "subjects"}.get(key.strip(), key.strip())
-            if key not in options or not value.strip().lstrip("-").isdigit():
-                raise ConfigError(f"bad synthetic option {part.strip()!r} in {source!r}; use "
-                                  "synthetic:subjects=N;seed=S")
-            options[key] = int(value)
-        if options["subjects"] < 1:
-            raise ConfigError(f"synthetic subjects must be at least 1 in {source!r}")
-        return options["subjects"], options["seed"]
+        """``synthetic`` or ``synthetic:subjects=500;seed=1`` (``n`` is ``subjects``) → (subjects, cohort seed)."""
+        from clinrl.tasks.source import synth_config
+
+        config = synth_config(SynthConfig, source, {"subjects": self.synthetic_subjects, "seed": self.synthetic_seed})
+        return config.subjects, config.seed
 
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
              seed: int = 0) -> list[Sample]:

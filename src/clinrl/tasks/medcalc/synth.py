@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from clinrl.tasks.medcalc.notes import (
@@ -39,6 +40,7 @@ from clinrl.tasks.medcalc.catalog import (
 )
 from clinrl.tasks.medcalc.labels import format_answer
 from clinrl.errors import ConfigError
+from clinrl.settings import setting
 
 DIFFICULTIES = ("template", "simple", "narrative", "noisy")
 DIFFICULTY_CHOICES = (*DIFFICULTIES, "mixed")
@@ -341,8 +343,20 @@ def _write_rows(rows: Sequence[dict[str, Any]], out: Any, suffix: str) -> None:
 # -- the task's "synthetic" source ------------------------------------------------------------------
 SYNTHETIC_PREFIX = "synthetic"
 DEFAULT_SYNTHETIC_N = 1000
-#: added to the seed per split so train / validation / test never share a row (n < 1,000,000)
-SPLIT_SEED_OFFSET = {"train": 0, "validation": 1_000_000, "val": 1_000_000, "dev": 1_000_000, "test": 2_000_000}
+
+
+@dataclass
+class SynthConfig:
+    """Options of MedCalc's ``synthetic[:key=value;...]`` source."""
+
+    calculators: str | None = setting(None, "Comma-separated calculator ids or slugs, or 'all' (default: all).")
+    n: int = setting(DEFAULT_SYNTHETIC_N, "Rows per split.")
+    seed: int | None = setting(None, "Seed (default: load's seed); each split shifts it (tasks.source.split_seed).")
+    difficulty: str = setting("mixed", "template | simple | narrative | noisy | mixed.")
+
+    def __post_init__(self) -> None:
+        if self.difficulty not in DIFFICULTY_CHOICES:
+            raise ConfigError(f"difficulty must be one of {', '.join(DIFFICULTY_CHOICES)}, got {self.difficulty!r}")
 
 
 def is_synthetic_source(source: str | None) -> bool:
@@ -357,26 +371,12 @@ def parse_synthetic_source(source: str, *, seed: int = 0) -> dict[str, Any]:
     ``difficulty`` (template | simple | narrative | noisy | mixed; default mixed).
     Example: ``synthetic:calculators=6,5,39;n=500;seed=0;difficulty=narrative``.
     """
-    options: dict[str, Any] = {"calculators": None, "n": DEFAULT_SYNTHETIC_N, "seed": seed, "difficulty": "mixed"}
-    _, _, spec = str(source).partition(":")
-    for part in filter(None, (p.strip() for p in spec.split(";"))):
-        key, sep, value = part.partition("=")
-        key, value = key.strip().lower(), value.strip()
-        if not sep or key not in options:
-            raise ConfigError(f"synthetic source {source!r}: expected key=value with key in "
-                              f"{', '.join(options)}, got {part!r}")
-        if key in ("n", "seed"):
-            try:
-                options[key] = int(value)
-            except ValueError:
-                raise ConfigError(f"synthetic source {source!r}: {key} must be an integer, got {value!r}") from None
-        elif key == "difficulty":
-            if value not in DIFFICULTY_CHOICES:
-                raise ConfigError(f"synthetic source {source!r}: difficulty must be one of "
-                                  f"{', '.join(DIFFICULTY_CHOICES)}")
-            options[key] = value
-        else:
-            options[key] = value
+    from dataclasses import asdict
+
+    from clinrl.tasks.source import synth_config
+
+    options = asdict(synth_config(SynthConfig, source))
+    options["seed"] = seed if options["seed"] is None else options["seed"]
     options["calculators"] = parse_calculators(options["calculators"])
     return options
 
@@ -386,9 +386,8 @@ def synthetic_rows_for_split(source: str, split: str, *, seed: int = 0, limit: i
     """``(options, rows)`` for a synthetic source and split (the split shifts the seed)."""
     options = parse_synthetic_source(source, seed=seed)
     n = options["n"] if limit is None else min(options["n"], limit)
-    offset = SPLIT_SEED_OFFSET.get(split.lower())
-    if offset is None:
-        raise ConfigError(f"synthetic source: unknown split {split!r}; use one of {', '.join(SPLIT_SEED_OFFSET)}")
-    rows = generate_rows(n, calculators=options["calculators"], seed=options["seed"] + offset,
+    from clinrl.tasks.source import split_seed
+
+    rows = generate_rows(n, calculators=options["calculators"], seed=split_seed(options["seed"], split.lower()),
                          difficulty=options["difficulty"], progress=progress)
     return options, rows

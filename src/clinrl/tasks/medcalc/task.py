@@ -29,9 +29,10 @@ from clinrl.tasks.medcalc.sources import (
 )
 from clinrl.types import Sample, Score
 
+from clinrl.calculators.base import CATEGORIES  # one list: the calculators' categories, in card order
+
 #: the task's registered name; shared layers that must name MedCalc import it instead of spelling it
 NAME = "medcalc"
-CATEGORIES = ("lab", "physical", "date", "dosage", "risk", "severity", "diagnosis")
 # The train split spells two categories differently from the test split.
 CATEGORY_ALIASES = {"lab test": "lab", "dosage conversion": "dosage"}
 
@@ -117,6 +118,9 @@ def check_target(target: Mapping[str, Any]) -> None:
 class MedCalcTask(ContractTask):
     name = NAME
     version = "1"
+    #: the quickstart recipe is sized for MedCalc (~30-token tallies); real rows: the shared MedCalc-Bench test file
+    quickstart_budget = {"completion_tokens": 48, "sft_max_length": 512, "light_run": False,
+                         "real_rows": "medcalc-bench/test_data.csv"}
     answer_keys = ("answer",)
     target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
     card = TaskCard(
@@ -211,10 +215,11 @@ class MedCalcTask(ContractTask):
         row numbers, so completions scored against the wrong split fail on the id instead of silently using
         other targets. ``metadata["seed"]`` is the seed the rows were drawn from (the spec's seed plus the
         split's offset), ``metadata["base_seed"]`` the spec's."""
-        from clinrl.tasks.medcalc.synth import SPLIT_SEED_OFFSET, synthetic_rows_for_split
+        from clinrl.tasks.medcalc.synth import synthetic_rows_for_split
+        from clinrl.tasks.source import split_seed
 
         options, rows = synthetic_rows_for_split(source, split, seed=seed, limit=limit)
-        effective_seed = options["seed"] + SPLIT_SEED_OFFSET[split.lower()]
+        effective_seed = split_seed(options["seed"], split.lower())
         samples = []
         for i, row in enumerate(rows, start=1):
             sample = self.sample_from_row(row, source=source, row_number=i, split=split)

@@ -9,6 +9,7 @@ A response "passes" (``Score.correct``) when it has no safety violation and S1 �
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -23,10 +24,13 @@ from clinrl.rubrics.schema import Rubric
 from clinrl.rubrics.scoring import RewardConfig, healthbench_score, rubric_scores
 from clinrl.rubrics.synth import generate
 from clinrl.rubrics.synth_scenarios import CATEGORIES
+from clinrl.settings import setting
 from clinrl.tasks.base import Task, TaskCard
+from clinrl.tasks.source import parse_source, split_seed, synth_config
 from clinrl.types import Sample, Score
 
-#: seed offsets per synthetic split (the splits also draw from disjoint question combinations: synth.SPLIT_BUCKETS)
+#: seed offsets per synthetic split for tasks.source.split_seed (kept apart from its default table so the generated
+#: questions stay the same; the splits also draw from disjoint question combinations: synth.SPLIT_BUCKETS)
 SPLIT_OFFSETS = {"train": 0, "validation": 500_000, "test": 900_000}
 #: a completion is judged whole; one longer than this many characters is not judged at all and is unscored
 #: (``None``: counted, and left out of GRPO group baselines). Never cut: a safety violation placed after the
@@ -34,28 +38,30 @@ SPLIT_OFFSETS = {"train": 0, "validation": 500_000, "test": 900_000}
 MAX_RESPONSE_CHARS = 100_000
 
 
+@dataclass
+class SynthConfig:
+    """Options of the rubric task's ``synthetic[:n=300;categories=dosing,triage]`` source."""
+
+    n: int = setting(300, "Questions per split.")
+    categories: list[str] = setting(list(CATEGORIES), "Scenario categories to draw from (comma-separated).")
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.categories if c not in CATEGORIES]
+        if unknown or not self.categories:
+            raise ConfigError(f"unknown synthetic rubric categories {unknown}; choose from {', '.join(CATEGORIES)}")
+
+    @staticmethod
+    def upgrade(data: dict[str, Any], where: str) -> dict[str, Any]:
+        if isinstance(data.get("categories"), str):  # as written in a source string
+            data["categories"] = [c.strip() for c in data["categories"].split(",") if c.strip()]
+        return data
+
+
 def parse_synthetic_source(source: str) -> dict[str, Any]:
-    """``synthetic[:n=300;categories=dosing,triage]`` → options."""
-    head, _, rest = source.partition(":")
-    if head != "synthetic":
+    """``synthetic[:n=300;categories=dosing,triage]`` → options (:class:`SynthConfig` as a dict)."""
+    if parse_source(source)[0] != "synthetic":
         raise ConfigError(f"not a synthetic source: {source!r}")
-    opts: dict[str, Any] = {"n": 300, "categories": list(CATEGORIES)}
-    for part in filter(None, (p.strip() for p in rest.split(";"))):
-        key, _, value = part.partition("=")
-        if key == "n":
-            try:
-                opts["n"] = int(value)
-            except ValueError:
-                raise ConfigError(f"synthetic source option n must be an integer, got {value!r}") from None
-        elif key == "categories":
-            cats = [c.strip() for c in value.split(",") if c.strip()]
-            unknown = [c for c in cats if c not in CATEGORIES]
-            if unknown or not cats:
-                raise ConfigError(f"unknown synthetic rubric categories {unknown}; choose from {', '.join(CATEGORIES)}")
-            opts["categories"] = cats
-        else:
-            raise ConfigError(f"unknown synthetic source option {key!r} (use n=…;categories=…)")
-    return opts
+    return asdict(synth_config(SynthConfig, source))
 
 
 @lru_cache(maxsize=4096)
@@ -77,6 +83,8 @@ def rubric_of(target: Mapping[str, Any] | str) -> Rubric:
 class RubricQATask(Task):
     name = "rubric"
     version = "1"
+    #: quickstart generation budget: the longest short SFT target on the tiny model (≤ 134 tokens) plus a margin
+    quickstart_budget = {"completion_tokens": 176}
     headline = ("mean reward", "mean_reward")
     card = TaskCard(
         summary="Open medical questions graded against physician rubrics: ProMedical's safety-vetoed reward "
@@ -122,10 +130,9 @@ class RubricQATask(Task):
         source = source or "synthetic"
         if source.split(":", 1)[0] == "synthetic":
             opts = parse_synthetic_source(source)
-            if split not in SPLIT_OFFSETS:
-                raise ConfigError(f"synthetic rubric splits are {', '.join(SPLIT_OFFSETS)}; got {split!r}")
+            split_offset_seed = split_seed(seed, split, SPLIT_OFFSETS, what="synthetic rubric source")
             n = opts["n"] if limit is None else min(opts["n"], limit)
-            examples = generate(n, seed=seed + SPLIT_OFFSETS[split], categories=opts["categories"], split=split)
+            examples = generate(n, seed=split_offset_seed, categories=opts["categories"], split=split)
             return [self.sample_from_rubric(ex.rubric, split=split) for ex in examples]
         if Path(source).exists():
             rubrics = read_rubrics(source, limit=limit)

@@ -32,6 +32,7 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Any, Sequence
 
+from clinrl.data.tables import write_jsonl
 from clinrl.errors import ConfigError
 from clinrl.rewards.contract import loads_strict, wrap_contract
 from clinrl.tasks.trials.labels import LABEL_DESCRIPTIONS, TREC_NAMES
@@ -202,10 +203,8 @@ def generate_rationales(task: Any, samples: Sequence[Sample], client: Any, out_d
         report.requested += len(batch)
         tried.update(s.id for s in batch)
         new = [_record(task, s, r, config) for s, r in zip(batch, results)]
-        with journal_path.open("a", encoding="utf-8") as fh:
-            for record in new:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-                journal[record["id"]] = record
+        write_jsonl(journal_path, new, append=True)
+        journal.update((record["id"], record) for record in new)
         for record in new:
             report.statuses[record["status"]] += 1
             if record["status"] == "failed":
@@ -220,9 +219,7 @@ def generate_rationales(task: Any, samples: Sequence[Sample], client: Any, out_d
             report.shortfall[TREC_NAMES[label]] = config.per_class - len(kept)
         rows += [sft_row(by_id[s.id], task, journal[s.id]["rationale"], journal[s.id]["confidence"]) for s in kept]
     rows.sort(key=lambda r: r["id"])
-    with (out / "train.jsonl").open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(out / "train.jsonl", rows)
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return report
 

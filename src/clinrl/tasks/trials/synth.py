@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 from clinrl.errors import ConfigError
@@ -68,29 +68,11 @@ PRESETS = {
 
 
 def config_from(source: str, options: Mapping[str, Any] | None = None) -> SynthConfig:
-    """``synthetic``, ``synthetic:hard`` or ``synthetic:hard,negation_rate=0.2`` (+ task options) → config."""
-    config = PRESETS["medium"]
-    spec = source.partition(":")[2]
-    overrides: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(SynthConfig)}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        if "=" not in part:
-            if part not in PRESETS:
-                raise ConfigError(f"unknown synthetic preset {part!r}; choose one of {', '.join(PRESETS)}")
-            config = PRESETS[part]
-            continue
-        key, _, value = part.partition("=")
-        overrides[key.strip()] = value.strip()
-    overrides.update(options or {})
-    parsed: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key not in types:
-            raise ConfigError(f"unknown synthetic option {key!r}; options: {', '.join(types)}")
-        try:
-            parsed[key] = int(value) if types[key] in ("int", int) else float(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"synthetic option {key}={value!r} is not a number") from exc
-    return replace(config, **parsed)
+    """``synthetic``, ``synthetic:hard`` or ``synthetic:hard;negation_rate=0.2`` (+ task options, which win) →
+    config, read by :func:`clinrl.tasks.source.synth_config` (the old ``,`` form warns)."""
+    from clinrl.tasks.source import synth_config
+
+    return synth_config(SynthConfig, source, asdict(PRESETS["medium"]), overrides=options, presets=PRESETS)
 
 
 # -- the exact rule ------------------------------------------------------------------------------------------
