@@ -21,6 +21,9 @@ Where the modules that are not packages of their own sit, and why:
 * ``device``, ``hub``, ``prompting``, ``run_console``: leaves (device/dtype choice, offline hub switch,
   chat prompt rendering, the terminal of a training run) that import nothing above ``types``/``errors``;
   lowest layer, so the evaluation harness can ask whether a run owns the terminal.
+* ``provenance`` (package versions, git revision, repo root, ``jsonable``) and ``settings`` (the
+  dataclass-with-help validator behind recipes and synthetic-source configs): leaves importing at most
+  ``errors``, lowest layer, so tasks validate their source options the way training validates recipes.
 * ``export`` (verl rows and reward function): an adapter for another trainer, beside ``training``.
 """
 
@@ -36,7 +39,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
 #: low → high; a module may import its own layer and the layers below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "types", "errors", "metrics", "registry", "device", "hub", "prompting", "run_console"),
+    ("__init__", "types", "errors", "metrics", "registry", "device", "hub", "prompting", "run_console",
+     "provenance", "settings"),
     ("rewards", "calculators", "llm"),
     ("data", "rubrics"),
     ("tasks",),

@@ -44,7 +44,7 @@ def test_the_old_comma_form_still_reads_with_a_deprecation_warning():
 
 
 def test_every_task_reads_its_synthetic_options_through_a_typed_config():
-    from clinrl.data.medcalc_synth import parse_synthetic_source as medcalc_options
+    from clinrl.tasks.medcalc.synth import parse_synthetic_source as medcalc_options
     from clinrl.registry import get_task
     from clinrl.tasks.rubric_qa.task import parse_synthetic_source as rubric_options
     from clinrl.tasks.trials.synth import config_from
