@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from clinrl.rewards.contract import EHRMIND_PREFILL, parse_contract, wrap_contract
+from clinrl.rewards.contract import EHRMIND_PREFILL, _split_fast, _split_slow, parse_contract, wrap_contract
 
 KEYS = ("answer",)
 
@@ -130,3 +132,40 @@ def test_duplicate_optional_and_colon_keys_are_refused(body):
 def test_single_key_with_colon_in_value_is_read():
     result = parse_contract('<think>a</think><answer>{"answer": "12:30"}</answer>', ("answer",))
     assert result.ok and result.answer == {"answer": "12:30"}
+
+
+# --- the fast path agrees with every structural rule ------------------------------------------------------
+
+#: pieces a completion is built from: every tag, look-alikes, a lone "<", JSON, spaces and words
+_PIECES = ["<think>", "</think>", "<answer>", "</answer>", "<", "<answer", "</", " ", "\n", "step 1 ",
+           '{"answer": 3}', "x < y", "<think", "answer>", "ok"]
+
+
+def _same(fast, slow) -> bool:
+    if isinstance(fast, tuple) or isinstance(slow, tuple):
+        return fast == slow
+    return (fast.ok, fast.error) == (slow.ok, slow.error)
+
+
+#: text between the tags: mostly plain, sometimes a tag or a stray "<"
+_FILLER = st.lists(st.sampled_from(["", "", "", " ", "\n", "step 1 ", "ok", '{"answer": 3}', "<", "x < y",
+                                    "</answer>", "<think>"]), max_size=2).map("".join)
+#: completions shaped like the contract, each part present or not, with filler around every tag
+_SHAPED = st.tuples(_FILLER, st.sampled_from(["<think>", ""]), _FILLER, st.sampled_from(["</think>", ""]), _FILLER,
+                    st.sampled_from(["<answer>", ""]), _FILLER, st.sampled_from(["</answer>", ""]),
+                    _FILLER).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_SHAPED, st.lists(st.sampled_from(_PIECES), max_size=10).map("".join)), st.booleans())
+def test_fast_path_returns_what_the_full_rules_return(text, allow_prefill):
+    fast = _split_fast(text, allow_prefill)
+    if fast is not None:  # None: the fast path steps aside and the full rules decide
+        assert _same(fast, _split_slow(text, allow_prefill)), text
+
+
+def test_fast_path_takes_the_usual_completions():
+    usual = "<think>1 + 1 = 2</think>\n<answer>{\"answer\": 2}</answer>"
+    assert _split_fast(usual, True) == ("1 + 1 = 2", '{"answer": 2}') == _split_slow(usual, True)
+    assert _split_fast(usual[len("<think>"):], True) == _split_slow(usual[len("<think>"):], True)
+    assert _split_fast("a < b</think><answer>{}</answer>", True) is None  # a stray "<": the full rules
