@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -133,6 +134,22 @@ def test_report_names_the_extra_evaluation(tmp_path):
                        metrics={"stages": {}})
     text = write_report(tmp_path, config, result).read_text()
     assert "Rows marked `-real` are medcalc samples from `rows.csv` (test split)" in text
+
+
+def test_report_with_extra_entries_and_evaluations_during_training(tmp_path):
+    """An eval.extra entry (even one without a source, as the quickstart recipe declares) next to held-out
+    evaluations during GRPO: both tables are written (the report used to crash here, after training)."""
+    from clinrl.training.callbacks import HELDOUT_LOG
+    from clinrl.training.report import write_report
+    from clinrl.training.run import RunResult
+
+    config = from_dict(RunConfig, {"eval": {"extra": [{"name": "real"}, {"name": "other", "source": "rows.csv"}]}})
+    row = {"task": "medcalc", "n": 2, "accuracy": 0.5, "format_valid": 1.0}
+    (tmp_path / HELDOUT_LOG).write_text(json.dumps({**row, "stage": "grpo", "step": 10}) + "\n")
+    result = RunResult(tmp_path, evals={"sft": [row], "grpo": [row]}, metrics={"stages": {}})
+    text = write_report(tmp_path, config, result).read_text()
+    assert "| grpo | 10 | medcalc | 50.0% | 100.0% |" in text
+    assert "Rows marked `-real`" not in text  # no source: nothing was evaluated
 
 
 # -- quickstart budgets on the task ----------------------------------------------------------------

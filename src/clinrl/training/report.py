@@ -70,10 +70,10 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     for stage, row in final_rows:
         lines.append(f"| {stage} | {row['task']} | {row.get('n')} | {_pct(row.get('accuracy'))}{_ci(row)} | "
                      f"{_pct(row.get('format_valid'))} | {row.get('n_unscored', 0)} |" + extra(row))
-    for extra in config.eval.extra:
-        if extra.source and any(s.endswith(f"-{extra.name}") for s in result.evals):
-            lines += ["", f"Rows marked `-{extra.name}` are {extra.task or config.tasks[0].name} samples from "
-                          f"`{extra.source}` ({extra.split} split), not from the training source: a different "
+    for entry in config.eval.extra:
+        if entry.source and any(s.endswith(f"-{entry.name}") for s in result.evals):
+            lines += ["", f"Rows marked `-{entry.name}` are {entry.task or config.tasks[0].name} samples from "
+                          f"`{entry.source}` ({entry.split} split), not from the training source: a different "
                           "distribution (e.g. real notes against synthetic ones); they are reported separately and "
                           "may be far lower for a small model."]
     lines += ["", "## Training", "", "| stage | steps | seconds | s/step | first → last loss | first → last reward |",
