@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def test_sft_changes_weights_with_finite_loss(sft_run):
     run_dir, result = sft_run
     stage = result.stages["sft"]
     assert stage.global_step == 4 and finite_losses(stage.log_history)
+    # compute per step, read from this process's CPU clock: positive, and a step cannot use more than every core
+    assert 0 < stage.cpu_seconds_per_step <= stage.seconds_per_step * (os.cpu_count() or 1) + 0.5
     assert _changed(_weights(resolve_model("tiny")), _weights(str(stage.model_dir))) > 10
     assert (run_dir / "sft" / "checkpoint-4" / "trainer_state.json").is_file()
 

@@ -25,6 +25,9 @@ class StageResult:
     heldout: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     seconds_per_step: float | None = None
+    #: this process's CPU seconds per step (all its threads): unlike wall-clock time, it does not grow when
+    #: other jobs share the machine, so benchmarks compare stages' compute with it
+    cpu_seconds_per_step: float | None = None
     resumed_from: str | None = None
     skipped: bool = False
     notes: list[str] = field(default_factory=list)
@@ -159,9 +162,9 @@ def train_stage(stage: str, trainer: Any, tokenizer: Any, output_dir: Path, *, r
     final_dir = output_dir / "final"
     checkpoint = latest_checkpoint(output_dir) if resume else None
     attach_run_callbacks(trainer, stage, output_dir)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if trainer.is_world_process_zero():
         save_final(trainer, tokenizer, final_dir, merge_lora=True)
         trainer.state.save_to_json(str(output_dir / "trainer_state.json"))  # the whole log, for the report
@@ -169,6 +172,7 @@ def train_stage(stage: str, trainer: Any, tokenizer: Any, output_dir: Path, *, r
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
     return StageResult(stage, final_dir, trainer.state.global_step, list(trainer.state.log_history),
                        seconds=seconds, seconds_per_step=seconds / steps_run if steps_run else None,
+                       cpu_seconds_per_step=cpu_seconds / steps_run if steps_run else None,
                        resumed_from=str(checkpoint) if checkpoint else None)
 
 
