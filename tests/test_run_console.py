@@ -66,6 +66,20 @@ def test_library_output_goes_to_train_log_and_clinrl_lines_to_the_terminal(tmp_p
     assert after == before  # everything is restored for the summary and for the next command
 
 
+def test_a_health_warning_shown_live_is_not_repeated_by_the_run(tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    run = tmp_path / "run"
+    with RunConsole(run, file=out, err_file=err) as console:
+        run.mkdir()
+        (run / "config.yaml").write_text("name: x\n")  # the run's directory exists: train.log attaches
+        console.warn_once("held-out accuracy at grpo step 15 is 50.0%")  # live, during the stage
+        console.say("warning: held-out accuracy at grpo step 15 is 50.0%")  # the run's closing health check
+        console.say("warning: the grpo model gives the answer 0 to 100% of inputs")
+    assert err.getvalue().count("step 15 is 50.0%") == 1
+    assert err.getvalue().count("answer 0 to 100%") == 1 and "clinrl warning" not in out.getvalue()
+    assert "warning: the grpo model gives the answer 0" in (run / "train.log").read_text()  # the log keeps it
+
+
 def test_verbose_passes_library_output_through(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

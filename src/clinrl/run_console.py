@@ -220,11 +220,14 @@ class RunConsole:
         self.sink.write(source, text)
 
     def say(self, message: str) -> None:
-        """One clinrl line on the terminal (and in train.log)."""
+        """One clinrl line on the terminal (and in train.log). A ``warning: …`` line goes through
+        :meth:`warn_once`, so a health warning already shown live is not printed again before the summary."""
         from rich.markup import escape
 
         self.log("clinrl", message)
-        if self.main_process:
+        if message.startswith("warning: "):
+            self.warn_once(message[len("warning: "):])
+        elif self.main_process:
             self.console.print(f"[bold cyan]clinrl[/] {escape(message)}", highlight=False, soft_wrap=True)
 
     def warn_once(self, message: str, *, label: str = "warning") -> None:
