@@ -44,6 +44,23 @@ def test_trl_args_with_an_unknown_key_name_the_key_and_the_trl_class():
         grpo_args(config, Path("/tmp/unused"), world_size=1)
 
 
+def test_a_mistyped_grpo_trl_arg_fails_before_the_warm_up_and_the_run_directory(tmp_path):
+    from clinrl.training.run import run_training
+
+    config = load_recipe("quickstart", {"grpo": {"trl_args": {"max_grad_nrom": 0.5}},
+                                        "tasks": {"0": {"train_limit": 8, "heldout_limit": 2}}})
+    with pytest.raises(ConfigError, match=r"grpo\.trl_args: 'max_grad_nrom'.*did you mean 'max_grad_norm'"):
+        run_training(config, tmp_path / "run", say=lambda message: None)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_extra_evaluation_with_an_absurd_limit_is_refused():
+    with pytest.raises(ConfigError, match=r"eval\.extra\.real\.limit must be at least 1.*-3"):
+        load_recipe("quickstart", {"eval": {"extra": [{"name": "real", "limit": -3}]}})
+    with pytest.raises(ConfigError, match="name must not be empty"):
+        load_recipe("quickstart", {"eval": {"extra": [{"name": " "}]}})
+
+
 def test_trl_args_come_from_yaml_and_set():
     config = load_recipe("quickstart", parse_override("grpo.trl_args.max_grad_norm=0.5"))
     assert config.grpo.trl_args == {"max_grad_norm": 0.5} and config.sft.trl_args == {}

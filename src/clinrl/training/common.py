@@ -77,9 +77,9 @@ def device_kwargs(config: RunConfig) -> dict[str, Any]:
     return kwargs
 
 
-def trl_config(config_cls: type, settings: dict[str, Any], trl_args: dict[str, Any], where: str) -> Any:
-    """``config_cls(**settings)`` with the recipe's ``trl_args`` passthrough applied last (it wins); a key that is
-    not a field of ``config_cls`` raises ``ConfigError`` naming the key and the class."""
+def check_trl_args(config_cls: type, trl_args: dict[str, Any], where: str) -> None:
+    """Raise ``ConfigError`` naming the key and the class for a ``trl_args`` key that is not a field of
+    ``config_cls``."""
     import dataclasses
     import difflib
 
@@ -89,6 +89,12 @@ def trl_config(config_cls: type, settings: dict[str, Any], trl_args: dict[str, A
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}.trl_args: {key!r} is not a field of trl.{config_cls.__name__}{hint}")
+
+
+def trl_config(config_cls: type, settings: dict[str, Any], trl_args: dict[str, Any], where: str) -> Any:
+    """``config_cls(**settings)`` with the recipe's ``trl_args`` passthrough applied last (it wins); a key that is
+    not a field of ``config_cls`` raises ``ConfigError`` naming the key and the class."""
+    check_trl_args(config_cls, trl_args, where)
     return config_cls(**{**settings, **trl_args})
 
 

@@ -154,6 +154,12 @@ class ExtraEval:
     options: dict[str, Any] | None = setting(None, "Options for the task's constructor (None: the trained task's "
                                                    "options, so the samples are asked the way the model was trained).")
 
+    def __post_init__(self) -> None:
+        if not str(self.name).strip():
+            raise ConfigError("eval.extra: an entry's name must not be empty")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"eval.extra.{self.name}.limit must be at least 1 (or null for all), got {self.limit}")
+
 
 @dataclass
 class EvalSettings:

@@ -138,6 +138,16 @@ def active_extras(config: RunConfig) -> list[ExtraEval]:
     return [e for e in config.eval.extra if e.source]
 
 
+def _check_trl_args(config: RunConfig, stages: Sequence[str]) -> None:
+    from clinrl.training.common import check_trl_args
+
+    for name, settings in (("sft", config.sft), ("grpo", config.grpo)):
+        if name in stages and settings.enabled and settings.trl_args:
+            import trl
+
+            check_trl_args(trl.SFTConfig if name == "sft" else trl.GRPOConfig, settings.trl_args, name)
+
+
 def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stages: Sequence[str] = ("sft", "grpo"),
                  command: Sequence[str] | None = None, mixture: Mixture | None = None,
                  say: Any = print, callbacks: dict[str, Sequence[Any]] | None = None) -> RunResult:
@@ -154,6 +164,7 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         resolve_model(config.model.spec)
         for extra in active_extras(config):  # an unknown task or option of an extra evaluation fails here too
             extra_task(config, extra)
+        _check_trl_args(config, stages)  # a mistyped grpo.trl_args key fails now, not after the warm-up
     config = prepare_run_dir(run_dir, config, resume=resume, command=command)
     started = time.perf_counter()
     result = RunResult(run_dir)
