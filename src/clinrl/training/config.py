@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clinrl.data.sft import THINK_MODES  # how SFT targets write the reasoning: one list, beside shorten_reasoning
 from clinrl.errors import ConfigError
 from clinrl.registry import DEFAULT_TASK
 from clinrl.settings import choice as _choice
 from clinrl.settings import field_help as _field_help
 from clinrl.settings import from_dict, setting
-
-#: how SFT targets write the reasoning (see clinrl.data.sft.shorten_reasoning)
-THINK_MODES = ("full", "last_line", "steps")
-
 
 @dataclass
 class LoraSettings:
