@@ -110,3 +110,21 @@ def test_task_options_reach_the_task_and_unknown_ones_are_named():
     assert "step_by_step_thinking" not in default.output
     bad = runner.invoke(app, ["data", "show", "medcalc", "-s", "synthetic:n=2", "-O", "bogus=1"])
     assert bad.exit_code != 0 and "bogus" in str(bad.exception)
+
+
+def test_contract_given_twice_must_agree(tmp_path):
+    from clinrl.cli.app import parse_task_options
+    from clinrl.errors import ConfigError
+
+    assert parse_task_options(["contract=official"], "official") == {"contract": "official"}
+    assert parse_task_options(None, "official") == {"contract": "official"}
+    with pytest.raises(ConfigError, match="disagree"):
+        parse_task_options(["contract=official"], "ehrmind")
+    comp = tmp_path / "preds.jsonl"
+    comp.write_text('{"id": "a", "completion": "x", "calculator_id": 2, "ground_truth": "1", '
+                    '"lower_limit": "1", "upper_limit": "1"}\n')
+    for argv in (["score", "medcalc", "-c", str(comp), "-o", str(tmp_path / "s.jsonl")],
+                 ["eval", "--task", "medcalc", "--source", "synthetic:n=2", "--limit", "1", "--out", str(tmp_path / "e")]):
+        result = runner.invoke(app, [*argv, "--contract", "ehrmind", "-O", "contract=official"])
+        # the console entry point prints a ConfigError as one line; the runner hands it back as raised
+        assert isinstance(result.exception, ConfigError) and "disagree" in str(result.exception), result.output

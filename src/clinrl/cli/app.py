@@ -42,8 +42,12 @@ TASK_OPTION_HELP = ("A task option as KEY=VALUE (repeatable; values read as YAML
                     "-O labeling_task=new_lupus for ehr. `clinrl tasks --options` lists each task's options.")
 
 
-def parse_task_options(values: list[str] | None) -> dict:
-    """``["labels=recomputed", "balance=true"]`` → ``{"labels": "recomputed", "balance": True}``."""
+def parse_task_options(values: list[str] | None, contract: str | None = None) -> dict:
+    """``["labels=recomputed", "balance=true"]`` → ``{"labels": "recomputed", "balance": True}``.
+
+    ``contract`` is the ``--contract`` flag: it joins the options as ``contract``; the same key given both ways
+    with different values is an error rather than one silently winning.
+    """
     import yaml
 
     from clinrl.errors import ConfigError
@@ -58,4 +62,9 @@ def parse_task_options(values: list[str] | None) -> dict:
         except yaml.YAMLError:
             value = raw
         options[key.strip()] = value
+    if contract:
+        if "contract" in options and options["contract"] != contract:
+            raise ConfigError(f"--contract {contract} and --option contract={options['contract']} disagree: "
+                              "give the contract once")
+        options["contract"] = contract
     return options

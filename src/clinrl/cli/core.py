@@ -159,8 +159,7 @@ def score_command(
     (rows carry calculator_id, ground_truth, lower_limit, upper_limit), or add
     --source test_data.csv to look the targets up by id.
     """
-    scorer = get_task(task, **resolve_task_options({**({"contract": contract} if contract else {}),
-                                                    **parse_task_options(option)}))
+    scorer = get_task(task, **resolve_task_options(parse_task_options(option, contract)))
     rows = _read_completions(completions)
     by_id = _targets_by_id(scorer, source, split)
     looked_up = [_lookup_sample(scorer, row, line_no, by_id, source, completions) for line_no, row in rows]

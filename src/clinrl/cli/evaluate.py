@@ -142,8 +142,7 @@ def eval_command(
     check_decoding(n_samples, temperature, top_p, max_new_tokens)  # before any data or model is loaded
     from clinrl.models import resolve_task_options
 
-    t = get_task(task, **({"contract": contract} if contract else {}),
-                 **resolve_task_options(parse_task_options(option)))
+    t = get_task(task, **resolve_task_options(parse_task_options(option, contract)))
     stratify_key = None if (stratify or "none").lower() == "none" else stratify
     if limit is not None and stratify_key:
         samples = stratified_subset(t.load(source, split, seed=seed), limit, key=stratify_key, seed=seed)
