@@ -99,3 +99,20 @@ def test_eval_passes_task_options_and_refuses_unknown_ones(tmp_path):
     result = CliRunner().invoke(app, ["eval", "--task", "medcalc", "--source", "synthetic:n=2",
                                       "--model", str(tmp_path / "no-model"), "-O", "labels=nonsense"])
     assert result.exit_code != 0 and "nonsense" in str(result.exception)   # reached the task's own check
+
+
+def test_eval_exits_nonzero_when_every_generation_failed(fake_llm, tmp_path, monkeypatch):
+    from fake_llm import FakeReply
+
+    import clinrl.llm.client
+
+    monkeypatch.setattr(clinrl.llm.client.time, "sleep", lambda seconds: None)  # the retries' backoff
+
+    fake_llm.reply = lambda request: FakeReply(status=500, body='{"error": "model not loaded"}')
+    out = tmp_path / "down"
+    result = runner.invoke(app, ["eval", "--task", "medcalc", "--backend", "openai", "--model", "served", "--base-url",
+                                 fake_llm.base_url, "--source", "synthetic", "--limit", "2", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "all 2 generations failed" in result.output and "500" in result.output
+    log = json.loads((out / "eval_log.json").read_text())  # nothing lost: the failures stay in the log, unscored
+    assert len(log["records"]) == 2 and all(r["completions"][0]["correct"] is None for r in log["records"])

@@ -173,6 +173,18 @@ def eval_command(
 
         html_path, md_path = write_report([out], out / "report.html")
         out_console.print(f"eval log: {result.log_path}\nreport: {html_path} (+ {md_path.name})")
+    fail_if_nothing_generated(result.metrics, result.records)
+
+
+def fail_if_nothing_generated(metrics: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """Exit 1 when every generation failed: the run measured nothing, so it must not look like success to a script
+    (the records stay in the log, unscored, and ``--resume`` generates them again)."""
+    total, failed = metrics.get("n_completions") or 0, metrics.get("n_generation_errors") or 0
+    if total and failed >= total:
+        first = next((c.get("error") for r in records for c in r.get("completions") or [] if c.get("error")), None)
+        Console(stderr=True).print(f"error: all {total} generations failed; nothing was scored. First error: {first}",
+                                   markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 def print_summary(metrics: dict[str, Any]) -> None:
