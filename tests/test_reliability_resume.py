@@ -86,11 +86,12 @@ def test_resume_generates_failed_records_again(fake_llm, tmp_path):
     fake_llm.reply = lambda request: FakeReply(status=500, body='{"error": "boom"}')
     args = _eval_args(fake_llm.base_url, "synthetic:seed=1", out)
     down = runner.invoke(app, args)
-    assert down.exit_code == 0 and all(r["completions"][0]["error"] for r in read_log(out)["records"])
+    # every generation failed: exit 1 (nothing measured), the failures kept in the log
+    assert down.exit_code == 1 and all(r["completions"][0]["error"] for r in read_log(out)["records"])
     fake_llm.reply = _oracle_reply()
     n = len(fake_llm.requests)
     kept = runner.invoke(app, [*args, "--keep-failures"])
-    assert kept.exit_code == 0 and len(fake_llm.requests) == n            # --keep-failures: left as they are
+    assert kept.exit_code == 1 and len(fake_llm.requests) == n            # --keep-failures: left as they are
     back = runner.invoke(app, args)
     assert back.exit_code == 0, back.output
     assert "generated again 3 sample(s)" in back.output and len(fake_llm.requests) == n + 3
