@@ -33,7 +33,11 @@ config = RunConfig(
 )
 mixture = load_mixture(config.tasks)
 stage = run_grpo(config, mixture, "tiny", Path(sys.argv[1]))
-print("RANK", os.environ["RANK"], "WORLD", os.environ["WORLD_SIZE"], "STEP", stage.global_step, flush=True)
+# one write(2) of the whole line: the two ranks share a pipe, and print() had interleaved them mid-line
+# ("RANK 0 WORLD RANK 2 STEP 2" / "1 WORLD 2 STEP 2" in a CI log); a write under PIPE_BUF bytes is atomic
+sys.stdout.flush()
+line = "\\nRANK " + os.environ["RANK"] + " WORLD " + os.environ["WORLD_SIZE"] + " STEP " + str(stage.global_step) + "\\n"
+os.write(1, line.encode())
 """
 
 
