@@ -94,6 +94,33 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
+    """``--reuse``: GRPO from the earlier run's warm-up of ``seed``, compared with that run's SFT-only arm."""
+    from clinrl.training.health import paired_gain
+    from clinrl.training.run import run_training
+
+    before = json.loads((earlier / "summary.json").read_text())["seeds"][str(seed)]
+    old = earlier / f"seed{seed}"
+    data = mixture.tasks[0]
+    warm_records, sft_only_records = records(old / "sft_grpo", "sft"), records(old / "sft_only", "sft")
+    if [r["id"] for r in warm_records] != [s.id for s in data.heldout]:
+        raise SystemExit(f"--reuse {earlier}: seed {seed}'s held-out samples differ from this configuration's")
+    for key in ("sft_at_warmup_end", "sft_only"):
+        row["arms"][key] = before["arms"][key]
+    for key in ("grpo_over_sft_step_time", "grpo_over_sft_wall_time", "sft_only_extra_steps"):
+        row[key] = before.get(key)
+    row["reused_from"] = str(earlier)
+    say(f"seed {seed}: arm SFT → GRPO, GRPO only, from {old / 'sft_grpo' / 'sft' / 'final'}")
+    base.sft.enabled = False
+    base.eval.stages = ["grpo"]
+    base.model.spec = str(old / "sft_grpo" / "sft" / "final")
+    both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
+    row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")
+    grpo_records = records(seed_dir / "sft_grpo", "grpo")
+    row["warmup_gain"] = paired_gain(data.task, data.heldout, warm_records, grpo_records, seed=seed)
+    row["paired"] = paired_gain(data.task, data.heldout, sft_only_records, grpo_records, seed=seed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -109,6 +136,9 @@ def main() -> None:
     parser.add_argument("--step-ratio", type=float, default=None,
                         help="SFT steps one GRPO step is worth (r); default: measured in CPU seconds in the first arm")
     parser.add_argument("--skip-grpo-only", action="store_true", help="leave out the GRPO-only arm")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="an earlier run of this bench (same recipe, seeds and SFT settings): its warm-ups, SFT-only "
+                             "arms and r are reused and only the GRPO stage runs, e.g. to compare GRPO settings")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
 
@@ -153,6 +183,11 @@ def main() -> None:
         row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.train)
         seed_dir = ns.out / f"seed{seed}"
 
+        if ns.reuse:
+            reuse_arms(ns.reuse, seed, base, mixture, seed_dir, row, say)
+            save()
+            print(markdown_table(summary), flush=True)
+            continue
         say(f"seed {seed}: arm SFT → GRPO")
         both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
         row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")

@@ -62,6 +62,15 @@ def compact_steps(explanation: str) -> str:
     affordable; and unlike ``last_line`` the model never has to produce the score in one jump. An
     explanation with no criterion lines (a formula) keeps its last line, as ``last_line`` does.
     """
+    steps = tally_steps(explanation)
+    if steps:
+        return "\n".join(steps)
+    lines = [line for line in explanation.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def tally_steps(explanation: str) -> list[str]:
+    """The ``+points = running total`` lines of a point-score explanation, in order (empty for a formula)."""
     steps = []
     for line in explanation.splitlines():
         match = _TALLY_LINE.match(line.strip())
@@ -69,10 +78,7 @@ def compact_steps(explanation: str) -> str:
             points = match["points"]
             sign = "" if points.startswith("-") else "+"
             steps.append(f"{sign}{points} = {match['same'] or match['new']}")
-    if steps:
-        return "\n".join(steps)
-    lines = [line for line in explanation.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return steps
 
 
 def shorten_reasoning(explanation: str, think: str = "full") -> str:

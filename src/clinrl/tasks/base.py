@@ -159,6 +159,16 @@ class Task(ABC):
         raise ValueError(f"task {self.name!r} writes no SFT targets")
 
     # -- optional hooks -----------------------------------------------------------------------
+    def reference_steps(self, sample: Sample) -> list[str] | None:
+        """The gold worked steps of ``sample``, one line each, for ``grpo.step_reward`` (a shaped-reward ablation;
+        held-out metrics never use it). Default None: the task has no step-wise reference."""
+        return None
+
+    def step_credit(self, completion: Any, steps: Sequence[str]) -> float | None:
+        """The share of ``steps`` (from :meth:`reference_steps`) that ``completion`` reproduces; None when the task
+        cannot read steps from a completion (the default)."""
+        return None
+
     def display_answer(self, answer: Any, target: Mapping[str, Any]) -> str:
         """An extracted answer as a reader expects it (reports): whole numbers without ``.0``, lists joined.
         Tasks with typed answers (dates, scores) refine it."""
@@ -287,6 +297,25 @@ class ContractTask(Task):
         scheme = self.scheme
         return Score(scheme.correct if check.correct else scheme.wrong, True, check.answer, check.correct,
                      check.explanation)
+
+    def step_credit(self, completion: Any, steps: Sequence[str]) -> float | None:
+        """The share of reference steps the ``<think>`` block writes, line for line and in order (compared by
+        :meth:`step_key`), over the longer of the two lists, so padding with extra lines costs credit; 0 for a
+        completion that breaks the contract."""
+        if not steps:
+            return None
+        text = completion if type(completion) is str else completion_text(completion)
+        parsed = parse_contract(text, self.answer_keys, optional_keys=self.optional_answer_keys)
+        if not parsed.ok:
+            return 0.0
+        written = [self.step_key(line) for line in (parsed.think or "").splitlines() if line.strip()]
+        wanted = [self.step_key(step) for step in steps]
+        return sum(a == b for a, b in zip(written, wanted)) / max(len(written), len(wanted))
+
+    def step_key(self, line: str) -> str:
+        """What :meth:`step_credit` compares of one step line: the line without whitespace (a task may compare
+        only the decision a step makes)."""
+        return "".join(line.split())
 
     def oracle_completion(self, sample_or_target: Sample | Mapping[str, Any], think: str = "") -> str:
         target = sample_or_target.target if isinstance(sample_or_target, Sample) else sample_or_target

@@ -8,6 +8,7 @@ quickstart's (GUIDE §4); ``recipes/ehrmind-medcalc.yaml`` sets the paper's GPU 
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,11 +133,17 @@ class GRPOSettings:
     keep: str = setting("last", "Which model the run keeps as its result: last (GRPO's final model) or best (the "
                                 "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
                                 "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
+    step_reward: float = setting(0.0, "Ablation, not EHRMIND: add step_reward x (share of the gold worked steps the "
+                                      "completion writes) to each well-formed completion's reward, for tasks with "
+                                      "step references (MedCalc point scores' tallies). Held-out metrics still use "
+                                      "the task's verifier alone. 0: the verifiable reward only.")
     trl_args: dict[str, Any] = setting({}, "Extra keyword arguments for TRL's GRPOConfig, applied last (they win over "
                                            "the settings above), e.g. {importance_sampling_level: sequence}.")
 
     def __post_init__(self) -> None:
         _choice("grpo.keep", self.keep, ("last", "best"))
+        if not (self.step_reward >= 0 and math.isfinite(self.step_reward)):
+            raise ConfigError(f"grpo.step_reward must be a finite number >= 0, got {self.step_reward}")
 
 
 @dataclass

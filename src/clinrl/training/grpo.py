@@ -18,7 +18,7 @@ from clinrl.training.common import (
     StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype, trl_config,
 )
 from clinrl.training.config import RunConfig
-from clinrl.training.mixtures import Mixture, MixtureReward, grpo_rows
+from clinrl.training.mixtures import Mixture, MixtureReward, check_step_reward, grpo_rows
 
 
 def batch_layout(prompts_per_step: int, num_generations: int, per_device_completions: int,
@@ -104,8 +104,12 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
         print(f"note: {notes[-1]}", flush=True)
     model, tokenizer = load_model_and_tokenizer(model_spec, dtype=training_dtype(config), device=config.model.device,
                                                 for_training=True)
-    rows = grpo_rows(mixture, tokenizer)
-    rewards = MixtureReward(mixture.by_name())
+    shaped = check_step_reward(mixture, config.grpo.step_reward)
+    if shaped:
+        notes.append(shaped)
+        print(f"note: {shaped}", flush=True)
+    rows = grpo_rows(mixture, tokenizer, steps=bool(shaped))
+    rewards = MixtureReward(mixture.by_name(), step_reward=config.grpo.step_reward)
     all_callbacks = list(callbacks)
     heldout_cb = None
     if heldout and config.grpo.eval_every:

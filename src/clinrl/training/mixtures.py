@@ -166,11 +166,34 @@ def sft_rows(mixture: Mixture, tokenizer: Any, think: str = "full",
     return _mix(mixture, per_task)
 
 
-def grpo_rows(mixture: Mixture, tokenizer: Any) -> list[dict[str, Any]]:
-    """Prompt rows for TRL's GRPOTrainer: rendered text (so the pre-fill is respected), task, target."""
-    return _mix(mixture, [[{"prompt": render_prompt(tokenizer, s), "task": t.name, "id": s.id,
-                            "target": json.dumps(s.target, sort_keys=True, default=str)} for s in t.train]
-                          for t in mixture.tasks])
+def grpo_rows(mixture: Mixture, tokenizer: Any, *, steps: bool = False) -> list[dict[str, Any]]:
+    """Prompt rows for TRL's GRPOTrainer: rendered text (so the pre-fill is respected), task, target; with
+    ``steps``, also each sample's gold worked steps as JSON (``null`` where the task has none), for the
+    ``grpo.step_reward`` ablation."""
+    def row(t: TaskData, s: Sample) -> dict[str, Any]:
+        out = {"prompt": render_prompt(tokenizer, s), "task": t.name, "id": s.id,
+               "target": json.dumps(s.target, sort_keys=True, default=str)}
+        if steps:
+            out["steps"] = json.dumps(t.task.reference_steps(s))
+        return out
+
+    return _mix(mixture, [[row(t, s) for s in t.train] for t in mixture.tasks])
+
+
+def check_step_reward(mixture: Mixture, weight: float) -> str | None:
+    """Refuse ``grpo.step_reward`` when no training sample has reference steps; else a note for the run's report
+    saying that the training reward is shaped and how many prompts carry steps."""
+    if not weight:
+        return None
+    with_steps = sum(1 for t in mixture.tasks for s in t.train if t.task.reference_steps(s))
+    total = sum(len(t.train) for t in mixture.tasks)
+    if not with_steps:
+        raise ConfigError(f"grpo.step_reward is {weight} but no training sample of {', '.join(mixture.by_name())} "
+                          "has reference steps (MedCalc point scores do; formulas and the other tasks do not): "
+                          "set grpo.step_reward: 0")
+    return (f"grpo: shaped-reward ablation: each well-formed completion also earns {weight:g} x the share of its "
+            f"sample's gold worked steps it writes ({with_steps} of {total} training prompts have steps); held-out "
+            "metrics use the task's verifier alone")
 
 
 class MixtureReward:
@@ -186,10 +209,11 @@ class MixtureReward:
     are shared by the two functions.
     """
 
-    def __init__(self, tasks: dict[str, Task]):
+    def __init__(self, tasks: dict[str, Task], *, step_reward: float = 0.0):
         for task in tasks.values():
             check_trainable(task)
         self.tasks = tasks
+        self.step_reward = step_reward
         self.unscored = 0
         self._cache: tuple[Any, list[Score]] | None = None
 
@@ -231,4 +255,27 @@ class MixtureReward:
 
         format_reward.__name__ = "format"
         correct_reward.__name__ = "correct"
-        return [format_reward, correct_reward]
+        if not self.step_reward:
+            return [format_reward, correct_reward]
+
+        def step_reward(prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+            """``step_reward`` x the share of reference steps written, for well-formed completions (the ablation)."""
+            scores = self._scores(completions, kwargs)
+            references = kwargs.get("steps")
+            if references is None:
+                raise ConfigError("grpo.step_reward needs the dataset column 'steps' "
+                                  "(build rows with grpo_rows(..., steps=True))")
+            out: list[float | None] = []
+            for score, completion, name, reference in zip(scores, completions, kwargs["task"], references):
+                steps = json.loads(reference) if isinstance(reference, str) else reference
+                if score.value is None:
+                    out.append(None)
+                elif not score.format_ok or not steps:
+                    out.append(0.0)
+                else:
+                    credit = self.tasks[name].step_credit(completion_text(completion), steps)
+                    out.append(0.0 if credit is None else self.step_reward * credit)
+            return out
+
+        step_reward.__name__ = "steps"
+        return [format_reward, correct_reward, step_reward]

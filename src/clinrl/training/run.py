@@ -29,7 +29,7 @@ from clinrl.errors import ConfigError
 from clinrl.training.callbacks import append_heldout, evaluate_backend, read_heldout
 from clinrl.training.common import StageResult
 from clinrl.training.config import ExtraEval, RunConfig, from_dict, to_dict
-from clinrl.training.mixtures import Mixture, load_mixture
+from clinrl.training.mixtures import Mixture, check_step_reward, load_mixture
 
 CONFIG_FILE, INFO_FILE, METRICS_FILE, REPORT_FILE = "config.yaml", "run_info.json", "metrics.json", "report.md"
 
@@ -165,6 +165,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         for extra in active_extras(config):  # an unknown task or option of an extra evaluation fails here too
             extra_task(config, extra)
         _check_trl_args(config, stages)  # a mistyped grpo.trl_args key fails now, not after the warm-up
+        if "grpo" in stages and config.grpo.enabled:
+            check_step_reward(mixture, config.grpo.step_reward)  # likewise a step reward no task can give
     config = prepare_run_dir(run_dir, config, resume=resume, command=command)
     started = time.perf_counter()
     result = RunResult(run_dir)

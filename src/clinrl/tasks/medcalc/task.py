@@ -382,6 +382,17 @@ class MedCalcTask(ContractTask):
 
         return self.worked_completion(sample, explanation_for(sample)[0], think)
 
+    def reference_steps(self, sample: Sample) -> list[str] | None:
+        """A point score's gold running tally (the ``think: steps`` lines); None for a formula."""
+        from clinrl.data.sft import explanation_for, tally_steps
+
+        return tally_steps(explanation_for(sample)[0]) or None
+
+    def step_key(self, line: str) -> str:
+        """A tally line's points (``+1`` of ``+1 = 3``): the criterion's decision, so one wrong step does not take
+        the credit of every later running total with it."""
+        return "".join(line.split("=", 1)[0].split())
+
     def group_keys(self, sample: Sample) -> dict[str, str]:
         keys = super().group_keys(sample)
         name = sample.metadata.get("calculator_name") or ""
