@@ -142,19 +142,24 @@ def sft_rows(mixture: Mixture, tokenizer: Any, think: str = "full",
     """Prompt/completion rows for TRL's SFTTrainer: loss on the completion only, pre-fill in the prompt.
 
     The completion is the task's :meth:`~clinrl.tasks.base.Task.sft_completion`. Samples without one (no worked
-    explanation) are left out and counted in ``notes``; a task left with none is refused.
+    explanation) are left out and counted in ``notes``; a task left with none is refused. Targets that do not
+    score correct (a flawed teacher, on purpose or not) are kept and counted in ``notes``.
     """
     per_task = []
     for data in mixture.tasks:
-        rows, skipped = [], Counter()
+        rows, skipped, off_gold = [], Counter(), 0
         for sample in sft_subset(data, mixture.seed):
             try:
                 completion = data.task.sft_completion(sample, think)
             except ValueError as exc:
                 skipped[str(exc).split(" (")[0]] += 1
                 continue
+            off_gold += not data.task.score(completion, sample.target).correct
             rows.append({"prompt": render_prompt(tokenizer, sample), "completion": completion,
                          "task": data.name, "id": sample.id})
+        if off_gold and notes is not None:  # e.g. MedCalc's teacher_slip ablation: the warm-up imitates a flawed teacher
+            notes.append(f"sft: {off_gold} of {len(rows)} {data.name} warm-up targets do not score correct against "
+                         "their gold answer (the warm-up copies their mistakes; GRPO and held-out scores use the gold)")
         if not rows:
             raise ConfigError(f"task {data.name!r}: none of its {sum(skipped.values())} SFT sample(s) has an SFT "
                               f"target ({', '.join(skipped) or 'no samples'}); give it worked examples or disable "

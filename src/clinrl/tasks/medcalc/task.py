@@ -151,7 +151,8 @@ class MedCalcTask(ContractTask):
     )
 
     def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
-                 interval: str = "official", allow_test_rows_in_train: bool = False, **kwargs: Any) -> None:
+                 interval: str = "official", allow_test_rows_in_train: bool = False, teacher_slip: float = 0.0,
+                 **kwargs: Any) -> None:
         if labels not in LABEL_MODES:
             raise ConfigError(f"unknown labels {labels!r}; choose one of {', '.join(LABEL_MODES)}")
         self.labels = labels
@@ -168,6 +169,14 @@ class MedCalcTask(ContractTask):
         default_contract = "official" if prompt_style == "zero_shot" else "ehrmind"
         super().__init__(contract=contract or default_contract, **kwargs)
         self.prompt_style = prompt_style
+        try:
+            slip = float(teacher_slip)
+        except (TypeError, ValueError):
+            slip = math.nan
+        if not 0 <= slip < 1:
+            raise ConfigError(f"teacher_slip must be a probability in [0, 1), got {teacher_slip!r}")
+        #: an ablation: the chance that the warm-up's worked tally misses a scoring finding (see sft_completion)
+        self.teacher_slip = slip
 
     # -- loading --------------------------------------------------------------------------------
     def load(self, source: str | None = None, split: str = "test", *, limit: int | None = None,
@@ -380,7 +389,35 @@ class MedCalcTask(ContractTask):
         ``think="last_line"`` keeps the final computation, ``"steps"`` a point score's running tally."""
         from clinrl.data.sft import explanation_for
 
-        return self.worked_completion(sample, explanation_for(sample)[0], think)
+        explanation = explanation_for(sample)[0]
+        if self.teacher_slip and think == "steps":
+            return self.slipped_completion(sample, explanation, think)
+        return self.worked_completion(sample, explanation, think)
+
+    def slipped_completion(self, sample: Sample, explanation: str, think: str) -> str:
+        """A worked tally from an imperfect teacher (option ``teacher_slip``, an ablation): each criterion that
+        scores points is missed (written ``+0``) with probability ``teacher_slip``, drawn from the sample id; the
+        running totals and the answer follow the teacher's tally, so the target is wrong exactly as a distilled
+        rationale that overlooked a finding would be. The held-out and GRPO rewards stay the gold answer's.
+        Formulas (no tally) keep their faithful target. Needs ``sft.think: steps``."""
+        import random
+
+        from clinrl.data.sft import tally_steps
+        from clinrl.rewards.contract import wrap_contract
+
+        steps = tally_steps(explanation)
+        if not steps:
+            return self.worked_completion(sample, explanation, think)
+        rng = random.Random(f"teacher_slip:{sample.id}")
+        total, lines = 0.0, []
+        for step in steps:
+            points = float(step.split("=", 1)[0].replace(" ", ""))
+            if points and rng.random() < self.teacher_slip:
+                points = 0.0
+            total += points
+            lines.append(f"{'-' if points < 0 else '+'}{display_value(abs(points))} = {display_value(total)}")
+        value = int(total) if float(total).is_integer() else total
+        return wrap_contract({"answer": value}, "\n" + "\n".join(lines) + "\n")
 
     def reference_steps(self, sample: Sample) -> list[str] | None:
         """A point score's gold running tally (the ``think: steps`` lines); None for a formula."""
