@@ -102,3 +102,17 @@ def test_the_run_notes_say_how_many_warm_up_targets_are_off_gold():
     [note] = notes
     wrong = int(note.split("sft: ")[1].split(" of ")[0])
     assert 20 <= wrong < 40 and "do not score correct against their gold answer" in note
+
+
+def test_a_slip_with_a_warm_up_that_writes_no_tally_is_refused_before_training():
+    from clinrl.training.config import load_recipe
+
+    with pytest.raises(ConfigError, match=r"tasks\[0\] \(medcalc\)\.options\.teacher_slip needs sft\.think: steps"):
+        load_recipe("quickstart", {"sft": {"think": "full"}, "tasks": [{"name": "medcalc",
+                                                                         "options": {"teacher_slip": 0.5}}]})
+    config = load_recipe("quickstart", {"sft": {"think": "steps"}, "tasks": [{"name": "medcalc",
+                                                                               "options": {"teacher_slip": 0.5}}]})
+    assert config.tasks[0].options["teacher_slip"] == 0.5
+    no_warm_up = load_recipe("quickstart", {"sft": {"enabled": False, "think": "full"},
+                                            "tasks": [{"name": "medcalc", "options": {"teacher_slip": 0.5}}]})
+    assert not no_warm_up.sft.enabled  # nothing to slip and nothing ignored: GRPO alone never reads a warm-up target

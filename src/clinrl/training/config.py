@@ -216,6 +216,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not self.tasks:
             self.tasks = [TaskSettings()]
+        for i, task in enumerate(self.tasks):  # MedCalc's teacher_slip rewrites a worked tally: only `steps` has one
+            if (task.options or {}).get("teacher_slip") and self.sft.enabled and self.sft.think != "steps":
+                raise ConfigError(f"tasks[{i}] ({task.name}).options.teacher_slip needs sft.think: steps "
+                                  f"(sft.think is {self.sft.think!r}, which the slip would leave untouched)")
 
 
 # -- YAML / dict loading ---------------------------------------------------------------------------

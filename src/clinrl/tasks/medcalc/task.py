@@ -147,7 +147,10 @@ class MedCalcTask(ContractTask):
                "interval": "official (default; evaluation) or widen: in the train split only, a decimal row whose "
                            "interval has zero width (Lower = Upper, e.g. calculator 24 of the train split) gets "
                            "±5% of its ground truth, so a training reward does not demand 3-decimal exactness; "
-                           "counted in a MedCalcDataWarning, metadata['interval_widened'] marks those rows"},
+                           "counted in a MedCalcDataWarning, metadata['interval_widened'] marks those rows",
+               "teacher_slip": "an ablation, default 0: the chance in [0, 1) that a warm-up tally (sft.think: steps) "
+                               "overlooks each scoring finding, its totals and answer following; GRPO and held-out "
+                               "scores keep the gold answer"},
     )
 
     def __init__(self, *, prompt_style: str = "ehrmind", contract: str | None = None, labels: str = "official",
