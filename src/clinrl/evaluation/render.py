@@ -135,6 +135,8 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
                                         else "score") if kept.get("policy") == "best" else "the last one")
         line = (f"Kept checkpoint: {kept.get('stage', '–')} step {kept.get('step', '–')} ({why}), "
                 f"{kept.get('path', '–')}")
+        if kept.get("policy") == "best":  # as the console says: the pick saw the held-out split
+            line += ". It was chosen on the held-out split itself, so its held-out score is optimistic."
         body += f"<p class='note'>{esc(line)}</p>"
         md.append(line)
     return "<h2>Run health</h2>" + body, md
