@@ -132,6 +132,19 @@ def test_stage_numbers_and_plain_throttled_lines():
     assert out.getvalue().splitlines()[-1].endswith("loss 8.100 · token accuracy 9.7%")
 
 
+def test_the_display_says_which_step_its_held_out_number_is_from():
+    out = io.StringIO()
+    console = RunConsole(Path("unused"), file=out, err_file=io.StringIO())
+    console.view = view = StageView(console, "grpo", total=30, start=0)
+    view.advance(20)
+    console.heldout([{"task": "medcalc", "accuracy": 0.573, "format_valid": 1.0, "n": 220}], stage="grpo", step=20,
+                    final=False)
+    view.update(30, {"reward": 0.3})
+    view.finish()
+    # the final evaluation printed after the stage can differ: the line names the step its number is from
+    assert out.getvalue().splitlines()[-1].endswith("held-out accuracy 57.3% (step 20)")
+
+
 def test_a_tty_gets_a_redrawn_display_not_lines():
     out = FakeTTY()
     console = RunConsole(Path("unused"), file=out, err_file=io.StringIO())

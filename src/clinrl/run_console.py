@@ -270,8 +270,8 @@ class RunConsole:
         self.log("clinrl", f"held-out {where}: {text}")
         for row in rows:
             self.log("heldout", json.dumps(row, default=str))
-        if self.view is not None and self.view.stage == stage:
-            self.view.set_heldout(headline_short(rows))
+        if self.view is not None and self.view.stage == stage:  # its step: the final evaluation may differ later
+            self.view.set_heldout(f"{headline_short(rows)} ({'final' if final else f'step {step}'})")
         if self.main_process:
             from rich.markup import escape
 
