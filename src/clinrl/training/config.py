@@ -63,6 +63,10 @@ class TaskSettings:
     heldout_limit: int = setting(64, "Held-out samples evaluated per evaluation (more = tighter intervals, slower).")
     sft_fraction: float = setting(1.0, "Fraction of the training samples used for the SFT warm-up, category-balanced "
                                        "(EHRMIND: 0.2 of MedCalc's train split); GRPO uses all of them.")
+    sft_source: str | None = setting(None, "Source of the SFT warm-up's samples (None: the training source): its "
+                                           "train_split rows, at most train_limit, give the sft_fraction subset, "
+                                           "while GRPO keeps the training source. For worked examples from one "
+                                           "distribution and answers-only RL prompts from another.")
     weight: float = setting(1.0, "Sampling weight of this task in a mixture (normalised over tasks).")
     options: dict[str, Any] = setting({}, "Keyword arguments for the task's constructor (e.g. prompt_style).")
 

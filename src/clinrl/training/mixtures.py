@@ -33,10 +33,16 @@ class TaskData:
     train: list[Sample]
     heldout: list[Sample]
     dropped_overlap: int = 0  # held-out samples removed because their prompt also appears in training
+    warmup: list[Sample] | None = None  # the SFT warm-up's pool when it has its own source (sft_source)
 
     @property
     def name(self) -> str:
         return self.task.name
+
+    @property
+    def sft_pool(self) -> list[Sample]:
+        """The samples the warm-up's ``sft_fraction`` subset is drawn from: ``sft_source``'s, else the training ones."""
+        return self.train if self.warmup is None else self.warmup
 
 
 @dataclass
@@ -80,12 +86,19 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
         heldout = task.load(heldout_source, ts.heldout_split, limit=ts.heldout_limit, seed=seed + 1_000_003)
         if not train:
             raise ConfigError(f"task {ts.name!r}: source {ts.source!r} split {ts.train_split!r} gave no samples")
-        seen = {_prompt_key(s) for s in train}
+        warmup = None
+        if ts.sft_source is not None:
+            # Its own seed stream too: a synthetic warm-up source does not restate the GRPO prompts' patients.
+            warmup = task.load(ts.sft_source, ts.train_split, limit=ts.train_limit, seed=seed + 2_000_003)
+            if not warmup:
+                raise ConfigError(f"task {ts.name!r}: sft_source {ts.sft_source!r} split {ts.train_split!r} gave "
+                                  "no samples")
+        seen = {_prompt_key(s) for s in [*train, *(warmup or [])]}
         kept = [s for s in heldout if _prompt_key(s) not in seen]
         dropped = len(heldout) - len(kept)
         if dropped:
             notes.append(f"{ts.name}: {dropped} held-out sample(s) also in training were left out of held-out")
-        out.append(TaskData(ts, task, train, kept, dropped))
+        out.append(TaskData(ts, task, train, kept, dropped, warmup))
     return Mixture(out, seed, notes)
 
 
@@ -118,17 +131,19 @@ def weighted_order(sizes: Sequence[int], weights: Sequence[float], n_total: int,
 
 
 def sft_subset(data: TaskData, seed: int) -> list[Sample]:
-    """EHRMIND's category-balanced subset (``sft_fraction`` of the usable samples) for the warm-up."""
+    """EHRMIND's category-balanced subset (``sft_fraction`` of the usable samples of :attr:`TaskData.sft_pool`)
+    for the warm-up."""
     fraction = data.settings.sft_fraction
     if not 0 < fraction <= 1:
         raise ConfigError(f"tasks[{data.name}].sft_fraction must be in (0, 1], got {fraction}")
+    pool = data.sft_pool
     if fraction >= 1:
-        return data.train
+        return pool
     from clinrl.data.sft import build_sft_examples
 
-    picked, _ = build_sft_examples(data.train, task=data.task, pct=fraction, seed=seed, val_fraction=0.0)
+    picked, _ = build_sft_examples(pool, task=data.task, pct=fraction, seed=seed, val_fraction=0.0)
     ids = {str(r["id"]) for r in picked}
-    return [s for s in data.train if s.id in ids]
+    return [s for s in pool if s.id in ids]
 
 
 def _mix(mixture: Mixture, per_task: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
