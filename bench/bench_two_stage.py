@@ -16,7 +16,9 @@ evaluated greedily on the same held-out samples:
 
 The comparison that matters is paired: (SFT → GRPO) − (SFT only) on the same held-out samples, with a
 paired bootstrap 95% interval (:func:`clinrl.training.health.paired_gain`; the task's headline metric —
-accuracy for MedCalc, macro-F1 for trials, balanced accuracy for EHR). Besides accuracy it reports why
+accuracy for MedCalc, macro-F1 for trials, balanced accuracy for EHR), next to the reader-free baseline
+(:func:`clinrl.training.health.answer_prior`: each group's most common training answer, the score of a model
+that learned the label prior and nothing else). Besides accuracy it reports why
 GRPO does or does not move: the share of groups whose rewards all tie (zero advantage, no gradient),
 the within-group reward std and the reward curve. Results are written after every arm
 (``OUT/summary.json``), so a run cut short still reports, and a markdown table is printed at the end.
@@ -72,8 +74,8 @@ def pct(value) -> str:
 
 
 def markdown_table(summary: dict) -> str:
-    lines = ["| seed | metric | warm-up | SFT only | SFT → GRPO | GRPO only | Δ (SFT→GRPO − SFT only) [95% CI] | "
-             "GRPO → SFT steps (r) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| seed | metric | reader-free | warm-up | SFT only | SFT → GRPO | GRPO only | "
+             "Δ (SFT→GRPO − SFT only) [95% CI] | GRPO → SFT steps (r) |", "|---|---|---|---|---|---|---|---|---|"]
     for seed, row in sorted(summary["seeds"].items(), key=lambda kv: int(kv[0])):
         arms, task = row.get("arms", {}), summary["task"]
 
@@ -88,7 +90,8 @@ def markdown_table(summary: dict) -> str:
             f"{100 * gain['delta']:+.1f}")
         metric = (arms.get("sft_then_grpo", {}).get(task) or {}).get("headline", "accuracy")
         ratio = row.get("grpo_over_sft_step_time")
-        lines.append(f"| {seed} | {metric} | {value('sft_at_warmup_end')} | {value('sft_only')} | "
+        lines.append(f"| {seed} | {metric} | {pct((row.get('answer_prior') or {}).get('value'))} | "
+                     f"{value('sft_at_warmup_end')} | {value('sft_only')} | "
                      f"{value('sft_then_grpo')} | {value('grpo_only')} | {delta} | "
                      f"{row.get('sft_only_extra_steps', '—')} ({'—' if ratio is None else f'{ratio:.1f}'}) |")
     return "\n".join(lines)
@@ -143,7 +146,7 @@ def main() -> None:
     ns = parser.parse_args()
 
     from clinrl.cli.quickstart import quickstart_config
-    from clinrl.training.health import paired_gain
+    from clinrl.training.health import answer_prior, paired_gain
     from clinrl.training.mixtures import load_mixture
     from clinrl.training.run import run_training
 
@@ -180,7 +183,8 @@ def main() -> None:
         base = config_for(seed)
         mixture = load_mixture(base.tasks, seed=seed)  # one data set for all arms of this seed
         data = mixture.tasks[0]
-        row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.train)
+        row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.sft_pool)
+        row["answer_prior"] = answer_prior(data.task, data.train, data.heldout)  # the no-reading floor
         seed_dir = ns.out / f"seed{seed}"
 
         if ns.reuse:

@@ -14,7 +14,7 @@ pytest.importorskip("trl")
 
 from clinrl.registry import register_task  # noqa: E402
 from clinrl.rewards.contract import EHRMIND_PREFILL  # noqa: E402
-from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard  # noqa: E402
+from clinrl.tasks.base import PRIOR_ALL, AnswerCheck, ContractTask, TaskCard  # noqa: E402
 from clinrl.types import Sample  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 class ToyFlagTask(ContractTask):
     name = "toy_flag"
     answer_keys = ("answer",)
+    answer_prior = PRIOR_ALL  # the reader-free guess: the more common flag value, for every note
     card = TaskCard(summary="Say 1 when the note's flag is on, 0 when it is off (test task).",
                     source="generated in memory from the seed", scoring="exact match")
 
@@ -90,9 +91,14 @@ def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
     assert gain["delta"] < 0 and gain["ci"][1] < 0 and gain["n"] == result.evals["sft"][0]["n"] >= 10
     kinds = {w["kind"] for w in metrics["health"]}
     assert "heldout_drop" in kinds
+    (prior,) = metrics["answer_prior"]
+    assert prior["task"] == "toy_flag" and 0 < prior["value"] < sft_accuracy  # the training split's more common flag
+    below = [w["stage"] for w in metrics["health"] if w["kind"] == "below_prior"]
+    assert below == ["grpo"]  # the wrecked model guesses worse than the prior; the warm-up reads the flag
     assert any(m.startswith("warning: RL hurt") for m in said)
     kept = metrics["kept_checkpoint"]
     assert (kept["policy"], kept["stage"]) == ("best", "sft") and kept["metric"] == pytest.approx(sft_accuracy)
     assert result.kept == str(result.stages["sft"].model_dir)
     report = (tmp_path / "run" / "report.md").read_text()
     assert "RL hurt" in report
+    assert "no better than a reader-free guess" in report and "Reader-free baseline on toy_flag" in report

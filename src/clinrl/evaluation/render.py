@@ -109,7 +109,7 @@ def _cards(stages: Sequence[rd.Stage], cmp: dict[str, Any] | None, run_metrics: 
 
 
 HEALTH_LABELS = {"heldout_drop": "held-out metric fell", "reward_collapse": "reward collapsed",
-                 "constant_answers": "constant answers"}
+                 "constant_answers": "constant answers", "below_prior": "no better than a reader-free guess"}
 
 
 def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
@@ -125,10 +125,18 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
         items.append(f"<li><b>{esc(label)}</b> ({esc(h.get('stage', '–'))}): {esc(h.get('message', ''))}</li>")
         md.append(f"- **{label}** ({h.get('stage', '–')}): {h.get('message', '')}")
     body = (f"<ul class='health'>{''.join(items)}</ul>" if items else
-            "<p class='note'>No health warnings: the held-out metric did not fall, the reward did not collapse "
-            "and the answers were not constant.</p>" if health is not None else "")
+            "<p class='note'>No health warnings: the held-out metric did not fall, the reward did not collapse, "
+            "the answers were not constant and every trained model beat the reader-free baseline.</p>"
+            if health is not None else "")
     if not items and health is not None:
         md.append("No health warnings.")
+    for prior in run_metrics.get("answer_prior") or []:  # the floor every number above is read against
+        if isinstance(prior, dict) and isinstance(prior.get("value"), (int, float)):
+            line = (f"Reader-free baseline on {prior.get('task', '–')}: {prior.get('metric', 'accuracy')} "
+                    f"{100 * prior['value']:.1f}% ({prior.get('guess', 'the most common training answer')}, "
+                    f"without reading the input; n={prior.get('n', '–')}).")
+            body += f"<p class='note'>{esc(line)}</p>"
+            md.append(line)
     if isinstance(kept, dict):
         metric = kept.get("metric")
         why = ("the best held-out " + (f"score ({100 * metric:.1f}%)" if isinstance(metric, (int, float))

@@ -79,6 +79,10 @@ class AnswerCheck:
     explanation: str = ""
 
 
+#: :attr:`Task.answer_prior` for a guesser that answers the most common training answer to every input
+PRIOR_ALL = "all"
+
+
 class Task(ABC):
     """Base class of every task. Subclasses set the class attributes and implement the abstract methods
     (:class:`ContractTask` implements :meth:`score` and :meth:`oracle_completion` for contract-read tasks)."""
@@ -100,6 +104,10 @@ class Task(ABC):
     #: the task's own headline number beside accuracy, as (label, dotted key into ``metrics()``), shown in
     #: held-out evaluations during training and in run reports; ``None`` when accuracy says it all
     headline: ClassVar[tuple[str, str] | None] = None
+    #: the reader-free baseline a run is measured against (:func:`clinrl.training.health.answer_prior`): a
+    #: :meth:`group_keys` key (``"calculator"``) within which a guesser answers the training split's most common
+    #: gold answer without reading the input, :data:`PRIOR_ALL` for one group, ``None`` for open answers
+    answer_prior: ClassVar[str | None] = None
 
     def headline_value(self, metrics: Mapping[str, Any]) -> float | None:
         """The :attr:`headline` number from a metrics dict (``None`` when absent or undefined)."""

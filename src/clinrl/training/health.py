@@ -17,6 +17,9 @@ reads what a run already wrote and says so plainly:
                        of those per-step means;
   ``constant_answers`` at least :data:`CONSTANT_SHARE` of the held-out answers are one value while the gold
                        answers are not (the most common gold answer covers less than that share);
+  ``below_prior``      a trained model's held-out headline metric is no better than :func:`answer_prior`'s,
+                       a guesser that answers each group's most common training answer without reading the
+                       input (a warm-up or an RL gain that ends there has learned the label prior, not the task);
 
 * :func:`choose_kept` — ``keep: last`` keeps GRPO's final model; ``keep: best`` keeps whichever evaluated
   model (the warm-up, an intermediate GRPO evaluation saved to ``RUN/grpo/best``, GRPO's final model) has
@@ -181,6 +184,65 @@ def constant_answers(task: Any, records: Sequence[Mapping[str, Any]], stage: str
     return HealthWarning("constant_answers", stage,
                          f"the {stage} model gives the answer {value} to {100 * share:.0f}% of held-out {task.name} inputs "
                          f"(the most common gold answer covers {100 * gold_share:.0f}%)")
+
+
+# -- the reader-free baseline ----------------------------------------------------------------------------
+def answer_prior(task: Any, train: Sequence[Any], heldout: Sequence[Any]) -> dict[str, Any] | None:
+    """The held-out headline metric of a guesser that never reads the input: each held-out sample gets the most
+    common gold answer among the training samples of its group (``task.answer_prior``, a :meth:`group_keys` key:
+    MedCalc's calculator, EHR's labeling task; ``"all"``: one group), or of all training samples when its group
+    has none. The guess is the task's own oracle completion of that answer, scored by the task's verifier, so it
+    is read exactly as a model's reply is. ``None`` when the task has no such baseline (open answers) or no
+    sample to guess from."""
+    import json
+
+    from clinrl.tasks.base import PRIOR_ALL
+
+    key = getattr(task, "answer_prior", None)
+    if key is None or not train or not heldout:
+        return None
+
+    def group(sample: Any) -> str:
+        return PRIOR_ALL if key == PRIOR_ALL else str(task.group_keys(sample).get(key))
+
+    counts: dict[str, Counter] = {}
+    example: dict[str, Any] = {}  # answer → one training target that has it
+    for sample in train:
+        answer = json.dumps(task.oracle_answer(sample.target), sort_keys=True, default=str)
+        counts.setdefault(group(sample), Counter())[answer] += 1
+        example.setdefault(answer, sample.target)
+    overall = sum(counts.values(), Counter())
+    guesses = [(counts.get(group(s)) or overall).most_common(1)[0][0] for s in heldout]
+    completions = {answer: task.oracle_completion(example[answer]) for answer in set(guesses)}
+    scores = [task.score(completions[answer], s.target) for answer, s in zip(guesses, heldout)]
+    metrics = task.metrics(list(heldout), scores)
+    if task.headline is not None:
+        value, name = task.headline_value(metrics), task.headline[0]
+    else:
+        value, name = metrics["accuracy"]["value"], "accuracy"
+    if value is None or value != value:
+        return None
+    guess = ("the most common training answer for every input" if key == PRIOR_ALL
+             else f"each {key.replace('_', ' ')}'s most common training answer")
+    return {"task": task.name, "metric": name, "value": float(value), "group": key, "guess": guess,
+            "n": len(heldout), "n_train": len(train)}
+
+
+def prior_text(prior: Mapping[str, Any]) -> str:
+    """``"reader-free baseline on medcalc: accuracy 37.4% (each calculator's most common training answer, ...)"``."""
+    return (f"reader-free baseline on {prior.get('task')}: {prior.get('metric')} {100 * prior['value']:.1f}% "
+            f"({prior.get('guess')}, without reading the input; n={prior.get('n')})")
+
+
+def below_prior(row: Mapping[str, Any], prior: Mapping[str, Any], stage: str) -> HealthWarning | None:
+    """A trained model's held-out headline metric is no better than the reader-free baseline's."""
+    value = headline_of(row)
+    if value is None or prior.get("value") is None or value > prior["value"]:
+        return None
+    return HealthWarning("below_prior", stage,
+                         f"the {stage} model's held-out {headline_name(row)} on {prior.get('task')} "
+                         f"({100 * value:.1f}%) is no better than the {prior_text(prior)}: it has learned the "
+                         "answers' distribution, not to read the input")
 
 
 # -- which model to keep -------------------------------------------------------------------------------

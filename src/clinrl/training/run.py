@@ -175,7 +175,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         mixture = load_mixture(config.tasks, seed=config.seed)
     result.notes.extend(mixture.notes)
     for t in mixture.tasks:
-        say(f"  {t.name}: {len(t.train)} training / {len(t.heldout)} held-out samples")
+        pool = "" if t.warmup is None else f" / {len(t.warmup)} warm-up samples from {t.settings.sft_source}"
+        say(f"  {t.name}: {len(t.train)} training / {len(t.heldout)} held-out samples{pool}")
     heldout = _heldout_pairs(mixture)
     current = config.model.spec
     if "base" in config.eval.stages:
@@ -222,10 +223,12 @@ def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int) -> list[di
 
 def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: Path, *,
                say: Any = print) -> dict[str, Any]:
-    """Paired gain of GRPO over the warm-up, training-health warnings and the kept model (metrics.json keys
-    ``paired_gain`` / ``paired_gains``, ``health``, ``kept_checkpoint``); each warning is also said."""
+    """Paired gain of GRPO over the warm-up, the reader-free baseline, training-health warnings and the kept model
+    (metrics.json keys ``paired_gain`` / ``paired_gains``, ``answer_prior``, ``health``, ``kept_checkpoint``); each
+    warning is also said."""
     from clinrl.training.health import (
-        Candidate, choose_kept, constant_answers, heldout_drop, mean_headline, paired_gain, read_best, reward_collapse,
+        Candidate, answer_prior, below_prior, choose_kept, constant_answers, heldout_drop, mean_headline, paired_gain,
+        read_best, reward_collapse,
     )
 
     out: dict[str, Any] = {}
@@ -256,6 +259,14 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
         for data in mixture.tasks:
             records = _eval_records(run_dir, stage, data.name, n_tasks)
             if records and (warning := constant_answers(data.task, records, stage)) is not None:
+                warnings.append(warning)
+    priors = [p for data in mixture.tasks if (p := answer_prior(data.task, data.train, data.heldout)) is not None]
+    if priors:
+        out["answer_prior"] = priors
+    for prior in priors:  # a trained model that does no better than guessing the label prior
+        for stage in ("sft", "grpo"):
+            row = next((r for r in result.evals.get(stage, []) if r.get("task") == prior["task"]), None)
+            if row is not None and (warning := below_prior(row, prior, stage)) is not None:
                 warnings.append(warning)
     for warning in warnings:
         say(f"warning: {warning.message}")

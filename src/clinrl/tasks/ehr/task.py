@@ -151,6 +151,8 @@ class EHRDiagnosisTask(ContractTask):
     answer_space_size = 2
     #: accuracy rewards always answering the majority class; balanced accuracy does not (EHRMIND)
     headline = ("balanced accuracy", "classification.balanced_accuracy")
+    #: the reader-free baseline: each labeling task's most common training label (balanced accuracy 0.5)
+    answer_prior = "labeling_task"
     target_fields = ("label", "labeling_task")
     card = TaskCard(
         summary="EHR outcome prediction from MEDS timelines with EHRSHOT labelers (new diagnoses, long stay, "

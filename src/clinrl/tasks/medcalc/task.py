@@ -123,6 +123,8 @@ class MedCalcTask(ContractTask):
                          "real_rows": "medcalc-bench/test_data.csv"}
     answer_keys = ("answer",)
     target_fields = ("calculator_id", "ground_truth", "lower_limit", "upper_limit")
+    #: the reader-free baseline: each calculator's most common training answer (a score's mode, e.g. SIRS 3)
+    answer_prior = "calculator"
     card = TaskCard(
         summary="MedCalc-Bench: 55 medical calculators over patient notes, official scoring (dates exact, "
                 "integers rounded, decimals within ±5%).",

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 from clinrl.errors import ConfigError, DataError
 from clinrl.registry import register_task
 from clinrl.data.sft import THINK_MODES
-from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
+from clinrl.tasks.base import PRIOR_ALL, AnswerCheck, ContractTask, TaskCard
 from clinrl.tasks.trials import prompts, synth
 from clinrl.tasks.trials.labels import DEFAULT_SCHEME, TREC_NAMES, check_scheme, normalise_name, parse_gold_label
 from clinrl.tasks.trials.loader import LoadReport, Pair, load_source
@@ -57,6 +57,8 @@ class TrialMatchingTask(ContractTask):
     #: plausible answers per sample, for Reliable pass@k (a guess is right one time in three)
     answer_space_size = 3
     headline = ("macro-F1", "macro_f1")
+    #: the reader-free baseline: the most common training label for every pair (its category is the label)
+    answer_prior = PRIOR_ALL
     card = TaskCard(
         summary="Patient–trial matching (TREC CT 2021/2022, SIGIR): not relevant / excluded / eligible from a "
                 "patient note and a trial's criteria; EHRMIND contract, TREC labels; seeded synthetic generator.",
