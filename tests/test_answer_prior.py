@@ -73,8 +73,9 @@ def test_below_prior_warns_only_at_or_under_the_baseline():
     assert health.below_prior({"accuracy": 0.55}, prior, "grpo") is None
     warning = health.below_prior({"accuracy": 0.311}, prior, "grpo")
     assert warning.kind == "below_prior" and warning.stage == "grpo"
-    assert "(31.1%) is no better than the reader-free baseline on medcalc: accuracy 37.4%" in warning.message
-    assert "learned the answers' distribution, not to read the input" in warning.message
+    assert warning.message == ("the grpo model's held-out accuracy on medcalc (31.1%) is no better than a "
+                               "reader-free guess (37.4%: each calculator's most common training answer): it "
+                               "learned the answers' distribution, not to read the input")
     assert health.below_prior({"accuracy": 0.374}, prior, "sft").kind == "below_prior"  # equal is no better
     # the task's own headline wins over accuracy: a constant "no" has high accuracy and balanced accuracy 0.5
     coin = {**prior, "metric": "balanced accuracy", "value": 0.5}
@@ -93,6 +94,7 @@ def test_report_shows_the_baseline_and_its_warning():
     assert "no better than a reader-free guess" in html and "no better than a reader-free guess" in md[0]
     assert md[-1] == ("Reader-free baseline on medcalc: accuracy 37.4% (each calculator's most common training "
                       "answer, without reading the input; n=222).")
+    assert md[1] == ""  # a paragraph, not a continuation of the warning's list item
     assert "Reader-free baseline on medcalc" in html
     _, md_clean = health_section({"health": [], "answer_prior": [prior]})
     assert md_clean[0] == "No health warnings." and md_clean[-1].startswith("Reader-free baseline")

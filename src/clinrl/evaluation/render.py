@@ -117,7 +117,7 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
     health, kept = run_metrics.get("health"), run_metrics.get("kept_checkpoint")
     if health is None and not kept:
         return "", []
-    items, md = [], []
+    items, md, notes = [], [], []  # markdown: the warnings as a list, then one paragraph per note
     for h in health or []:
         if not isinstance(h, dict):
             continue
@@ -129,14 +129,14 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
             "the answers were not constant and every trained model beat the reader-free baseline.</p>"
             if health is not None else "")
     if not items and health is not None:
-        md.append("No health warnings.")
+        notes.append("No health warnings.")
     for prior in run_metrics.get("answer_prior") or []:  # the floor every number above is read against
         if isinstance(prior, dict) and isinstance(prior.get("value"), (int, float)):
             line = (f"Reader-free baseline on {prior.get('task', '–')}: {prior.get('metric', 'accuracy')} "
                     f"{100 * prior['value']:.1f}% ({prior.get('guess', 'the most common training answer')}, "
                     f"without reading the input; n={prior.get('n', '–')}).")
             body += f"<p class='note'>{esc(line)}</p>"
-            md.append(line)
+            notes.append(line)
     if isinstance(kept, dict):
         metric = kept.get("metric")
         why = ("the best held-out " + (f"score ({100 * metric:.1f}%)" if isinstance(metric, (int, float))
@@ -146,7 +146,9 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
         if kept.get("policy") == "best":  # as the console says: the pick saw the held-out split
             line += ". It was chosen on the held-out split itself, so its held-out score is optimistic."
         body += f"<p class='note'>{esc(line)}</p>"
-        md.append(line)
+        notes.append(line)
+    for note in notes:  # a blank line first: a line right after a list item would continue that item
+        md += ["", note] if md else [note]
     return "<h2>Run health</h2>" + body, md
 
 

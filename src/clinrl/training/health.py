@@ -241,8 +241,8 @@ def below_prior(row: Mapping[str, Any], prior: Mapping[str, Any], stage: str) ->
         return None
     return HealthWarning("below_prior", stage,
                          f"the {stage} model's held-out {headline_name(row)} on {prior.get('task')} "
-                         f"({100 * value:.1f}%) is no better than the {prior_text(prior)}: it has learned the "
-                         "answers' distribution, not to read the input")
+                         f"({100 * value:.1f}%) is no better than a reader-free guess ({100 * prior['value']:.1f}%: "
+                         f"{prior.get('guess')}): it learned the answers' distribution, not to read the input")
 
 
 # -- which model to keep -------------------------------------------------------------------------------
