@@ -80,6 +80,20 @@ def test_a_health_warning_shown_live_is_not_repeated_by_the_run(tmp_path):
     assert "warning: the grpo model gives the answer 0" in (run / "train.log").read_text()  # the log keeps it
 
 
+def test_a_run_whose_summary_lists_its_warnings_does_not_print_them_before(tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    run = tmp_path / "run"
+    with RunConsole(run, file=out, err_file=err, summary_follows=True) as console:
+        run.mkdir()
+        (run / "config.yaml").write_text("name: x\n")
+        console.warn_once("held-out accuracy at grpo step 15 is 50.0%")  # live, during the stage: shown
+        console.say("warning: the grpo model gives the answer 0 to 100% of inputs")  # the closing check: the summary's
+        console.say("evaluating on real rows …")
+    assert err.getvalue().count("step 15 is 50.0%") == 1 and "answer 0 to 100%" not in err.getvalue() + out.getvalue()
+    assert "evaluating on real rows" in out.getvalue()
+    assert "warning: the grpo model gives the answer 0" in (run / "train.log").read_text()
+
+
 def test_verbose_passes_library_output_through(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -156,11 +156,16 @@ class _SinkHandler(logging.Handler):
 class RunConsole:
     """Owns the terminal for one training command; see the module docstring."""
 
-    def __init__(self, run_dir: Path, *, verbose: bool = False, file: Any = None, err_file: Any = None):
+    def __init__(self, run_dir: Path, *, verbose: bool = False, file: Any = None, err_file: Any = None,
+                 summary_follows: bool = False):
+        """``summary_follows``: the command prints the run's health warnings in its closing summary, so the run's
+        own ``warning: …`` lines (:meth:`say`) go to train.log only; warnings raised live, during a stage, still
+        show when they happen."""
         from rich.console import Console
 
         self.run_dir = Path(run_dir)
         self.verbose = verbose
+        self.summary_follows = summary_follows
         self.out = file if file is not None else sys.stdout
         self.err = err_file if err_file is not None else sys.stderr
         self.console = Console(file=self.out)
@@ -226,7 +231,8 @@ class RunConsole:
 
         self.log("clinrl", message)
         if message.startswith("warning: "):
-            self.warn_once(message[len("warning: "):])
+            if not self.summary_follows:
+                self.warn_once(message[len("warning: "):])
         elif self.main_process:
             self.console.print(f"[bold cyan]clinrl[/] {escape(message)}", highlight=False, soft_wrap=True)
 

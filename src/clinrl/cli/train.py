@@ -62,7 +62,7 @@ def train_quietly(config: Any, out: Path, *, verbose: bool, **kwargs: Any) -> An
     from clinrl.run_console import RunConsole
     from clinrl.training.run import run_training
 
-    with RunConsole(out, verbose=verbose) as run_console:
+    with RunConsole(out, verbose=verbose, summary_follows=True) as run_console:  # _print_summary lists the warnings
         result = run_training(config, out, say=run_console.say, **kwargs)
         result.html_report = write_html_report(result.run_dir)
     return result
