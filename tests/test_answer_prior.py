@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from clinrl.metrics import format_prior
 from clinrl.registry import get_task
 from clinrl.training import health
 from clinrl.types import Sample
@@ -30,7 +31,7 @@ def test_medcalc_guesses_each_calculators_mode():
     assert 0.15 < prior["value"] < 0.6  # a score's mode is often right, never always
     assert (prior["metric"], prior["group"], prior["n"], prior["n_train"]) == ("accuracy", "calculator", 60, 150)
     assert prior["guess"] == "each calculator's most common training answer"
-    text = health.prior_text(prior)
+    text = format_prior(prior)
     assert text.startswith("reader-free baseline on medcalc: accuracy ") and "without reading the input; n=60" in text
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 Z95 = 1.959963984540054
 
@@ -87,6 +87,15 @@ def format_proportion(p: dict[str, Any]) -> str:
     if not p.get("n"):
         return "-"
     return f"{100 * p['value']:.1f}%  [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]  n={p['n']}"
+
+
+def format_prior(prior: Mapping[str, Any]) -> str:
+    """``"reader-free baseline on medcalc: accuracy 37.3% (each calculator's most common training answer, without
+    reading the input; n=220)"``: a run's ``answer_prior`` entry (:func:`clinrl.training.health.answer_prior`), as
+    the console and the report say it."""
+    return (f"reader-free baseline on {prior.get('task', '–')}: {prior.get('metric', 'accuracy')} "
+            f"{100 * prior['value']:.1f}% ({prior.get('guess', 'the most common training answer')}, without reading "
+            f"the input; n={prior.get('n', '–')})")
 
 
 def format_number(x: float) -> str:

@@ -93,14 +93,15 @@ def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optiona
 def _print_summary(result: Any) -> None:
     from clinrl.cli.output import print_table
     from clinrl.training.callbacks import headline_text
-    from clinrl.training.health import gain_text, prior_text
+    from clinrl.metrics import format_prior
+    from clinrl.training.health import gain_text
 
     gain = (result.metrics or {}).get("paired_gain")
     if gain:
         style = "green" if (gain.get("ci") or [None])[0] is not None and gain["ci"][0] > 0 else "yellow"
         console.print(f"[bold {style}]{escape(gain_text(gain))}[/]", highlight=False, soft_wrap=True)
     for prior in (result.metrics or {}).get("answer_prior", []):  # what a model that never reads the input scores
-        console.print(escape(prior_text(prior)), highlight=False, soft_wrap=True)
+        console.print(escape(format_prior(prior)), highlight=False, soft_wrap=True)
     for warning in (result.metrics or {}).get("health", []):
         console.print(f"[bold red]warning:[/] {escape(warning['message'])}", highlight=False, soft_wrap=True)
     kept = (result.metrics or {}).get("kept_checkpoint")

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from clinrl.evaluation import report_data as rd
 from clinrl.evaluation.diagnostics import ADVISED, NEEDS, VIABLE, rlvr_viability
+from clinrl.metrics import format_prior
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f6f7f9;color:#1d2330;
@@ -132,9 +133,8 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
         notes.append("No health warnings.")
     for prior in run_metrics.get("answer_prior") or []:  # the floor every number above is read against
         if isinstance(prior, dict) and isinstance(prior.get("value"), (int, float)):
-            line = (f"Reader-free baseline on {prior.get('task', '–')}: {prior.get('metric', 'accuracy')} "
-                    f"{100 * prior['value']:.1f}% ({prior.get('guess', 'the most common training answer')}, "
-                    f"without reading the input; n={prior.get('n', '–')}).")
+            text = format_prior(prior)
+            line = text[0].upper() + text[1:] + "."
             body += f"<p class='note'>{esc(line)}</p>"
             notes.append(line)
     if isinstance(kept, dict):

@@ -228,12 +228,6 @@ def answer_prior(task: Any, train: Sequence[Any], heldout: Sequence[Any]) -> dic
             "n": len(heldout), "n_train": len(train)}
 
 
-def prior_text(prior: Mapping[str, Any]) -> str:
-    """``"reader-free baseline on medcalc: accuracy 37.4% (each calculator's most common training answer, ...)"``."""
-    return (f"reader-free baseline on {prior.get('task')}: {prior.get('metric')} {100 * prior['value']:.1f}% "
-            f"({prior.get('guess')}, without reading the input; n={prior.get('n')})")
-
-
 def below_prior(row: Mapping[str, Any], prior: Mapping[str, Any], stage: str) -> HealthWarning | None:
     """A trained model's held-out headline metric is no better than the reader-free baseline's."""
     value = headline_of(row)
