@@ -136,6 +136,25 @@ def test_collect_reads_stages_in_order_and_curves(report):
     assert any("not JSON" in s for s in data.skipped)  # a bad line is reported, not silently dropped
 
 
+def test_header_names_the_runs_starting_model_not_a_stage_checkpoint(tmp_path):
+    from clinrl.evaluation.render import render
+    from clinrl.evaluation.report_data import model_label
+
+    run = make_run(tmp_path)  # each stage's eval log names its own checkpoint
+    assert model_label(collect([run])) == "one per stage (see Provenance)"
+    (run / "config.yaml").write_text("name: quickstart\nmodel:\n  spec: tiny\n")
+    data = collect([run])
+    assert data.run_model == "tiny"
+    assert model_label(data) == "tiny, trained in this run (base → sft → grpo)"
+    html, md = render(data)
+    assert "model: tiny, trained in this run" in html and "Model: tiny, trained in this run" in md
+    # a single eval directory: its own model, as before
+    assert model_label(collect([run / "eval" / "sft"])) == "scripted-p0.45"
+    (run / "config.yaml").write_text("- not\n- a mapping\n")
+    bad = collect([run])
+    assert bad.run_model is None and any("not a run config" in s for s in bad.skipped)
+
+
 def test_each_stage_gets_its_own_figure_with_the_grpo_signals(report):
     _, html_path, md_path = report
     page = html_path.read_text()

@@ -253,9 +253,10 @@ def render(data: rd.ReportData, title: str | None = None) -> tuple[str, str]:
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     cmp = rd.comparison(stages)
     parts = [f"<h1>{esc(title)}</h1><div class='sub'>{esc(created)} · stages: {esc(', '.join(names) or 'none')}"
-             f" · model: {esc(first.get('model', '–'))} · task: {esc(first.get('task', '–'))} "
+             f" · model: {esc(rd.model_label(data))} · task: {esc(first.get('task', '–'))} "
              f"v{esc(first.get('task_version', ''))}</div>"]
-    md = [f"# {title}", "", f"Generated {created}. Stages: {', '.join(names) or 'none'}.", ""]
+    md = [f"# {title}", "",
+          f"Generated {created}. Stages: {', '.join(names) or 'none'}. Model: {rd.model_label(data)}.", ""]
     gains = gain_line(data.run_metrics.get("paired_gain")) if data.run_metrics.get("paired_gain") else []
     md += [*gains, ""] if gains else []
     if stages or gains:

@@ -50,6 +50,8 @@ class ReportData:
     #: RUN/metrics.json of the (first) run directory: paired_gain, health, kept_checkpoint when present
     run_metrics: dict[str, Any] = field(default_factory=dict)
     run_dirs: list[Path] = field(default_factory=list)
+    #: ``model.spec`` of the (first) run directory's config.yaml: the model the run started from
+    run_model: str | None = None
     skipped: list[str] = field(default_factory=list)
 
 
@@ -122,6 +124,15 @@ def _training_logs(run: Path, data: ReportData) -> bool:
                 data.heldout.append(row)
             else:
                 data.skipped.append(f"{heldout} line {i}: no numeric step/accuracy")
+    config = run / "config.yaml"
+    if config.exists() and data.run_model is None:
+        import yaml
+
+        try:
+            spec = ((yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("model") or {}).get("spec")
+            data.run_model = str(spec) if spec else None
+        except (yaml.YAMLError, AttributeError):
+            data.skipped.append(f"{config}: not a run config")
     metrics = run / "metrics.json"
     if metrics.exists() and not data.run_metrics:
         try:
@@ -130,6 +141,17 @@ def _training_logs(run: Path, data: ReportData) -> bool:
         except ValueError:
             data.skipped.append(f"{metrics}: not JSON")
     return found
+
+
+def model_label(data: ReportData) -> str:
+    """Which model the report is about, for its header: the run's starting model when the stages were trained from it
+    (each stage then evaluates its own checkpoint, listed under Provenance), else the stages' one model."""
+    models = list(dict.fromkeys(str(s.log["spec"].get("model", "–")) for s in data.stages))
+    if data.run_model and (len(models) > 1 or models != [data.run_model]):
+        return f"{data.run_model}, trained in this run ({' → '.join(s.name for s in data.stages) or 'no stage evaluated'})"
+    if len(models) > 1:
+        return "one per stage (see Provenance)"
+    return models[0] if models else "–"
 
 
 # -- plots ----------------------------------------------------------------------------------------
