@@ -6,6 +6,8 @@ split, ``-k N --temperature T``), this prints one row per log:
 
 * pass@k for k = 1, 2, 4, … N (unbiased estimator) and Reliable pass@k (lucky guesses in a small answer space
   discounted, :func:`clinrl.evaluation.metrics.reliable_pass_at_k`);
+* maj@k, the accuracy of the most common answer among k draws (:func:`clinrl.evaluation.metrics.majority_at_k`):
+  what a policy sharpened onto its own modal answer would score, the most that RL which only sharpens can buy;
 * the chance that a GRPO group of ``--group`` completions drawn from these N is *mixed* (has a non-zero
   advantage), and the mean within-group reward std such a group would see;
 * distinct answers per prompt (how much the sampler explores);
@@ -46,14 +48,15 @@ def mixed_group_chance(n: int, c: int, g: int) -> float:
 
 
 def profile(log: dict, gold_steps: dict[str, list[int]] | None, group: int) -> dict:
-    from clinrl.evaluation.metrics import pass_at_k, reliable_pass_at_k, scored
+    from clinrl.evaluation.metrics import majority_at_k, pass_at_k, reliable_pass_at_k, scored
 
     records = [r for r in log["records"] if len(scored(r.get("completions") or [])) >= 2]
     n = min(len(scored(r["completions"])) for r in records)
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n]
     n_choices = (log.get("metrics") or {}).get("n_choices")
     out: dict = {"model": log["spec"]["model"], "temperature": log["spec"]["decoding"]["temperature"],
-                 "n_prompts": len(records), "samples_per_prompt": n, "pass_at_k": {}, "reliable_pass_at_k": {}}
+                 "n_prompts": len(records), "samples_per_prompt": n, "pass_at_k": {}, "reliable_pass_at_k": {},
+                 "majority_at_k": {}}
     mixed, stds, distinct = [], [], []
     lucky = right = 0
     for r in records:
@@ -65,6 +68,7 @@ def profile(log: dict, gold_steps: dict[str, list[int]] | None, group: int) -> d
             if k > 1:
                 out["reliable_pass_at_k"].setdefault(k, []).append(
                     reliable_pass_at_k(flags, answers, k, n_choices, seed=0))
+                out["majority_at_k"].setdefault(k, []).append(majority_at_k(flags, answers, k, seed=0))
         if group <= n:
             mixed.append(mixed_group_chance(n, sum(flags), group))
         p = sum(flags) / n
@@ -77,6 +81,7 @@ def profile(log: dict, gold_steps: dict[str, list[int]] | None, group: int) -> d
                     lucky += tally(c.get("text", "")) != gold_steps[r["id"]]
     out["pass_at_k"] = {k: statistics.fmean(v) for k, v in out["pass_at_k"].items()}
     out["reliable_pass_at_k"] = {k: statistics.fmean(v) for k, v in out["reliable_pass_at_k"].items()}
+    out["majority_at_k"] = {k: statistics.fmean(v) for k, v in out["majority_at_k"].items()}
     out[f"mixed_group_chance_g{group}"] = statistics.fmean(mixed) if mixed else None
     out["mean_outcome_std"] = statistics.fmean(stds)
     out["mean_distinct_answers"] = statistics.fmean(distinct)
@@ -115,12 +120,14 @@ def main() -> None:
         print(f"[passk] {path}: done", file=sys.stderr, flush=True)
     ks = sorted({k for r in rows for k in r["pass_at_k"]})
     head = ["eval", "T"] + [f"pass@{k}" for k in ks] + [f"reliable@{k}" for k in ks if k > 1] + [
+        f"maj@{k}" for k in ks if k > 1] + [
         f"mixed g={ns.group}", "distinct answers", "right, wrong step"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
         cells = [Path(r["eval"]).name, f"{r['temperature']:g}"]
         cells += [f"{100 * r['pass_at_k'][k]:.1f}" for k in ks]
         cells += [f"{100 * r['reliable_pass_at_k'][k]:.1f}" for k in ks if k > 1]
+        cells += [f"{100 * r['majority_at_k'][k]:.1f}" for k in ks if k > 1]
         mixed = r[f"mixed_group_chance_g{ns.group}"]
         cells += ["—" if mixed is None else f"{100 * mixed:.0f} %", f"{r['mean_distinct_answers']:.2f}",
                   "—" if r.get("correct_with_a_wrong_step") is None else

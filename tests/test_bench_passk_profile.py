@@ -52,3 +52,5 @@ def test_profile_counts_lucky_answers_and_pass_at_k(prof):
     assert out["correct_completions"] == 6 and out["correct_with_a_wrong_step"] == pytest.approx(1 / 6)
     assert out["mixed_group_chance_g2"] == pytest.approx((1 - 1 / 6 - 1 / 6) / 2)  # train-2 never mixes
     assert out["mean_distinct_answers"] == pytest.approx((3 + 1) / 2)
+    # train-1: answer 2 twice (right), 0 and 1 once each -> the vote of all four is right; train-2 always right
+    assert out["majority_at_k"][4] == pytest.approx(1.0)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clinrl.evaluation.metrics import (answer_entropy, bootstrap_mean, default_ks, paired_comparison, pass_at_k,
-                                       reliable_pass_at_k, reliable_success, summarize)
+from clinrl.evaluation.metrics import (answer_entropy, bootstrap_mean, default_ks, majority_at_k, majority_correct,
+                                       paired_comparison, pass_at_k, reliable_pass_at_k, reliable_success, summarize)
 
 
 @given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
@@ -103,6 +103,36 @@ def test_summarize_rates_and_groups():
     assert acc["groups"]["category"]["b"]["n"] == 1
     assert s["pass_at_k"]["2"]["overall"]["value"] == 0.5 and s["pass_at_k"]["2"]["overall"]["n"] == 2
     assert s["mean_accuracy_over_draws"]["overall"]["value"] == pytest.approx(0.25)
+    # one right and one wrong answer, each voted once: the tie is split -> 0.5; the all-wrong sample -> 0
+    assert s["majority_at_k"]["2"]["overall"]["value"] == pytest.approx(0.25)
+    assert "1" not in s["majority_at_k"]  # maj@1 is pass@1
+
+
+def test_majority_vote_plurality_ties_and_unparsed_answers():
+    # the plurality answer (3, twice) is wrong although a right answer was sampled: pass@4 = 1, maj@4 = 0
+    assert majority_correct([False, False, True, False], [3, 3, 2, 1]) == 0.0
+    assert majority_correct([True, True, False, False, False], [2, 2, 3, 1, 0]) == 1.0
+    assert majority_correct([True, False], [2, 3]) == 0.5  # a tie is split evenly
+    # unparsed completions cast no vote: the lone parsed answer wins; none parsed at all is wrong
+    assert majority_correct([False, False, False, True], [None, None, None, 2]) == 1.0
+    assert majority_correct([False, False], [None, None]) == 0.0
+    # answers compare as values: {"a": 1} and {"a": 1} are one answer
+    assert majority_correct([True, True, False], [{"a": 1}, {"a": 1}, {"a": 2}]) == 1.0
+
+
+def test_majority_at_k_exact_and_over_subsets():
+    correct, answers = [True, True, False, False, False], [2, 2, 3, 1, 0]
+    assert majority_at_k(correct, answers, 5) == 1.0
+    assert majority_at_k(correct, answers, 1, n_subsets=4000) == pytest.approx(0.4, abs=0.03)  # maj@1 = pass@1
+    # k = 2 by enumeration: a pair wins outright only as (2, 2); any other pair is a tie of two singletons
+    pairs = list(itertools.combinations(range(5), 2))
+    exact = sum(majority_correct([correct[i] for i in p], [answers[i] for i in p]) for p in pairs) / len(pairs)
+    assert majority_at_k(correct, answers, 2, n_subsets=4000) == pytest.approx(exact, abs=0.03)
+    for bad in ((0,), (6,)):
+        with pytest.raises(ValueError):
+            majority_at_k(correct, answers, *bad)
+    with pytest.raises(ValueError):
+        majority_at_k(correct, answers[:4], 2)
 
 
 def test_paired_comparison():

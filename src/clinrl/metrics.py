@@ -79,7 +79,8 @@ BASE_KEYS = frozenset({"task", "task_version", "groups", "accuracy", "format_val
 #: keys the evaluation harness adds next to a task's metrics (shown in its own "generation" table)
 HARNESS_KEYS = frozenset({"n_samples", "n_completions", "n_generation_errors", "n_unscored_completions",
                           "format_valid_rate", "truncation_rate", "mean_completion_tokens", "accuracy_bootstrap",
-                          "n_choices", "mean_accuracy_over_draws", "pass_at_k", "reliable_pass_at_k"})
+                          "n_choices", "mean_accuracy_over_draws", "pass_at_k", "reliable_pass_at_k",
+                          "majority_at_k"})
 
 
 def format_proportion(p: dict[str, Any]) -> str:

@@ -207,6 +207,10 @@ def print_summary(metrics: dict[str, Any]) -> None:
         o = entry["overall"]
         if o["n"]:
             rows.append([f"reliable pass@{k}", f"{100 * o['value']:.1f}%"])
+    for k, entry in (metrics.get("majority_at_k") or {}).items():
+        o = entry["overall"]
+        if o["n"]:
+            rows.append([f"maj@{k} (majority vote)", f"{100 * o['value']:.1f}%"])
     print_table(console, ["metric", "value"], rows, title="generation", first_style=None)
 
 

@@ -16,6 +16,11 @@ Definitions:
   MedCalc value) the floor term is 0 and the entropy rule is waived: two hits out of ``k`` are needed.
   With more draws than ``k`` the estimate averages the rule over random ``k``-subsets (exact when
   ``k`` equals the number of draws).
+* **maj@k** (self-consistency, Wang et al. 2023) — the share of samples whose most common answer among ``k``
+  draws is correct: votes go to parsed answers (an unparsed completion casts none; no parsed answer at all counts
+  as wrong), ties are split evenly, and with more draws than ``k`` it averages over random ``k``-subsets. It is the
+  accuracy a policy sharpened onto its own modal answer would reach: what RL that only *sharpens* can buy over
+  greedy decoding.
 * **Bootstrap 95% intervals** — percentile bootstrap over samples (1,000 resamples, fixed seed), so
   the interval of a per-category accuracy reflects that category's own size.
 """
@@ -82,6 +87,36 @@ def reliable_pass_at_k(correct: Sequence[bool], answers: Sequence[Any], k: int, 
         idx = rng.sample(range(n), k)
         hits += reliable_success([correct[i] for i in idx], [answers[i] for i in idx], n_choices)
     return hits / n_subsets
+
+
+def majority_correct(correct: Sequence[bool], answers: Sequence[Any]) -> float:
+    """Expected correctness of the most common parsed answer among these draws (ties split evenly)."""
+    votes: dict[str, list[bool]] = defaultdict(list)
+    for ok, answer in zip(correct, answers, strict=True):
+        if answer is not None:
+            votes[_answer_key(answer)].append(bool(ok))
+    if not votes:
+        return 0.0
+    top = max(len(v) for v in votes.values())
+    leaders = [v for v in votes.values() if len(v) == top]
+    # one answer, one verdict: the mean only matters if a verifier judged equal answers differently
+    return sum(sum(v) / len(v) for v in leaders) / len(leaders)
+
+
+def majority_at_k(correct: Sequence[bool], answers: Sequence[Any], k: int, *, n_subsets: int = 50,
+                  seed: int = 0) -> float:
+    """maj@k of one sample from ``n >= k`` draws (exact when ``k == n``, else over random ``k``-subsets)."""
+    n = len(correct)
+    if k < 1 or k > n or len(answers) != n:
+        raise ValueError(f"maj@k needs 1 <= k <= n and one answer per draw (n={n}, k={k}, answers={len(answers)})")
+    if k == n:
+        return majority_correct(correct, answers)
+    rng = random.Random(seed)
+    total = 0.0
+    for _ in range(n_subsets):
+        idx = rng.sample(range(n), k)
+        total += majority_correct([correct[i] for i in idx], [answers[i] for i in idx])
+    return total / n_subsets
 
 
 def bootstrap_mean(values: Sequence[float], *, n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -155,6 +190,13 @@ def reliable_of(record: Mapping[str, Any], k: int, n_choices: int | None, seed: 
                               n_choices, seed=seed)
 
 
+def majority_of(record: Mapping[str, Any], k: int, seed: int = 0) -> float | None:
+    comps = scored(record.get("completions") or [])
+    if len(comps) < k:
+        return None
+    return majority_at_k([bool(c["correct"]) for c in comps], [c.get("answer") for c in comps], k, seed=seed)
+
+
 def summarize(records: Sequence[Mapping[str, Any]], *, n_choices: int | None = None, ks: Sequence[int] | None = None,
               seed: int = 0) -> dict[str, Any]:
     """Everything the harness adds to a task's own metrics (see the module docstring)."""
@@ -182,6 +224,9 @@ def summarize(records: Sequence[Mapping[str, Any]], *, n_choices: int | None = N
     out["reliable_pass_at_k"] = {
         str(k): bootstrap_table(records, lambda r, k=k: reliable_of(r, k, n_choices, seed), seed=seed)
         for k in ks if k >= 2
+    }
+    out["majority_at_k"] = {
+        str(k): bootstrap_table(records, lambda r, k=k: majority_of(r, k, seed), seed=seed) for k in ks if k >= 2
     }
     return out
 
