@@ -133,6 +133,8 @@ def test_rlvr_viability_verdicts():
     assert v["k"] == 4 and g["lab"]["verdict"] == VIABLE and g["lab"]["mixed_groups"] == 1.0
     assert g["risk"]["verdict"] == ADVISED and g["risk"]["pass_at_k"]["value"] == pytest.approx(0.1)
     assert g["date"]["verdict"] == NEEDS and g["date"]["n"] == 30
+    # maj@4: lab's votes tie 2-2 between the right and a wrong answer (0.5); risk's one hit is always outvoted
+    assert g["lab"]["majority_at_k"].value == pytest.approx(0.5) and g["risk"]["majority_at_k"].value == 0.0
     # with a 2-answer space, one lucky hit in 4 is not reliable
     reliable = rlvr_viability(records, n_choices=2)
     assert reliable["reliable"] and reliable["groups"]["risk"]["pass_at_k"]["value"] == 0.0

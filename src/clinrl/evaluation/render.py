@@ -316,14 +316,17 @@ def render(data: rd.ReportData, title: str | None = None) -> tuple[str, str]:
     if viab:
         parts.append("<h2>RLVR viability</h2><p class='note'>EHRMIND's diagnostic: pass@k of the model on the "
                      "<b>training</b> split per category. Where pass@k is low, GRPO sees no correct samples and "
-                     "RL alone cannot add the missing knowledge: run the SFT warm-up first.</p>")
+                     "RL alone cannot add the missing knowledge: run the SFT warm-up first. maj@k is the accuracy of "
+                     "the most common sampled answer: where RL that only sharpens the policy onto its own modal "
+                     "answer would land.</p>")
         md += ["## RLVR viability", ""]
         for name, v in viab:
             split = next((s.log["spec"].get("split") for s in stages if s.name == name), None)
-            rows_v = [[g, r["n"], rd.pct(r["pass_at_1"]), rd.pct(r["pass_at_k"]), f"{100 * r['mixed_groups']:.0f}%",
-                       r["verdict"]] for g, r in v["groups"].items()]
+            rows_v = [[g, r["n"], rd.pct(r["pass_at_1"]), rd.pct(r["pass_at_k"]),
+                       rd.pct(r["majority_at_k"]) if r.get("majority_at_k") else "–",
+                       f"{100 * r['mixed_groups']:.0f}%", r["verdict"]] for g, r in v["groups"].items()]
             header = ["category", "prompts", "pass@1", f"{'Reliable ' if v['reliable'] else ''}pass@{v['k']}",
-                      "mixed groups", "verdict"]
+                      f"maj@{v['k']}", "mixed groups", "verdict"]
             warn = "" if split in (None, "train") else f" (split '{split}': the reading assumes the training split)"
             parts.append(f"<p><b>{esc(name)}</b>{esc(warn)}</p>" + table(header, rows_v))
             md += [f"**{name}**{warn}", "", md_table(header, rows_v), ""]
