@@ -146,6 +146,10 @@ def test_header_names_the_runs_starting_model_not_a_stage_checkpoint(tmp_path):
     data = collect([run])
     assert data.run_model == "tiny"
     assert model_label(data) == "tiny, trained in this run (base → sft → grpo)"
+    last = data.stages[-1]
+    data.stages.append(type(last)("grpo-real", last.log, last.path))  # the GRPO model on real rows
+    assert model_label(data) == "tiny, trained in this run (base → sft → grpo)"  # an extra eval is not a stage
+    data.stages.pop()
     html, md = render(data)
     assert "model: tiny, trained in this run" in html and "Model: tiny, trained in this run" in md
     # a single eval directory: its own model, as before

@@ -148,7 +148,8 @@ def model_label(data: ReportData) -> str:
     (each stage then evaluates its own checkpoint, listed under Provenance), else the stages' one model."""
     models = list(dict.fromkeys(str(s.log["spec"].get("model", "–")) for s in data.stages))
     if data.run_model and (len(models) > 1 or models != [data.run_model]):
-        return f"{data.run_model}, trained in this run ({' → '.join(s.name for s in data.stages) or 'no stage evaluated'})"
+        trained = dict.fromkeys(s.name.split("-")[0] for s in data.stages)  # grpo-real: the grpo model on real rows
+        return f"{data.run_model}, trained in this run ({' → '.join(trained) or 'no stage evaluated'})"
     if len(models) > 1:
         return "one per stage (see Provenance)"
     return models[0] if models else "–"
