@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from clinrl.device import resolve_placement
     from clinrl.models.tiny import TinySpec, tiny_dir
 
     base = tiny_dir(TinySpec(seed=args.seed))
@@ -74,12 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     overlap = {s: heldout_overlap(texts, s) for s in args.overlap_seeds}
     print(f"corpus: {len(texts)} notes; verbatim held-out notes per quickstart seed: {overlap}", flush=True)
 
+    import torch
+
+    where = resolve_placement("auto", "auto")  # float32 on the CPU, bf16 autocast on a CUDA GPU
     started = time.time()
     config = SFTConfig(output_dir=str(args.out / "trainer"), max_steps=args.steps,
                        per_device_train_batch_size=args.batch, learning_rate=args.lr, lr_scheduler_type="cosine",
                        warmup_steps=min(50, args.steps // 10), max_length=args.max_length, dataset_text_field="text",
                        logging_steps=max(1, min(50, args.steps // 10)), save_strategy="no", report_to=[],
-                       seed=args.seed, packing=False)  # on the accelerator when there is one
+                       seed=args.seed, packing=False, use_cpu=where.on_cpu, bf16=where.dtype == torch.bfloat16)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_dict({"text": texts}),
                          processing_class=tokenizer)
     trainer.train()

@@ -3,21 +3,15 @@ and a short run writes a model directory whose weights moved."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "pretrain_tiny.py"
+from conftest import load_bench_script
 
 
 @pytest.fixture(scope="module")
 def pre():
-    spec = importlib.util.spec_from_file_location("pretrain_tiny", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("pretrain_tiny")
 
 
 def test_corpus_is_note_question_explanation_answer(pre):
