@@ -220,7 +220,7 @@ def test_first_card_is_the_paired_gain_and_health_lists_warnings(tmp_path):
     assert "+12.0 pts" in card and "[+3.1, +20.9]" in card and "paired on 42" in card and "grpo − sft" in card
     health = page[page.index("<h2>Run health</h2>"):]
     assert "reward collapsed" in health and "constant answers" in health and "83% of answers are 2" in health
-    assert "Kept checkpoint: grpo step 20 (the best held-out score (55.0%)), runs/x/grpo/checkpoint-20" in health
+    assert "Kept checkpoint: grpo step 20 (the best held-out score, 55.0%), runs/x/grpo/checkpoint-20" in health
     assert "chosen on the held-out split itself, so its held-out score is optimistic" in health
     md = md_path.read_text()
     assert "Paired gain grpo − sft on medcalc accuracy: +12.0 points, 95% CI [+3.1, +20.9] (n=42)." in md

@@ -139,7 +139,7 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
             notes.append(line)
     if isinstance(kept, dict):
         metric = kept.get("metric")
-        why = ("the best held-out " + (f"score ({100 * metric:.1f}%)" if isinstance(metric, (int, float))
+        why = ("the best held-out " + (f"score, {100 * metric:.1f}%" if isinstance(metric, (int, float))
                                         else "score") if kept.get("policy") == "best" else "the last one")
         line = (f"Kept checkpoint: {kept.get('stage', '–')} step {kept.get('step', '–')} ({why}), "
                 f"{kept.get('path', '–')}")
