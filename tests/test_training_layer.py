@@ -205,3 +205,35 @@ def test_quickstart_real_source_fills_eval_extra(tmp_path, monkeypatch):
     assert found.tasks[0].name == "medcalc" and found.name == load_recipe("quickstart").name
     # a recipe without the entry gets one with the default limit
     assert quickstart_config(None, None, "smollm2-gpu", None, "rows.csv").eval.extra[0].limit == 100
+
+
+def test_quickstart_says_when_real_rows_are_missing_and_where_it_looked(tmp_path, monkeypatch):
+    """A fresh clone without the shared data skipped the real-row evaluation without a word; now one line says so."""
+    from clinrl.cli.quickstart import quickstart_config, real_rows_note
+
+    monkeypatch.setenv("CLINRL_SHARED_DATA", str(tmp_path))
+
+    def note(task, real_source):
+        return real_rows_note(task, "quickstart", real_source, quickstart_config(task, "tiny", "quickstart", None,
+                                                                                  real_source))
+
+    missing = note(None, None)
+    assert missing is not None and str(tmp_path / "medcalc-bench" / "test_data.csv") in missing
+    assert "--real-source" in missing
+    assert note(None, "none") is None and note(None, "rows.csv") is None  # the user chose
+    assert note("trials", None) is None  # no real rows for this task's quickstart
+    (tmp_path / "medcalc-bench").mkdir()
+    (tmp_path / "medcalc-bench" / "test_data.csv").write_text("x\n")
+    assert note(None, None) is None  # found: evaluated, nothing to say
+
+
+def test_quickstart_prints_the_missing_real_rows_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from clinrl.cli import app
+
+    monkeypatch.setenv("CLINRL_SHARED_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("clinrl.cli.quickstart.train_quietly", lambda *a, **k: (_ for _ in ()).throw(SystemExit(3)))
+    result = CliRunner().invoke(app, ["quickstart", "--out", str(tmp_path / "run")])
+    assert "real benchmark rows not found at" in " ".join(result.output.split())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from clinrl.cli.app import app
 from clinrl.cli.train import (
@@ -45,14 +46,29 @@ def quickstart_budget(task: str) -> QuickstartBudget:
     return from_dict(QuickstartBudget, dict(get_task_class(task).quickstart_budget), f"{task}.quickstart_budget")
 
 
-def shared_rows(relative: str) -> Path | None:
-    """A file in the shared data folder when present (CLINRL_SHARED_DATA overrides where that folder is)."""
+def shared_root() -> Path:
+    """The shared data folder: CLINRL_SHARED_DATA, else ``shared/data`` beside the checkout."""
     base = os.environ.get("CLINRL_SHARED_DATA")
-    roots = [Path(base)] if base else [repo_root().parent / "shared" / "data"]
-    for root in roots:
-        if (root / relative).is_file():
-            return root / relative
-    return None
+    return Path(base) if base else repo_root().parent / "shared" / "data"
+
+
+def shared_rows(relative: str) -> Path | None:
+    """A file in the shared data folder when present."""
+    path = shared_root() / relative
+    return path if path.is_file() else None
+
+
+def real_rows_note(task: Optional[str], recipe: str, real_source: Optional[str], config) -> Optional[str]:
+    """One line for a quickstart whose task has real benchmark rows that were not found (so that evaluation is
+    skipped); None when the rows are evaluated, the user passed --real-source, or the task has none."""
+    from clinrl.training.config import load_recipe
+    from clinrl.training.run import active_extras
+
+    budget = quickstart_budget(task or load_recipe(recipe).tasks[0].name)
+    if real_source is not None or not budget.real_rows or any(e.name == REAL for e in active_extras(config)):
+        return None
+    return (f"real benchmark rows not found at {shared_root() / budget.real_rows}: the held-out evaluation is on "
+            "synthetic notes only (--real-source FILE adds real rows; CLINRL_SHARED_DATA names the data folder)")
 
 
 def latest_quickstart_run() -> Path:
@@ -153,7 +169,7 @@ def quickstart(
     5. greedy evaluation on a held-out split after each stage (and on real MedCalc-Bench rows when present)
     6. write the run directory, with report.md (library output: RUN/train.log; TensorBoard: RUN/tb/)
 
-    Measured: about 3 minutes and 1.3 GB of memory on 2 idle CPU cores with the default tiny model.
+    Measured (BENCHMARKS.md): 6-12 minutes and about 2 GB of memory on 2 idle CPU cores with the tiny model.
 
     Examples: clinrl quickstart  ·  clinrl quickstart --task trials  ·  clinrl quickstart --resume
     """
@@ -162,6 +178,9 @@ def quickstart(
     out = out or RUNS / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     config = quickstart_config(task, model, recipe, set_, real_source, device, keep)
     console.rule(f"clinrl quickstart → {out}")
+    note = real_rows_note(task, recipe, real_source, config)
+    if note:
+        console.print(f"note: {escape(note)}")
     started = time.perf_counter()
     result = train_quietly(config, out, verbose=verbose, resume=resume, command=sys.argv)
     _print_summary(result)
