@@ -214,8 +214,7 @@ def test_quickstart_says_when_real_rows_are_missing_and_where_it_looked(tmp_path
     monkeypatch.setenv("CLINRL_SHARED_DATA", str(tmp_path))
 
     def note(task, real_source):
-        return real_rows_note(task, "quickstart", real_source, quickstart_config(task, "tiny", "quickstart", None,
-                                                                                  real_source))
+        return real_rows_note(quickstart_config(task, "tiny", "quickstart", None, real_source), real_source)
 
     missing = note(None, None)
     assert missing is not None and str(tmp_path / "medcalc-bench" / "test_data.csv") in missing

@@ -58,13 +58,13 @@ def shared_rows(relative: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def real_rows_note(task: Optional[str], recipe: str, real_source: Optional[str], config) -> Optional[str]:
-    """One line for a quickstart whose task has real benchmark rows that were not found (so that evaluation is
-    skipped); None when the rows are evaluated, the user passed --real-source, or the task has none."""
-    from clinrl.training.config import load_recipe
+def real_rows_note(config, real_source: Optional[str]) -> Optional[str]:
+    """One line for a quickstart (``config`` from :func:`quickstart_config`) whose task has real benchmark rows that
+    were not found, so that evaluation is skipped; None when the rows are evaluated, the user passed --real-source,
+    or the task has none."""
     from clinrl.training.run import active_extras
 
-    budget = quickstart_budget(task or load_recipe(recipe).tasks[0].name)
+    budget = quickstart_budget(config.tasks[0].name)
     if real_source is not None or not budget.real_rows or any(e.name == REAL for e in active_extras(config)):
         return None
     return (f"real benchmark rows not found at {shared_root() / budget.real_rows}: the held-out evaluation is on "
@@ -178,7 +178,7 @@ def quickstart(
     out = out or RUNS / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     config = quickstart_config(task, model, recipe, set_, real_source, device, keep)
     console.rule(f"clinrl quickstart → {out}")
-    note = real_rows_note(task, recipe, real_source, config)
+    note = real_rows_note(config, real_source)
     if note:
         console.print(f"note: {escape(note)}")
     started = time.perf_counter()
