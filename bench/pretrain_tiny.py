@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap-seeds", type=int, nargs="*", default=[0, 1, 2],
                         help="quickstart seeds whose held-out notes the corpus is checked against")
     args = parser.parse_args(argv)
+    for name in ("rows", "steps", "batch", "max_length"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
 
     import torch
     from datasets import Dataset

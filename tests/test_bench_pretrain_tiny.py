@@ -33,6 +33,14 @@ def test_heldout_overlap_counts_verbatim_notes(pre):
     assert pre.heldout_overlap(pre.corpus_texts(50, seed=pre.CORPUS_SEED, eos=""), 0) == 0
 
 
+@pytest.mark.parametrize("flag,value", [("--rows", "0"), ("--steps", "-3"), ("--batch", "0"), ("--lr", "0")])
+def test_absurd_sizes_are_refused_naming_the_flag(pre, capsys, tmp_path, flag, value):
+    with pytest.raises(SystemExit) as stopped:
+        pre.main(["--out", str(tmp_path / "x"), flag, value])
+    assert stopped.value.code == 2
+    assert flag in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 @pytest.mark.slow
 def test_a_short_run_writes_a_loadable_model_whose_weights_moved(pre, tmp_path):
     import torch
