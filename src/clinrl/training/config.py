@@ -137,6 +137,10 @@ class GRPOSettings:
     keep: str = setting("last", "Which model the run keeps as its result: last (GRPO's final model) or best (the "
                                 "evaluated model with the best held-out headline metric: the warm-up, a GRPO "
                                 "evaluation every eval_every steps, or the final one). `--keep best` on the CLI.")
+    skip_tied_groups: bool = setting(True, "Leave completions with zero advantage (every reward of their group "
+                                           "tied) out of the loss's forward and backward passes: the same update, "
+                                           "a cheaper step. Only where that is exact: beta 0, no entropy bonus or "
+                                           "mask; otherwise TRL's loss runs over every completion.")
     step_reward: float = setting(0.0, "Ablation, not EHRMIND: add step_reward x (share of the gold worked steps the "
                                       "completion writes) to each well-formed completion's reward, for tasks with "
                                       "step references (MedCalc point scores' tallies). Held-out metrics still use "

@@ -19,6 +19,7 @@ from clinrl.training.common import (
 )
 from clinrl.training.config import RunConfig
 from clinrl.training.mixtures import Mixture, MixtureReward, check_step_reward, grpo_rows
+from clinrl.training.tied_groups import grpo_trainer_class, skipped_share, why_not_skippable
 
 
 def batch_layout(prompts_per_step: int, num_generations: int, per_device_completions: int,
@@ -118,10 +119,17 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
                                          max_new_tokens=config.eval.max_new_tokens, baseline=baseline,
                                          best_dir=output_dir / "best" if config.grpo.keep == "best" else None)
         all_callbacks.append(heldout_cb)
-    trainer = trl.GRPOTrainer(
+    args = grpo_args(config, output_dir)
+    trainer_class = trl.GRPOTrainer
+    if config.grpo.skip_tied_groups:
+        if why := why_not_skippable(args):
+            notes.append(f"grpo: skip_tied_groups is on but every completion goes through the loss: {why}")
+        else:
+            trainer_class = grpo_trainer_class(trl.GRPOTrainer)
+    trainer = trainer_class(
         model=model,
         reward_funcs=reward_funcs if reward_funcs is not None else rewards.functions(),
-        args=grpo_args(config, output_dir),
+        args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft_config(config.model.lora),
@@ -129,6 +137,9 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
     )
     result = train_stage("grpo", trainer, tokenizer, output_dir, resume=resume)
     result.notes.extend(notes)
+    if skipped := skipped_share(result.log_history):
+        result.notes.append(f"grpo: {100 * skipped:.0f}% of completions had zero advantage (their group's rewards "
+                            "tied) and skipped the loss's forward and backward passes (beta 0: the same update)")
     if rewards.unscored:
         result.notes.append(f"grpo: {rewards.unscored} completion(s) could not be scored (left out of group "
                             "baselines)")
