@@ -44,8 +44,10 @@ def grpo_diagnostics(log_history: list[dict]) -> dict:
         return {}
     zero = [r.get("frac_reward_zero_std") for r in rows if r.get("frac_reward_zero_std") is not None]
     std = [r.get("reward_std") for r in rows if r.get("reward_std") is not None]
+    skipped = [r["completions_skipped"] for r in rows if r.get("completions_skipped") is not None]
     return {"first_reward": rows[0]["reward"], "last_reward": rows[-1]["reward"],
             "mean_frac_groups_all_tied": statistics.fmean(zero) if zero else None,
+            "mean_completions_skipped": statistics.fmean(skipped) if skipped else None,  # grpo.skip_tied_groups
             "mean_within_group_reward_std": statistics.fmean(std) if std else None,
             "reward_curve": [round(r["reward"], 3) for r in rows]}
 
