@@ -29,7 +29,7 @@ def positive(text: str) -> int:
     return value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None,
                         help="warm-up model to start GRPO from (default: train the quickstart's warm-up into OUT)")
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=positive, default=3, help="off/on pairs, alternating")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="extra config overrides")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_skip_tied"))
-    ns = parser.parse_args()
+    ns = parser.parse_args(argv)
 
     from clinrl.cli.quickstart import quickstart_config
     from clinrl.training.grpo import run_grpo
