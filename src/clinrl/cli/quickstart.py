@@ -169,7 +169,8 @@ def quickstart(
     5. greedy evaluation on a held-out split after each stage (and on real MedCalc-Bench rows when present)
     6. write the run directory, with report.md (library output: RUN/train.log; TensorBoard: RUN/tb/)
 
-    Measured (BENCHMARKS.md): 6-12 minutes and about 2 GB of memory on 2 idle CPU cores with the tiny model.
+    Measured (BENCHMARKS.md): about 6 minutes (up to twice that on slower machines) and about 2 GB of memory
+    on 2 idle CPU cores with the tiny model.
 
     Examples: clinrl quickstart  ·  clinrl quickstart --task trials  ·  clinrl quickstart --resume
     """
