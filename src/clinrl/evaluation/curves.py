@@ -129,7 +129,8 @@ GRPO_PANELS = (
           _simple("frac_reward_zero_std", "tied groups", "#8c96a8", percent=True)),
     Panel("kl", "KL to the reference", _simple("kl", "KL", "#a05cc8")),
     Panel("completions/mean_length", "completion length and truncation", _length),
-    Panel("entropy", "entropy (nats / token)", _simple("entropy", "entropy", "#c8a23c")),
+    # TRL logs it over the completions its loss saw: with grpo.skip_tied_groups, those of groups with an advantage
+    Panel("entropy", "entropy (nats / token, completions in the loss)", _simple("entropy", "entropy", "#c8a23c")),
     Panel("rewards/", "reward by function", _per_function),
 )
 PANELS = {"sft": SFT_PANELS, "grpo": GRPO_PANELS}
