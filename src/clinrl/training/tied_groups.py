@@ -2,8 +2,8 @@
 
 A group whose rewards all tie has advantage 0 for every completion, and with ``beta = 0`` (no KL term) such a
 completion contributes exactly nothing to the policy-gradient loss. TRL still runs the forward and backward pass
-over it. On the quickstart 45–70 % of groups tie, and the loss's passes are about three quarters of a CPU GRPO step
-(BENCHMARKS.md), so most of that work is multiplied by zero.
+over it. On the quickstart 17–72 % of groups tie (by seed and setting), and the loss's passes are about three
+quarters of a CPU GRPO step (BENCHMARKS.md), so much of that work is multiplied by zero.
 
 :func:`grpo_trainer_class` returns a subclass of TRL's ``GRPOTrainer`` that
 
