@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         warm.grpo.enabled, warm.eval.stages = False, []
         print(f"[bench] training the {ns.recipe} warm-up ({warm.sft.max_steps} SFT steps)", file=sys.stderr, flush=True)
         model = str(run_training(warm, ns.out / "warmup", command=sys.argv).stages["sft"].model_dir)
-    base = config(max_steps=ns.steps, eval_every=0, save_steps=10 ** 6, logging_steps=1)
-    mixture = load_mixture(base.tasks, seed=ns.seed)
+    mixture = load_mixture(config().tasks, seed=ns.seed)  # one data set for both arms
 
     rows: list[dict] = []
     for block in range(ns.blocks):

@@ -102,18 +102,22 @@ def grpo_trainer_class(base: type) -> type:
     class TiedGroupSkippingGRPOTrainer(base):
         """TRL's GRPOTrainer; tied groups' completions skip the loss's forward and backward passes."""
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            # decided once: the settings and the model (a router loss) do not change during training
+            self.skips_tied = why_not_skippable(self.args) is None and not self.aux_loss_enabled
+
         def _generate_and_score_completions(self, inputs):
             output = super()._generate_and_score_completions(inputs)
             local = output["advantages"]
-            if self.model.training and local.dim() == 1 and why_not_skippable(self.args) is None:
+            if self.skips_tied and self.model.training and local.dim() == 1:
                 everyone = self.accelerator.gather(local)  # group order across processes
                 start = self.accelerator.process_index * local.size(0)
                 output["advantages"] = zero_tied(everyone, self.num_generations)[start:start + local.size(0)]
             return output
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if (not self.model.training or why_not_skippable(self.args) is not None or self.aux_loss_enabled
-                    or any(key in inputs for key in MULTIMODAL_KEYS)):
+            if not (self.skips_tied and self.model.training) or any(key in inputs for key in MULTIMODAL_KEYS):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             rows = kept_rows(inputs)
             total = inputs["advantages"].size(0)
