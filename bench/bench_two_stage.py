@@ -126,6 +126,23 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     row["paired"] = paired_gain(data.task, data.heldout, sft_only_records, grpo_records, seed=seed)
 
 
+def nearest_pool(data, share: float) -> dict:
+    """``--grpo-pool-nearest``: GRPO's prompts become the ``share`` of training notes whose findings sit nearest a
+    cut-off (:func:`clinrl.tasks.medcalc.difficulty.cutoff_margin`); the warm-up set is drawn as before."""
+    from clinrl.tasks.medcalc.difficulty import cutoff_margin
+
+    if data.task.name != "medcalc":
+        raise SystemExit(f"--grpo-pool-nearest needs the medcalc task (a cut-off margin), not {data.task.name!r}")
+    margins = [cutoff_margin(int(s.target["calculator_id"]), s.metadata.get("relevant_entities")) for s in data.train]
+    order = sorted(range(len(margins)), key=lambda i: (margins[i] is None, margins[i] or 0.0, i))
+    keep = sorted(order[:max(1, round(share * len(order)))])
+    if data.warmup is None:
+        data.warmup = data.train  # the warm-up's subset is drawn from the whole training split, as without the option
+    data.train = [data.train[i] for i in keep]
+    widest = max((margins[i] for i in keep if margins[i] is not None), default=None)
+    return {"share": share, "prompts": len(keep), "of": len(margins), "widest_margin": widest}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -144,8 +161,13 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, default=None,
                         help="an earlier run of this bench (same recipe, seeds and SFT settings): its warm-ups, SFT-only "
                              "arms and r are reused and only the GRPO stage runs, e.g. to compare GRPO settings")
+    parser.add_argument("--grpo-pool-nearest", type=float, default=None, metavar="SHARE",
+                        help="MedCalc, a difficulty curriculum: GRPO's prompts are the SHARE (0-1] of training notes "
+                             "whose findings sit nearest a calculator cut-off; the warm-up set is unchanged")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
+    if ns.grpo_pool_nearest is not None and not 0 < ns.grpo_pool_nearest <= 1:
+        parser.error(f"--grpo-pool-nearest must be in (0, 1], got {ns.grpo_pool_nearest}")
 
     from clinrl.cli.quickstart import quickstart_config
     from clinrl.training.health import answer_prior, paired_gain
@@ -187,6 +209,10 @@ def main() -> None:
         data = mixture.tasks[0]
         row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.sft_pool)
         row["answer_prior"] = answer_prior(data.task, data.train, data.heldout)  # the no-reading floor
+        if ns.grpo_pool_nearest is not None:
+            row["grpo_pool"] = nearest_pool(data, ns.grpo_pool_nearest)
+            say(f"seed {seed}: GRPO prompts: the {row['grpo_pool']['prompts']} of {row['grpo_pool']['of']} training "
+                f"notes nearest a cut-off (margin <= {row['grpo_pool']['widest_margin']})")
         seed_dir = ns.out / f"seed{seed}"
 
         if ns.reuse:

@@ -175,7 +175,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         mixture = load_mixture(config.tasks, seed=config.seed)
     result.notes.extend(mixture.notes)
     for t in mixture.tasks:
-        pool = "" if t.warmup is None else f" / {len(t.warmup)} warm-up samples from {t.settings.sft_source}"
+        pool = ("" if t.warmup is None else
+                f" / {len(t.warmup)} warm-up samples from {t.settings.sft_source or 'the whole training split'}")
         say(f"  {t.name}: {len(t.train)} training / {len(t.heldout)} held-out samples{pool}")
     heldout = _heldout_pairs(mixture)
     current = config.model.spec

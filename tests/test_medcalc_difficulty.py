@@ -1,0 +1,86 @@
+"""clinrl.tasks.medcalc.difficulty: how near a note's findings sit to its calculator's cut-offs, and the
+two-stage bench's GRPO prompt pool built from it (``--grpo-pool-nearest``)."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from conftest import load_bench_script
+
+from clinrl.tasks.medcalc.difficulty import cutoff_margin
+
+SIRS = 51
+#: SIRS answer 0: temperature 0.1 °C under its > 38 °C cut-off, everything else well inside normal
+NEAR = {"Temperature": [37.9, "degrees celsius"], "Heart Rate or Pulse": [77.0, "beats per minute"],
+        "respiratory rate": [19.0, "breaths per minute"], "White blood cell count": [9030.0, "µL"],
+        "PaCO₂": [39.0, "mm Hg"]}
+
+
+def test_a_finding_beside_its_cut_off_has_the_smallest_margin():
+    # the generator's temperature range is 35.5-40.5 °C: +0.15 °C (3 % of 5 °C) is the first shift past 38 °C
+    assert cutoff_margin(SIRS, NEAR) == pytest.approx(0.03)
+
+
+def test_the_margin_is_the_nearest_finding_s():
+    far = dict(NEAR, **{"Temperature": [37.0, "degrees celsius"], "respiratory rate": [14.0, "breaths per minute"]})
+    # now the heart rate is nearest: 77 bpm + 13 % of its 105-bpm range = 90.65, past its > 90 cut-off
+    assert cutoff_margin(SIRS, far) == pytest.approx(0.13)
+    assert cutoff_margin(SIRS, far) > cutoff_margin(SIRS, NEAR)
+
+
+def test_only_findings_in_the_generator_s_unit_are_shifted():
+    # a temperature of 37 °C alone: 1 °C from both cut-offs, and a shift must pass them (< 36, > 38): 21 % of 5 °C
+    assert cutoff_margin(SIRS, {"Temperature": [37.0, "degrees celsius"]}) == pytest.approx(0.21)
+    # a finding in another unit than the generator's range is not shifted: nothing numeric left to measure
+    assert cutoff_margin(SIRS, {"Temperature": [99.5, "degrees fahrenheit"]}) is None
+
+
+@pytest.mark.parametrize("entities", [None, {}, {"Temperature": "not a number"}])
+def test_rows_without_numeric_findings_have_no_margin(entities):
+    assert cutoff_margin(SIRS, entities) is None
+
+
+def test_a_row_its_calculator_cannot_read_has_no_margin():
+    assert cutoff_margin(SIRS, {"Unknown finding": [1.0, "mg"]}) is None
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_bench_script("bench_two_stage")
+
+
+def _medcalc(limit: int):
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.training.mixtures import load_mixture
+
+    config = quickstart_config("medcalc", "tiny", "quickstart", [f"tasks.0.train_limit={limit}",
+                                                                 "tasks.0.heldout_limit=4"], "none")
+    return load_mixture(config.tasks, seed=0).tasks[0]
+
+
+def test_the_grpo_pool_keeps_the_notes_nearest_a_cut_off_and_the_warm_up_set_unchanged(bench):
+    from clinrl.training.mixtures import sft_subset
+
+    data = _medcalc(80)
+    everything = list(data.train)
+    warm_up_before = [s.id for s in sft_subset(data, 0)]
+    margins = {s.id: cutoff_margin(int(s.target["calculator_id"]), s.metadata["relevant_entities"])
+               for s in everything}
+
+    info = bench.nearest_pool(data, 0.25)
+
+    assert info["prompts"] == len(data.train) == 20 and info["of"] == 80
+    kept = {s.id for s in data.train}
+    widest = max(margins[i] for i in kept)
+    assert widest == info["widest_margin"]
+    # every note left out sits at least as far from a cut-off as the farthest one kept (None = farther than all)
+    assert all(margins[s.id] is None or margins[s.id] >= widest for s in everything if s.id not in kept)
+    assert [s.id for s in data.train] == [s.id for s in everything if s.id in kept]  # the split's order is kept
+    assert data.sft_pool == everything and [s.id for s in sft_subset(data, 0)] == warm_up_before
+
+
+def test_the_grpo_pool_needs_the_medcalc_task(bench):
+    other = types.SimpleNamespace(task=types.SimpleNamespace(name="trials"), train=[], warmup=None)
+    with pytest.raises(SystemExit, match="medcalc"):
+        bench.nearest_pool(other, 0.5)
