@@ -3,6 +3,7 @@ two-stage bench's GRPO prompt pool built from it (``--grpo-pool-nearest``)."""
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -84,3 +85,73 @@ def test_the_grpo_pool_needs_the_medcalc_task(bench):
     other = types.SimpleNamespace(task=types.SimpleNamespace(name="trials"), train=[], warmup=None)
     with pytest.raises(SystemExit, match="medcalc"):
         bench.nearest_pool(other, 0.5)
+
+
+def test_each_finding_is_located_at_the_tally_step_it_decides():
+    from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
+
+    assert tally_points(SIRS, NEAR) == ["+0", "+0", "+0", "+0"]
+    # SIRS's tally: temperature, heart rate, respiratory rate or PaCO2, white cells
+    assert finding_margins(SIRS, NEAR) == {
+        "Temperature": (0.03, 0), "Heart Rate or Pulse": (0.13, 1), "respiratory rate": (0.04, 2),
+        "White blood cell count": (0.14, 3), "PaCO₂": (0.29, 2)}
+
+
+def test_a_formula_has_no_tally_and_no_decisions_to_locate():
+    from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
+
+    bmi = {"weight": [109.4, "kg"], "height": [160.9, "cm"]}
+    assert tally_points(6, bmi) == [] and finding_margins(6, bmi) == {}
+    assert finding_margins(SIRS, None) == {} and finding_margins(SIRS, {"Unknown finding": [1.0, "mg"]}) == {}
+
+
+def _record(text: str) -> dict:
+    return {"target": {"calculator_id": SIRS, "ground_truth": "0"},
+            "metadata": {"calculator_name": "SIRS Criteria", "relevant_entities": NEAR},
+            "completions": [{"text": text}]}
+
+
+@pytest.fixture(scope="module")
+def by_margin():
+    return load_bench_script("decisions_by_margin")
+
+
+def test_decisions_are_read_from_the_written_tally(by_margin):
+    # the temperature step says +1 (wrong: 37.9 is under 38), the others +0 (right); PaCO2 feeds step 2 too
+    text = "\n+1 = 1\n+0 = 1\n+0 = 1\n+0 = 1\n</think>\n<answer>{\"answer\": 1}</answer>"
+    got = {key: right for key, _, right in by_margin.decisions(_record(text))}
+    assert got == {"Temperature": False, "Heart Rate or Pulse": True, "respiratory rate": True,
+                   "White blood cell count": True, "PaCO₂": True}
+    # a tally cut short leaves the decisions it never wrote wrong, and prose lines are not steps
+    short = {key: right for key, _, right in by_margin.decisions(_record("I think\n+0 = 0\n</think>"))}
+    assert short == {"Temperature": True, "Heart Rate or Pulse": False, "respiratory rate": False,
+                     "White blood cell count": False, "PaCO₂": False}
+
+
+def test_the_table_compares_logs_band_by_band(by_margin, tmp_path, capsys):
+    right = "\n+0 = 0\n+0 = 0\n+0 = 0\n+0 = 0\n</think>\n<answer>{\"answer\": 0}</answer>"
+    wrong = "\n+1 = 1\n+0 = 1\n+0 = 1\n+0 = 1\n</think>\n<answer>{\"answer\": 1}</answer>"
+    logs = []
+    for name, text in (("a", right), ("b", wrong)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"records": [_record(text)]}))
+        logs.append(str(path))
+    by_margin.main([*logs, "--label", "before", "--label", "after", "--json", str(tmp_path / "out.json")])
+    table = capsys.readouterr().out
+    assert "| all | 100 % (5) | 80 % (5) |" in table
+    assert "| 1-5 % | 100 % (2) | 50 % (2) |" in table  # temperature (3 %) and respiratory rate (4 %)
+    saved = json.loads((tmp_path / "out.json").read_text())
+    assert saved["after"]["by_band"]["1-5 %"] == [1, 2]
+
+
+def test_bad_arguments_are_refused_naming_them(by_margin, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        by_margin.main([str(tmp_path / "missing.json")])
+    assert "missing.json: no such eval log" in capsys.readouterr().err
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps({"records": []}))
+    with pytest.raises(SystemExit):
+        by_margin.main([str(path), "--label", "a", "--label", "b"])
+    assert "--label: 2 given for 1 logs" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="no numeric finding"):
+        by_margin.main([str(path)])
