@@ -31,8 +31,8 @@ def band(share: float) -> str:
     return next(label for edge, label in BANDS if share <= edge + 1e-9)
 
 
-def decisions(record: dict) -> list[tuple[str, str, bool]]:
-    """(finding, margin band, right?) for each numeric finding of one eval record's first completion."""
+def decisions(record: dict) -> list[tuple[str, str, list[bool]]]:
+    """(finding, margin band, right? for each completion) for each numeric finding of one eval record."""
     from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
     from clinrl.tasks.medcalc.taxonomy import think_text
 
@@ -42,27 +42,43 @@ def decisions(record: dict) -> list[tuple[str, str, bool]]:
     if not margins:
         return []
     gold = tally_points(calculator, record["metadata"]["relevant_entities"])
-    text = (record.get("completions") or [{}])[0].get("text") or ""
-    written = ["".join(m.group(1).split()) for m in map(STEP.match, think_text(text).splitlines()) if m]
-    return [(key, band(share), step < len(written) and written[step] == gold[step])
+    written = [["".join(m.group(1).split()) for m in map(STEP.match, think_text(c.get("text") or "").splitlines()) if m]
+               for c in record.get("completions") or [{}]]
+    return [(key, band(share), [step < len(w) and w[step] == gold[step] for w in written])
             for key, (share, step) in margins.items()]
 
 
+def _count() -> dict[str, float]:
+    return {"n": 0, "right": 0.0, "never": 0, "sometimes": 0, "always": 0}
+
+
 def profile(path: Path) -> dict:
+    """Per margin band (and per finding and band): decisions, the share of completions that got each right, and,
+    over a log's samples, how many decisions were right in none, some or all of them."""
     records = json.loads(path.read_text())["records"]
-    by_band: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_finding: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    by_band: dict[str, dict[str, float]] = defaultdict(_count)
+    by_finding: dict[tuple[str, str], dict[str, float]] = defaultdict(_count)
+    samples = max((len(r.get("completions") or []) for r in records), default=0)
     for record in records:
         name = (record.get("metadata") or {}).get("calculator_name") or str(record["target"]["calculator_id"])
-        for key, label, right in decisions(record):
+        for key, label, rights in decisions(record):
+            share = sum(rights) / len(rights)
+            kind = "never" if share == 0 else "always" if share == 1 else "sometimes"
             for cell in (by_band[label], by_band["all"], by_finding[(f"{name}: {key}", label)]):
-                cell[0] += right
-                cell[1] += 1
-    return {"notes": len(records), "by_band": dict(by_band), "by_finding": dict(by_finding)}
+                cell["n"] += 1
+                cell["right"] += share
+                cell[kind] += 1
+    return {"notes": len(records), "samples": samples, "by_band": dict(by_band), "by_finding": dict(by_finding)}
 
 
-def cell(counts: list[int] | None) -> str:
-    return "—" if not counts or not counts[1] else f"{100 * counts[0] / counts[1]:.0f} % ({counts[1]})"
+def cell(counts: dict[str, float] | None) -> str:
+    return "—" if not counts or not counts["n"] else f"{100 * counts['right'] / counts['n']:.0f} % ({counts['n']})"
+
+
+def spread(counts: dict[str, float] | None) -> str:
+    if not counts or not counts["n"]:
+        return "—"
+    return " / ".join(f"{100 * counts[kind] / counts['n']:.0f}" for kind in ("never", "sometimes", "always"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +106,13 @@ def main(argv: list[str] | None = None) -> None:
         keys = sorted({k for p in profiles for k in p["by_finding"]}, key=lambda k: (k[0], order.index(k[1])))
         lines += [f"| {name} · {label} | " + " | ".join(cell(p["by_finding"].get((name, label))) for p in profiles)
                   + " |" for name, label in keys]
+    sampled = [i for i, p in enumerate(profiles) if p["samples"] > 1]
+    if sampled:  # logs with several completions per note (clinrl eval -k N): how often the sampler gets it right
+        names = [f"{labels[i]}: never / sometimes / always right (% of decisions, {profiles[i]['samples']} samples)"
+                 for i in sampled]
+        lines += ["", "| finding's margin to its cut-off | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        lines += [f"| {row} | " + " | ".join(spread(profiles[i]["by_band"].get(row)) for i in sampled) + " |"
+                  for row in rows]
     print("\n".join(lines))
     if ns.json:
         ns.json.write_text(json.dumps({label: {"notes": p["notes"], "by_band": p["by_band"],

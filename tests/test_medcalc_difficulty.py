@@ -119,11 +119,11 @@ def by_margin():
 def test_decisions_are_read_from_the_written_tally(by_margin):
     # the temperature step says +1 (wrong: 37.9 is under 38), the others +0 (right); PaCO2 feeds step 2 too
     text = "\n+1 = 1\n+0 = 1\n+0 = 1\n+0 = 1\n</think>\n<answer>{\"answer\": 1}</answer>"
-    got = {key: right for key, _, right in by_margin.decisions(_record(text))}
+    got = {key: right for key, _, (right,) in by_margin.decisions(_record(text))}
     assert got == {"Temperature": False, "Heart Rate or Pulse": True, "respiratory rate": True,
                    "White blood cell count": True, "PaCO₂": True}
     # a tally cut short leaves the decisions it never wrote wrong, and prose lines are not steps
-    short = {key: right for key, _, right in by_margin.decisions(_record("I think\n+0 = 0\n</think>"))}
+    short = {key: right for key, _, (right,) in by_margin.decisions(_record("I think\n+0 = 0\n</think>"))}
     assert short == {"Temperature": True, "Heart Rate or Pulse": False, "respiratory rate": False,
                      "White blood cell count": False, "PaCO₂": False}
 
@@ -141,7 +141,7 @@ def test_the_table_compares_logs_band_by_band(by_margin, tmp_path, capsys):
     assert "| all | 100 % (5) | 80 % (5) |" in table
     assert "| 1-5 % | 100 % (2) | 50 % (2) |" in table  # temperature (3 %) and respiratory rate (4 %)
     saved = json.loads((tmp_path / "out.json").read_text())
-    assert saved["after"]["by_band"]["1-5 %"] == [1, 2]
+    assert saved["after"]["by_band"]["1-5 %"] == {"n": 2, "right": 1.0, "never": 1, "sometimes": 0, "always": 1}
 
 
 def test_bad_arguments_are_refused_naming_them(by_margin, tmp_path, capsys):
@@ -155,3 +155,18 @@ def test_bad_arguments_are_refused_naming_them(by_margin, tmp_path, capsys):
     assert "--label: 2 given for 1 logs" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no numeric finding"):
         by_margin.main([str(path)])
+
+
+def test_sampled_logs_say_how_often_each_decision_is_right(by_margin, tmp_path, capsys):
+    right = "\n+0 = 0\n+0 = 0\n+0 = 0\n+0 = 0\n</think>\n<answer>{\"answer\": 0}</answer>"
+    wrong = "\n+1 = 1\n+0 = 1\n+0 = 1\n+0 = 1\n</think>\n<answer>{\"answer\": 1}</answer>"
+    record = dict(_record(right), completions=[{"text": right}, {"text": wrong}])
+    assert {key: rights for key, _, rights in by_margin.decisions(record)}["Temperature"] == [True, False]
+    path = tmp_path / "sampled.json"
+    path.write_text(json.dumps({"records": [record]}))
+    by_margin.main([str(path), "--label", "warm-up"])
+    out = capsys.readouterr().out
+    # temperature is right in one sample of two (sometimes); the four other decisions in both (always)
+    assert "| all | 90 % (5) |" in out
+    assert "warm-up: never / sometimes / always right (% of decisions, 2 samples)" in out
+    assert "| all | 0 / 20 / 80 |" in out and "| 1-5 % | 0 / 50 / 50 |" in out
