@@ -94,7 +94,12 @@ def main(argv: list[str] | None = None) -> None:
         if not path.is_file():
             parser.error(f"{path}: no such eval log")
     labels = ns.label or [str(p) for p in ns.logs]
-    profiles = [profile(p) for p in ns.logs]
+    profiles = []
+    for path in ns.logs:
+        try:
+            profiles.append(profile(path))
+        except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not a clinrl eval log's shape
+            parser.error(f"{path}: not a clinrl eval log ({exc.__class__.__name__}: {exc})")
     if not any(p["by_band"] for p in profiles):
         sys.exit("no numeric finding with a located decision in these logs: are they MedCalc point scores "
                  "evaluated with think: steps?")

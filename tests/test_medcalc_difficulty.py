@@ -155,6 +155,10 @@ def test_bad_arguments_are_refused_naming_them(by_margin, tmp_path, capsys):
     assert "--label: 2 given for 1 logs" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no numeric finding"):
         by_margin.main([str(path)])
+    (tmp_path / "notes.txt").write_text("not json")
+    with pytest.raises(SystemExit):
+        by_margin.main([str(tmp_path / "notes.txt")])
+    assert "notes.txt: not a clinrl eval log (JSONDecodeError" in capsys.readouterr().err
 
 
 def test_sampled_logs_say_how_often_each_decision_is_right(by_margin, tmp_path, capsys):
