@@ -7,7 +7,9 @@ finding changes) and whether the model's line for that step gives the calculator
 decisions by the finding's margin — the smallest shift, as a share of its plausible range, that crosses a
 cut-off. Read several eval logs of the same held-out notes side by side (a warm-up, its GRPO model, its
 SFT-only continuation) to see whether training improved threshold precision (small margins) or coarse reading
-(large ones).
+(large ones). For a log with several samples per note (``clinrl eval -k N --temperature T``), a second table gives
+the share of decisions right in none, some or all of the samples: one that no sample gets right gives GRPO no
+advantage to follow.
 
     python bench/decisions_by_margin.py RUN/eval/sft/eval_log.json RUN/eval/grpo/eval_log.json \\
         SFT_ONLY/eval/sft/eval_log.json --label warm-up --label GRPO --label "SFT only" --by-finding
