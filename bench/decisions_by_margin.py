@@ -26,7 +26,7 @@ from pathlib import Path
 
 #: margin bands (upper edges, as shares of a finding's range) and their labels
 BANDS = ((0.05, "1-5 %"), (0.10, "6-10 %"), (0.20, "11-20 %"), (0.30, "21-30 %"))
-STEP = re.compile(r"^\s*([+-]\s*\d+)\s*=")
+STEP = re.compile(r"^\s*[+-]\s*\d+\s*=")  # a written tally line, not prose
 
 
 def band(share: float) -> str:
@@ -35,7 +35,8 @@ def band(share: float) -> str:
 
 def decisions(record: dict) -> list[tuple[str, str, list[bool]]]:
     """(finding, margin band, right? for each completion) for each numeric finding of one eval record."""
-    from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
+    from clinrl.data.sft import tally_points
+    from clinrl.tasks.medcalc.difficulty import calculator_tally, finding_margins
     from clinrl.tasks.medcalc.taxonomy import think_text
 
     target = record["target"]
@@ -43,8 +44,8 @@ def decisions(record: dict) -> list[tuple[str, str, list[bool]]]:
     margins = finding_margins(calculator, (record.get("metadata") or {}).get("relevant_entities"))
     if not margins:
         return []
-    gold = tally_points(calculator, record["metadata"]["relevant_entities"])
-    written = [["".join(m.group(1).split()) for m in map(STEP.match, think_text(c.get("text") or "").splitlines()) if m]
+    gold = calculator_tally(calculator, record["metadata"]["relevant_entities"])
+    written = [[tally_points(line) for line in think_text(c.get("text") or "").splitlines() if STEP.match(line)]
                for c in record.get("completions") or [{}]]
     return [(key, band(share), [step < len(w) and w[step] == gold[step] for w in written])
             for key, (share, step) in margins.items()]

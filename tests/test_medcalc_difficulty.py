@@ -88,9 +88,9 @@ def test_the_grpo_pool_needs_the_medcalc_task(bench):
 
 
 def test_each_finding_is_located_at_the_tally_step_it_decides():
-    from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
+    from clinrl.tasks.medcalc.difficulty import calculator_tally, finding_margins
 
-    assert tally_points(SIRS, NEAR) == ["+0", "+0", "+0", "+0"]
+    assert calculator_tally(SIRS, NEAR) == ["+0", "+0", "+0", "+0"]
     # SIRS's tally: temperature, heart rate, respiratory rate or PaCO2, white cells
     assert finding_margins(SIRS, NEAR) == {
         "Temperature": (0.03, 0), "Heart Rate or Pulse": (0.13, 1), "respiratory rate": (0.04, 2),
@@ -98,10 +98,10 @@ def test_each_finding_is_located_at_the_tally_step_it_decides():
 
 
 def test_a_formula_has_no_tally_and_no_decisions_to_locate():
-    from clinrl.tasks.medcalc.difficulty import finding_margins, tally_points
+    from clinrl.tasks.medcalc.difficulty import calculator_tally, finding_margins
 
     bmi = {"weight": [109.4, "kg"], "height": [160.9, "cm"]}
-    assert tally_points(6, bmi) == [] and finding_margins(6, bmi) == {}
+    assert calculator_tally(6, bmi) == [] and finding_margins(6, bmi) == {}
     assert finding_margins(SIRS, None) == {} and finding_margins(SIRS, {"Unknown finding": [1.0, "mg"]}) == {}
 
 

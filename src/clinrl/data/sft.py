@@ -81,6 +81,11 @@ def tally_steps(explanation: str) -> list[str]:
     return steps
 
 
+def tally_points(line: str) -> str:
+    """The decision of one tally line: its points without whitespace (``+1`` of ``+1 = 3``)."""
+    return "".join(line.split("=", 1)[0].split())
+
+
 def shorten_reasoning(explanation: str, think: str = "full") -> str:
     """The part of a worked explanation an SFT target writes: ``full`` keeps it whole (EHRMIND; GPU recipes);
     ``last_line`` keeps its final line (the computation with the note's values); ``steps`` keeps a point

@@ -80,12 +80,12 @@ def cutoff_margin(calculator_id: int, entities: Mapping[str, Any] | None) -> flo
     return None
 
 
-def tally_points(calculator_id: int, entities: Mapping[str, Any]) -> list[str]:
+def calculator_tally(calculator_id: int, entities: Mapping[str, Any]) -> list[str]:
     """The calculator's own worked tally for these findings, as each step's points (``+1``, ``+0``, ``-1``), in
     order; empty for a formula. Raises what the calculator raises for findings it cannot read."""
-    from clinrl.data.sft import tally_steps
+    from clinrl.data.sft import tally_points, tally_steps
 
-    return ["".join(step.split("=", 1)[0].split()) for step in tally_steps(_result(calculator_id)(entities).explanation)]
+    return [tally_points(step) for step in tally_steps(_result(calculator_id)(entities).explanation)]
 
 
 def finding_margins(calculator_id: int, entities: Mapping[str, Any] | None) -> dict[str, tuple[float, int]]:
@@ -96,7 +96,7 @@ def finding_margins(calculator_id: int, entities: Mapping[str, Any] | None) -> d
     if not entities:
         return {}
     try:
-        base = tally_points(calculator_id, entities)
+        base = calculator_tally(calculator_id, entities)
     except Exception:  # noqa: BLE001 - a row the calculator cannot read has no decisions to locate
         return {}
     if not base:
@@ -106,7 +106,7 @@ def finding_margins(calculator_id: int, entities: Mapping[str, Any] | None) -> d
     for key in widths:
         for share, _, shifted in _shifted(entities, widths, [key]):
             try:
-                moved = tally_points(calculator_id, shifted)
+                moved = calculator_tally(calculator_id, shifted)
             except Exception:  # noqa: BLE001 - as in cutoff_margin
                 continue
             changed = [i for i, (a, b) in enumerate(zip(base, moved)) if a != b]

@@ -433,7 +433,9 @@ class MedCalcTask(ContractTask):
     def step_key(self, line: str) -> str:
         """A tally line's points (``+1`` of ``+1 = 3``): the criterion's decision, so one wrong step does not take
         the credit of every later running total with it."""
-        return "".join(line.split("=", 1)[0].split())
+        from clinrl.data.sft import tally_points
+
+        return tally_points(line)
 
     def group_keys(self, sample: Sample) -> dict[str, str]:
         keys = super().group_keys(sample)
