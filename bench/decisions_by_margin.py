@@ -62,9 +62,14 @@ def profile(path: Path) -> dict:
     by_band: dict[str, dict[str, float]] = defaultdict(_count)
     by_finding: dict[tuple[str, str], dict[str, float]] = defaultdict(_count)
     samples = max((len(r.get("completions") or []) for r in records), default=0)
-    for record in records:
-        name = (record.get("metadata") or {}).get("calculator_name") or str(record["target"]["calculator_id"])
-        for key, label, rights in decisions(record):
+    for index, record in enumerate(records):
+        try:
+            name = (record.get("metadata") or {}).get("calculator_name") or str(record["target"]["calculator_id"])
+            found = decisions(record)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"record {index} (id {record.get('id', '?') if isinstance(record, dict) else '?'}): "
+                             f"field {exc} missing or malformed") from None
+        for key, label, rights in found:
             share = sum(rights) / len(rights)
             kind = "never" if share == 0 else "always" if share == 1 else "sometimes"
             for cell in (by_band[label], by_band["all"], by_finding[(f"{name}: {key}", label)]):

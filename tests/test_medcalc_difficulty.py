@@ -159,6 +159,12 @@ def test_bad_arguments_are_refused_naming_them(by_margin, tmp_path, capsys):
     with pytest.raises(SystemExit):
         by_margin.main([str(tmp_path / "notes.txt")])
     assert "notes.txt: not a clinrl eval log (JSONDecodeError" in capsys.readouterr().err
+    broken = _record("+0 = 0")
+    del broken["target"]
+    (tmp_path / "broken.json").write_text(json.dumps({"records": [_record("+0 = 0"), dict(broken, id="test-7")]}))
+    with pytest.raises(SystemExit):
+        by_margin.main([str(tmp_path / "broken.json")])
+    assert "broken.json: not a clinrl eval log (ValueError: record 1 (id test-7): field 'target'" in capsys.readouterr().err
 
 
 def test_sampled_logs_say_how_often_each_decision_is_right(by_margin, tmp_path, capsys):
