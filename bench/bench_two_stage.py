@@ -78,6 +78,7 @@ def pct(value) -> str:
 def markdown_table(summary: dict) -> str:
     lines = ["| seed | metric | reader-free | warm-up | SFT only | SFT → GRPO | GRPO only | "
              "Δ (SFT→GRPO − SFT only) [95% CI] | GRPO → SFT steps (r) |", "|---|---|---|---|---|---|---|---|---|"]
+    notes: list[str] = []
     for seed, row in sorted(summary["seeds"].items(), key=lambda kv: int(kv[0])):
         arms, task = row.get("arms", {}), summary["task"]
 
@@ -90,21 +91,43 @@ def markdown_table(summary: dict) -> str:
         delta = "—" if gain.get("delta") is None else (
             f"{100 * gain['delta']:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if None not in ci else
             f"{100 * gain['delta']:+.1f}")
+        if row.get("sft_only_budget_grpo_steps") not in (None, summary.get("grpo_steps")):
+            delta += " †"
+            notes.append(f"† seed {seed}: the reused SFT-only arm had the budget of "
+                         f"{row['sft_only_budget_grpo_steps']} GRPO steps, this GRPO stage ran "
+                         f"{summary.get('grpo_steps')}: not equal compute")
+        if row.get("grpo_curve"):
+            notes.append(f"seed {seed}, SFT → GRPO along the stage: " + " · ".join(
+                f"{point['step']}: {pct(point['value'])}" for point in row["grpo_curve"]))
         metric = (arms.get("sft_then_grpo", {}).get(task) or {}).get("headline", "accuracy")
         ratio = row.get("grpo_over_sft_step_time")
         lines.append(f"| {seed} | {metric} | {pct((row.get('answer_prior') or {}).get('value'))} | "
                      f"{value('sft_at_warmup_end')} | {value('sft_only')} | "
                      f"{value('sft_then_grpo')} | {value('grpo_only')} | {delta} | "
                      f"{row.get('sft_only_extra_steps', '—')} ({'—' if ratio is None else f'{ratio:.1f}'}) |")
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def grpo_curve(run_dir: Path, task: str) -> list[dict]:
+    """The held-out headline metric at each GRPO evaluation of a run (``--eval-every``), final included."""
+    from clinrl.training.callbacks import read_heldout
+    from clinrl.training.health import headline_of
+
+    rows = [r for r in read_heldout(run_dir) if r["stage"] == "grpo" and r["task"] == task]
+    return [{"step": int(r["step"]), "value": headline_of(r), "final": bool(r.get("final"))}
+            for r in sorted(rows, key=lambda r: (int(r["step"]), bool(r.get("final"))))]
 
 
 def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
-    """``--reuse``: GRPO from the earlier run's warm-up of ``seed``, compared with that run's SFT-only arm."""
+    """``--reuse``: GRPO from the earlier run's warm-up of ``seed``, compared with that run's SFT-only arm.
+
+    That arm's budget is the earlier run's GRPO steps × r; when this run's GRPO stage is longer or shorter, the
+    comparison is not at equal compute, and the row (``sft_only_budget_grpo_steps``) and the table say so."""
     from clinrl.training.health import paired_gain
     from clinrl.training.run import run_training
 
-    before = json.loads((earlier / "summary.json").read_text())["seeds"][str(seed)]
+    summary = json.loads((earlier / "summary.json").read_text())
+    before = summary["seeds"][str(seed)]
     old = earlier / f"seed{seed}"
     data = mixture.tasks[0]
     warm_records, sft_only_records = records(old / "sft_grpo", "sft"), records(old / "sft_only", "sft")
@@ -115,12 +138,18 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     for key in ("grpo_over_sft_step_time", "grpo_over_sft_wall_time", "sft_only_extra_steps"):
         row[key] = before.get(key)
     row["reused_from"] = str(earlier)
+    row["sft_only_budget_grpo_steps"] = summary.get("grpo_steps")
+    if summary.get("grpo_steps") not in (None, base.grpo.max_steps):
+        say(f"seed {seed}: note: the reused SFT-only arm had the budget of {summary.get('grpo_steps')} GRPO steps, "
+            f"this GRPO stage runs {base.grpo.max_steps}: (SFT → GRPO) − (SFT only) is not at equal compute")
     say(f"seed {seed}: arm SFT → GRPO, GRPO only, from {old / 'sft_grpo' / 'sft' / 'final'}")
     base.sft.enabled = False
     base.eval.stages = ["grpo"]
     base.model.spec = str(old / "sft_grpo" / "sft" / "final")
     both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
     row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")
+    if base.grpo.eval_every:
+        row["grpo_curve"] = grpo_curve(seed_dir / "sft_grpo", data.task.name)
     grpo_records = records(seed_dir / "sft_grpo", "grpo")
     row["warmup_gain"] = paired_gain(data.task, data.heldout, warm_records, grpo_records, seed=seed)
     row["paired"] = paired_gain(data.task, data.heldout, sft_only_records, grpo_records, seed=seed)
@@ -161,11 +190,19 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, default=None,
                         help="an earlier run of this bench (same recipe, seeds and SFT settings): its warm-ups, SFT-only "
                              "arms and r are reused and only the GRPO stage runs, e.g. to compare GRPO settings")
+    parser.add_argument("--eval-every", type=int, default=0, metavar="N",
+                        help="with --reuse: evaluate the held-out split every N GRPO steps and report the curve "
+                             "(without --reuse the evaluations would count in GRPO's step time, hence in r)")
     parser.add_argument("--grpo-pool-nearest", type=float, default=None, metavar="SHARE",
                         help="MedCalc, a difficulty curriculum: GRPO's prompts are the SHARE (0-1] of training notes "
                              "whose findings sit nearest a calculator cut-off; the warm-up set is unchanged")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
+    if ns.eval_every < 0:
+        parser.error(f"--eval-every must be 0 (off) or a number of steps, got {ns.eval_every}")
+    if ns.eval_every and not ns.reuse:
+        parser.error("--eval-every needs --reuse: in a full run the evaluations would count in GRPO's step time, "
+                     "which sets the SFT-only arm's budget")
     if ns.grpo_pool_nearest is not None and not 0 < ns.grpo_pool_nearest <= 1:
         parser.error(f"--grpo-pool-nearest must be in (0, 1], got {ns.grpo_pool_nearest}")
 
@@ -180,7 +217,7 @@ def main() -> None:
         c = quickstart_config(ns.task or "medcalc", ns.model, ns.recipe, ns.overrides, "none")
         c.seed = seed
         c.eval.stages = ["sft", "grpo"]
-        c.grpo.eval_every = 0  # step times are pure training: the SFT-only budget is measured from them
+        c.grpo.eval_every = ns.eval_every  # 0 but with --reuse: step times set the SFT-only budget
         if ns.sft_steps is not None:
             c.sft.max_steps = ns.sft_steps
         if ns.grpo_steps is not None:

@@ -1,0 +1,116 @@
+"""bench/bench_two_stage.py: what decides the meaning of a comparison — the SFT-only arm's budget, the GRPO curve, the
+options it refuses. (Training itself is covered by the smoke tests; here run_training is replaced where needed.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+from conftest import load_bench_script
+
+from clinrl.training.callbacks import HELDOUT_LOG
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_bench_script("bench_two_stage")
+
+
+def _summary(budget: int | None, curve: list[dict] | None = None) -> dict:
+    arm = lambda value: {"medcalc": {"headline_value": value, "headline": "accuracy"}}  # noqa: E731
+    row = {"arms": {"sft_at_warmup_end": arm(0.55), "sft_only": arm(0.686), "sft_then_grpo": arm(0.645)},
+           "paired": {"delta": -0.041, "ci": [-0.109, 0.032]}, "sft_only_extra_steps": 452,
+           "grpo_over_sft_step_time": 15.1, "sft_only_budget_grpo_steps": budget}
+    if curve:
+        row["grpo_curve"] = curve
+    return {"task": "medcalc", "grpo_steps": 60, "seeds": {"0": row}}
+
+
+def test_the_table_marks_a_reused_sft_only_arm_trained_for_another_grpo_budget(bench):
+    table = bench.markdown_table(_summary(budget=30))
+    assert "-4.1 [-10.9, +3.2] †" in table
+    assert "the reused SFT-only arm had the budget of 30 GRPO steps, this GRPO stage ran 60: not equal compute" in table
+
+    for equal in (60, None):  # the same budget, or a full run (no reuse): nothing to mark
+        table = bench.markdown_table(_summary(budget=equal))
+        assert "†" not in table and "-4.1 [-10.9, +3.2] |" in table
+
+
+def test_the_table_shows_the_grpo_curve_when_there_is_one(bench):
+    curve = [{"step": 10, "value": 0.6, "final": False}, {"step": 60, "value": 0.645, "final": True}]
+    assert "seed 0, SFT → GRPO along the stage: 10: 60.0 · 60: 64.5" in bench.markdown_table(_summary(60, curve))
+    assert "along the stage" not in bench.markdown_table(_summary(60))
+
+
+def test_the_grpo_curve_is_read_from_the_held_out_log(bench, tmp_path):
+    rows = [{"stage": "sft", "step": 250, "task": "medcalc", "accuracy": 0.55, "final": True},
+            {"stage": "grpo", "step": 20, "task": "medcalc", "accuracy": 0.61},
+            {"stage": "grpo", "step": 10, "task": "medcalc", "accuracy": 0.6},
+            {"stage": "grpo", "step": 10, "task": "trials", "accuracy": 0.3},
+            {"stage": "grpo", "step": 30, "task": "medcalc", "accuracy": 0.63, "final": True}]
+    (tmp_path / HELDOUT_LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    assert bench.grpo_curve(tmp_path, "medcalc") == [{"step": 10, "value": 0.6, "final": False},
+                                                    {"step": 20, "value": 0.61, "final": False},
+                                                    {"step": 30, "value": 0.63, "final": True}]
+    assert bench.grpo_curve(tmp_path / "missing", "medcalc") == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--eval-every", "10"], "--eval-every needs --reuse"),
+    (["--eval-every", "-1", "--reuse", "earlier"], "--eval-every must be 0 (off) or a number of steps, got -1"),
+])
+def test_bad_options_are_refused_naming_them(bench, monkeypatch, capsys, argv, message):
+    monkeypatch.setattr(sys, "argv", ["bench_two_stage.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        bench.main()
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def _records(samples, correct: list[bool]) -> list[dict]:
+    return [{"id": s.id, "completions": [{"format_ok": True, "answer": 1, "correct": c, "reward": float(c),
+                                          "explanation": ""}]} for s, c in zip(samples, correct)]
+
+
+def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_compute(bench, tmp_path, monkeypatch):
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.training import run as run_module
+    from clinrl.training.mixtures import load_mixture
+
+    config = quickstart_config("medcalc", "tiny", "quickstart", ["tasks.0.train_limit=40", "tasks.0.heldout_limit=4",
+                                                                 "grpo.max_steps=60", "grpo.eval_every=20"], "none")
+    mixture = load_mixture(config.tasks, seed=0)
+    heldout = mixture.tasks[0].heldout
+    n = len(heldout)
+    earlier = tmp_path / "earlier"
+    for arm, correct in (("sft_grpo", [False] * n), ("sft_only", [True] * n)):
+        (earlier / "seed0" / arm / "eval" / "sft").mkdir(parents=True)
+        (earlier / "seed0" / arm / "eval" / "sft" / "eval_log.json").write_text(
+            json.dumps({"records": _records(heldout, correct)}))
+    (earlier / "summary.json").write_text(json.dumps({"grpo_steps": 30, "seeds": {"0": {
+        "arms": {"sft_at_warmup_end": {"medcalc": {"headline_value": 0.0}},
+                 "sft_only": {"medcalc": {"headline_value": 1.0}}},
+        "grpo_over_sft_step_time": 15.0, "sft_only_extra_steps": 450}}}))
+
+    ran = {}
+
+    def fake_run_training(cfg, run_dir, **kwargs):  # GRPO gets every held-out note right, evaluated at 20, 40, 60
+        ran["model"], ran["sft"], ran["eval_every"] = cfg.model.spec, cfg.sft.enabled, cfg.grpo.eval_every
+        (run_dir / "eval" / "grpo").mkdir(parents=True)
+        (run_dir / "eval" / "grpo" / "eval_log.json").write_text(json.dumps({"records": _records(heldout, [True] * n)}))
+        rows = [{"stage": "grpo", "step": s, "task": "medcalc", "accuracy": 1.0, "final": s == 60} for s in (20, 40, 60)]
+        (run_dir / HELDOUT_LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return types.SimpleNamespace(evals={"grpo": rows[-1:]}, stages={})
+
+    monkeypatch.setattr(run_module, "run_training", fake_run_training)
+    said: list[str] = []
+    row: dict = {"arms": {}}
+    bench.reuse_arms(earlier, 0, config, mixture, tmp_path / "now" / "seed0", row, said.append)
+
+    assert ran == {"model": str(earlier / "seed0" / "sft_grpo" / "sft" / "final"), "sft": False, "eval_every": 20}
+    assert row["sft_only_budget_grpo_steps"] == 30 and row["sft_only_extra_steps"] == 450
+    assert any("budget of 30 GRPO steps, this GRPO stage runs 60" in line for line in said)
+    assert [p["step"] for p in row["grpo_curve"]] == [20, 40, 60]
+    assert row["warmup_gain"]["delta"] == pytest.approx(1.0) and row["paired"]["delta"] == pytest.approx(0.0)
