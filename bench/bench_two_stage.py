@@ -127,6 +127,9 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     from clinrl.training.run import run_training
 
     summary = json.loads((earlier / "summary.json").read_text())
+    if str(seed) not in summary.get("seeds", {}):
+        raise SystemExit(f"--reuse {earlier}: seed {seed} is not in that run (its seeds: "
+                         f"{', '.join(summary.get('seeds', {})) or 'none'})")
     before = summary["seeds"][str(seed)]
     old = earlier / f"seed{seed}"
     data = mixture.tasks[0]
@@ -203,6 +206,8 @@ def main() -> None:
     if ns.eval_every and not ns.reuse:
         parser.error("--eval-every needs --reuse: in a full run the evaluations would count in GRPO's step time, "
                      "which sets the SFT-only arm's budget")
+    if ns.reuse and not (ns.reuse / "summary.json").is_file():
+        parser.error(f"--reuse {ns.reuse}: no summary.json there (give the --out folder of an earlier run of this bench)")
     if ns.grpo_pool_nearest is not None and not 0 < ns.grpo_pool_nearest <= 1:
         parser.error(f"--grpo-pool-nearest must be in (0, 1], got {ns.grpo_pool_nearest}")
 
@@ -217,7 +222,7 @@ def main() -> None:
         c = quickstart_config(ns.task or "medcalc", ns.model, ns.recipe, ns.overrides, "none")
         c.seed = seed
         c.eval.stages = ["sft", "grpo"]
-        c.grpo.eval_every = ns.eval_every  # 0 but with --reuse: step times set the SFT-only budget
+        c.grpo.eval_every = ns.eval_every  # 0 unless --reuse: a full run's step times set the SFT-only budget
         if ns.sft_steps is not None:
             c.sft.max_steps = ns.sft_steps
         if ns.grpo_steps is not None:

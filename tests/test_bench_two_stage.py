@@ -61,6 +61,7 @@ def test_the_grpo_curve_is_read_from_the_held_out_log(bench, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--eval-every", "10"], "--eval-every needs --reuse"),
     (["--eval-every", "-1", "--reuse", "earlier"], "--eval-every must be 0 (off) or a number of steps, got -1"),
+    (["--reuse", "no/such/run"], "--reuse no/such/run: no summary.json there"),
 ])
 def test_bad_options_are_refused_naming_them(bench, monkeypatch, capsys, argv, message):
     monkeypatch.setattr(sys, "argv", ["bench_two_stage.py", *argv])
@@ -114,3 +115,9 @@ def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_co
     assert any("budget of 30 GRPO steps, this GRPO stage runs 60" in line for line in said)
     assert [p["step"] for p in row["grpo_curve"]] == [20, 40, 60]
     assert row["warmup_gain"]["delta"] == pytest.approx(1.0) and row["paired"]["delta"] == pytest.approx(0.0)
+
+
+def test_a_reused_run_without_the_seed_is_refused_naming_its_seeds(bench, tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps({"grpo_steps": 30, "seeds": {"0": {}, "1": {}}}))
+    with pytest.raises(SystemExit, match=r"seed 2 is not in that run \(its seeds: 0, 1\)"):
+        bench.reuse_arms(tmp_path, 2, None, None, tmp_path / "now", {"arms": {}}, print)
