@@ -115,7 +115,7 @@ def grpo_curve(run_dir: Path, task: str) -> list[dict]:
 
     rows = [r for r in read_heldout(run_dir) if r["stage"] == "grpo" and r["task"] == task]
     return [{"step": int(r["step"]), "value": headline_of(r), "final": bool(r.get("final"))}
-            for r in sorted(rows, key=lambda r: (int(r["step"]), bool(r.get("final"))))]
+            for r in sorted(rows, key=lambda r: int(r["step"]))]  # read_heldout keeps one row per step
 
 
 def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
