@@ -26,7 +26,7 @@ from pathlib import Path
 
 #: margin bands (upper edges, as shares of a finding's range) and their labels
 BANDS = ((0.05, "1-5 %"), (0.10, "6-10 %"), (0.20, "11-20 %"), (0.30, "21-30 %"))
-STEP = re.compile(r"^\s*[+-]\s*\d+\s*=")  # a written tally line, not prose
+STEP = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s+)*[+-]\s*\d+\s*=")  # a written tally line, not prose
 
 
 def band(share: float) -> str:

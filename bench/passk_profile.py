@@ -30,7 +30,7 @@ import statistics
 import sys
 from pathlib import Path
 
-TALLY = re.compile(r"^\s*([+-]\s*\d+)\s*=\s*-?\d+\s*$", re.MULTILINE)
+TALLY = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s+)*([+-]\s*\d+)\s*=\s*-?\d+\s*$", re.MULTILINE)
 
 
 def tally(text: str) -> list[int]:

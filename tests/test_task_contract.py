@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from clinrl.data.sft import THINK_MODES
 from clinrl.registry import get_task, task_names
 from clinrl.tasks.base import ContractTask
 from clinrl.training.mixtures import MixtureReward
@@ -104,7 +105,7 @@ def test_malformed_gets_format_penalty(task_and_samples):
 def test_sft_completion_scores_correct(task_and_samples):
     task, samples = task_and_samples
     for sample in samples:
-        for think in ("full", "last_line", "steps"):
+        for think in THINK_MODES:
             completion = task.sft_completion(sample, think)
             assert isinstance(completion, str) and completion.strip()
             assert task.score(completion, sample.target).correct is True, (sample.id, think)

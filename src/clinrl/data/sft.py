@@ -46,14 +46,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SFT_FIELDS = ("id", "prompt", "prefill", "completion", "category", "calculator_id")
 #: how much of a worked explanation an SFT target writes (``sft.think``; see :func:`shorten_reasoning`)
-THINK_MODES = ("full", "last_line", "steps")
+THINK_MODES = ("full", "last_line", "steps", "values")
 
 #: one criterion line of a point-score explanation (:class:`clinrl.calculators._tally.Tally`)
 _TALLY_LINE = re.compile(r"^- (?P<criterion>.+?): (?P<finding>.+) -> (?P<points>-?[\d.]+) points?(?:\(s\))?; "
                          r"total (?:stays (?P<same>\S+?)|.+ = (?P<new>\S+?))\.$")
 
 
-def compact_steps(explanation: str) -> str:
+def compact_steps(explanation: str, values: bool = False, note: str = "") -> str:
     """A point-score explanation as a worked tally: one ``+points = running total`` line per criterion.
 
     The criteria come in the calculator's fixed order, so each line is one local step — decide the
@@ -61,41 +61,70 @@ def compact_steps(explanation: str) -> str:
     A 5-criterion score costs ~25 tokens where the full explanation costs ~280, which keeps CPU GRPO
     affordable; and unlike ``last_line`` the model never has to produce the score in one jump. An
     explanation with no criterion lines (a formula) keeps its last line, as ``last_line`` does.
+    ``values=True`` (``think: values``) starts each line with the note's numbers the criterion reads
+    (``23 45 +1 = 2``), so the threshold is compared against a value the model has just copied; ``note`` (the
+    prompt) gives each value the note's spelling (``39.0`` where the explanation writes ``39``).
     """
-    steps = tally_steps(explanation)
+    steps = tally_steps(explanation, values=values, note=note)
     if steps:
         return "\n".join(steps)
     lines = [line for line in explanation.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
 
-def tally_steps(explanation: str) -> list[str]:
-    """The ``+points = running total`` lines of a point-score explanation, in order (empty for a formula)."""
+#: a number standing alone in a finding (not the 2 of ``PaCO2``, not a range's ``3-14``)
+_FINDING_NUMBER = re.compile(r"(?<![\w.^-])\d+(?:\.\d+)?(?![\w.^-]*\w)")
+
+
+def finding_values(finding: str, note: str = "") -> str:
+    """The note's numbers one criterion reads, from its explanation line (``respiratory rate 23 /min, PaCO2 45 mm
+    Hg`` gives ``23 45``): what a conversion adds after ``=`` and a rule's remarks in parentheses are left out.
+    Each is spelled as ``note`` writes the same value, when it does. Empty for a yes/no finding."""
+    finding = re.sub(r"\([^)]*\)", " ", finding)
+    finding = re.split(r"\s=\s", finding, maxsplit=1)[0]
+    written = _FINDING_NUMBER.findall(note) if note else []
+    return " ".join(next((w for w in written if float(w) == float(v)), v) for v in _FINDING_NUMBER.findall(finding))
+
+
+def tally_steps(explanation: str, values: bool = False, note: str = "") -> list[str]:
+    """The ``+points = running total`` lines of a point-score explanation, in order (empty for a formula);
+    ``values=True`` starts each with the finding's numbers, spelled as ``note`` spells them (:func:`finding_values`)."""
     steps = []
     for line in explanation.splitlines():
         match = _TALLY_LINE.match(line.strip())
         if match:
             points = match["points"]
             sign = "" if points.startswith("-") else "+"
-            steps.append(f"{sign}{points} = {match['same'] or match['new']}")
+            step = f"{sign}{points} = {match['same'] or match['new']}"
+            read = finding_values(match["finding"], note) if values else ""
+            steps.append(f"{read} {step}" if read else step)
     return steps
 
 
+#: a tally line's decision: the signed points just before ``=`` (after the values, in ``think: values``)
+_TALLY_DECISION = re.compile(r"([+-]\s*\d+(?:\.\d+)?)\s*=")
+
+
 def tally_points(line: str) -> str:
-    """The decision of one tally line: its points without whitespace (``+1`` of ``+1 = 3``)."""
+    """The decision of one tally line: its points without whitespace (``+1`` of ``+1 = 3`` and of ``23 +1 = 3``)."""
+    match = _TALLY_DECISION.search(line)
+    if match:
+        return "".join(match.group(1).split())
     return "".join(line.split("=", 1)[0].split())
 
 
-def shorten_reasoning(explanation: str, think: str = "full") -> str:
+def shorten_reasoning(explanation: str, think: str = "full", note: str = "") -> str:
     """The part of a worked explanation an SFT target writes: ``full`` keeps it whole (EHRMIND; GPU recipes);
     ``last_line`` keeps its final line (the computation with the note's values); ``steps`` keeps a point
-    score's running tally (:func:`compact_steps`). Short targets make CPU GRPO affordable for the tiny model."""
+    score's running tally (:func:`compact_steps`); ``values`` the same tally, each line starting with the numbers
+    it reads, spelled as ``note`` (the prompt) spells them. Short targets make CPU GRPO affordable for the tiny
+    model."""
     if think not in THINK_MODES:
         raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
     if think == "last_line" and explanation.strip():
         return [line for line in explanation.splitlines() if line.strip()][-1]
-    if think == "steps" and explanation:
-        return compact_steps(explanation)
+    if think in ("steps", "values") and explanation:
+        return compact_steps(explanation, values=think == "values", note=note)
     return explanation
 
 

@@ -85,7 +85,8 @@ class SFTSettings:
     gradient_accumulation_steps: int = setting(1, "Micro-batches per optimizer step.")
     think: str = setting("full", "SFT reasoning: 'full' = the worked explanation (EHRMIND); 'last_line' = only its "
                                  "final computation line; 'steps' = a point score as a worked tally, one '+points = "
-                                 "total' line per criterion (short completions keep CPU GRPO affordable).")
+                                 "total' line per criterion (short completions keep CPU GRPO affordable); 'values' "
+                                 "= the same tally, each line starting with the note's numbers it reads ('23 +1 = 2').")
     max_length: int = setting(1024, "Longest prompt+completion in tokens; longer rows are truncated (counted).")
     warmup_ratio: float = setting(0.05, "Fraction of steps with a linear learning-rate warm-up.")
     weight_decay: float = setting(0.0, "AdamW weight decay.")

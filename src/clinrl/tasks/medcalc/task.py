@@ -391,7 +391,8 @@ class MedCalcTask(ContractTask):
     def sft_completion(self, sample: Sample, think: str = "full") -> str:
         """The worked explanation in ``<think>``, then the gold answer: the row's ``Ground Truth Explanation``, the
         calculator's explanation for synthetic rows and rows whose label ``labels="recomputed"`` changed.
-        ``think="last_line"`` keeps the final computation, ``"steps"`` a point score's running tally."""
+        ``think="last_line"`` keeps the final computation, ``"steps"`` a point score's running tally, ``"values"``
+        that tally with the note's numbers first."""
         from clinrl.data.sft import explanation_for
 
         explanation = explanation_for(sample)[0]
