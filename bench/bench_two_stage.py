@@ -9,8 +9,8 @@ evaluated greedily on the same held-out samples:
 * **SFT only**: the same warm-up model, trained on with SFT — on the same warm-up set — for the time the
   GRPO stage took (``grpo_steps × r`` more steps, r = GRPO / SFT CPU seconds per step of this process,
   measured in the first arm — CPU time, not wall-clock time, so other jobs on the machine do not shrink
-  or grow the SFT-only budget; ``--step-ratio`` fixes r; the continuation restarts the learning-rate
-  schedule);
+  or grow the SFT-only budget; on an accelerator, where the work is the device's, the wall clock;
+  ``--step-ratio`` fixes r; the continuation restarts the learning-rate schedule);
 * **GRPO only**: GRPO from the base model for the whole budget (``grpo_steps + sft_steps / r`` steps,
   at most ``--grpo-only-max-steps`` when given — the cap is printed).
 
@@ -158,6 +158,21 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     row["paired"] = paired_gain(data.task, data.heldout, sft_only_records, grpo_records, seed=seed)
 
 
+def step_ratio(sft, grpo, device: str, fixed: float | None = None) -> tuple[float, str]:
+    """r, the SFT steps one GRPO step is worth, and what it was measured in. On the CPU the process's CPU seconds
+    (other jobs on the machine do not inflate them); on an accelerator the wall clock, because the work is the
+    device's and the host's CPU seconds only count the launching (and, for a blocking sync, the wait). ``fixed``
+    (``--step-ratio``) wins."""
+    if fixed:
+        return fixed, "fixed (--step-ratio)"
+    wall = (grpo.seconds_per_step or 1.0) / (sft.seconds_per_step or 1.0)
+    if device != "cpu":
+        return wall, f"wall-clock seconds ({device})"
+    if sft.cpu_seconds_per_step and grpo.cpu_seconds_per_step:
+        return grpo.cpu_seconds_per_step / sft.cpu_seconds_per_step, "CPU seconds"
+    return wall, "wall-clock seconds (no CPU time recorded)"
+
+
 def nearest_pool(data, share: float) -> dict:
     """``--grpo-pool-nearest``: GRPO's prompts become the ``share`` of training notes whose findings sit nearest a
     cut-off (:func:`clinrl.tasks.medcalc.difficulty.cutoff_margin`); the warm-up set is drawn as before."""
@@ -188,7 +203,8 @@ def main() -> None:
     parser.add_argument("--grpo-only-max-steps", type=int, default=None,
                         help="cap on the GRPO-only arm's steps (reported); None: the full equal budget")
     parser.add_argument("--step-ratio", type=float, default=None,
-                        help="SFT steps one GRPO step is worth (r); default: measured in CPU seconds in the first arm")
+                        help="SFT steps one GRPO step is worth (r); default: measured in the first arm, in CPU "
+                             "seconds on the CPU and in wall-clock seconds on an accelerator")
     parser.add_argument("--skip-grpo-only", action="store_true", help="leave out the GRPO-only arm")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="an earlier run of this bench (same recipe, seeds and SFT settings): its warm-ups, SFT-only "
@@ -212,6 +228,7 @@ def main() -> None:
         parser.error(f"--grpo-pool-nearest must be in (0, 1], got {ns.grpo_pool_nearest}")
 
     from clinrl.cli.quickstart import quickstart_config
+    from clinrl.device import resolve_device
     from clinrl.training.health import answer_prior, paired_gain
     from clinrl.training.mixtures import load_mixture
     from clinrl.training.run import run_training
@@ -247,6 +264,7 @@ def main() -> None:
         row: dict = {"arms": {}}
         summary["seeds"][str(seed)] = row
         base = config_for(seed)
+        device = resolve_device(base.model.device)
         mixture = load_mixture(base.tasks, seed=seed)  # one data set for all arms of this seed
         data = mixture.tasks[0]
         row["n_heldout"], row["n_warmup_pool"] = len(data.heldout), len(data.sft_pool)
@@ -269,18 +287,14 @@ def main() -> None:
         row["warmup_gain"] = both.metrics.get("paired_gain")
         sft, grpo = both.stages["sft"], both.stages["grpo"]
         row["grpo_over_sft_wall_time"] = (grpo.seconds_per_step or 1.0) / (sft.seconds_per_step or 1.0)
-        if ns.step_ratio:
-            ratio = ns.step_ratio
-        elif sft.cpu_seconds_per_step and grpo.cpu_seconds_per_step:
-            ratio = grpo.cpu_seconds_per_step / sft.cpu_seconds_per_step  # compute, whatever else runs
-        else:
-            ratio = row["grpo_over_sft_wall_time"]
+        ratio, row["step_ratio_basis"] = step_ratio(sft, grpo, device, ns.step_ratio)
         row["grpo_over_sft_step_time"] = ratio
         save()
 
         extra = math.ceil(base.grpo.max_steps * ratio)
         row["sft_only_extra_steps"] = extra
-        say(f"seed {seed}: arm SFT only (+{extra} SFT steps; a GRPO step = {ratio:.2f} SFT steps)")
+        say(f"seed {seed}: arm SFT only (+{extra} SFT steps; a GRPO step = {ratio:.2f} SFT steps in "
+            f"{row['step_ratio_basis']})")
         sft_only = config_for(seed, grpo__enabled=False, sft__max_steps=extra)
         sft_only.model.spec = str(both.stages["sft"].model_dir)  # continue the shared warm-up
         sft_only_run = run_training(sft_only, seed_dir / "sft_only", mixture=mixture, say=say, command=sys.argv)

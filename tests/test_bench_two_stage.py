@@ -121,3 +121,14 @@ def test_a_reused_run_without_the_seed_is_refused_naming_its_seeds(bench, tmp_pa
     (tmp_path / "summary.json").write_text(json.dumps({"grpo_steps": 30, "seeds": {"0": {}, "1": {}}}))
     with pytest.raises(SystemExit, match=r"seed 2 is not in that run \(its seeds: 0, 1\)"):
         bench.reuse_arms(tmp_path, 2, None, None, tmp_path / "now", {"arms": {}}, print)
+
+
+def test_r_is_cpu_seconds_on_the_cpu_and_the_wall_clock_on_an_accelerator(bench):
+    stage = lambda wall, cpu: types.SimpleNamespace(seconds_per_step=wall, cpu_seconds_per_step=cpu)  # noqa: E731
+    sft, grpo = stage(0.5, 0.9), stage(15.0, 27.0)  # two threads: CPU seconds run ahead of the wall clock
+    assert bench.step_ratio(sft, grpo, "cpu") == (30.0, "CPU seconds")
+    # on a GPU the host's CPU seconds only count launches and waits: the device's time is the wall clock
+    assert bench.step_ratio(stage(0.5, 0.05), stage(15.0, 14.0), "cuda") == (30.0, "wall-clock seconds (cuda)")
+    assert bench.step_ratio(stage(0.5, None), stage(15.0, None), "cpu") == (30.0, "wall-clock seconds (no CPU time "
+                                                                             "recorded)")
+    assert bench.step_ratio(sft, grpo, "cuda", fixed=12.5) == (12.5, "fixed (--step-ratio)")
