@@ -278,7 +278,8 @@ def main() -> None:
         if ns.reuse:
             reuse_arms(ns.reuse, seed, base, mixture, seed_dir, row, say)
             save()
-            print(markdown_table(summary), flush=True)
+            if seed != ns.seeds[-1]:  # the table so far; the last one is printed once, below
+                print(markdown_table(summary), flush=True)
             continue
         say(f"seed {seed}: arm SFT → GRPO")
         both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
@@ -313,7 +314,8 @@ def main() -> None:
                                                                say=say, command=sys.argv), "grpo")
         row["seconds"] = round(time.perf_counter() - started, 1)
         save()
-        print(markdown_table(summary), flush=True)
+        if seed != ns.seeds[-1]:
+            print(markdown_table(summary), flush=True)
 
     table = markdown_table(summary)
     (ns.out / "table.md").write_text(table + "\n")
