@@ -99,6 +99,7 @@ def markdown_table(summary: dict) -> str:
         if row.get("grpo_curve"):
             notes.append(f"seed {seed}, SFT → GRPO along the stage: " + " · ".join(
                 f"{point['step']}: {pct(point['value'])}" for point in row["grpo_curve"]))
+        notes += [f"seed {seed}: warning: {warning['message']}" for warning in row.get("health") or []]
         metric = (arms.get("sft_then_grpo", {}).get(task) or {}).get("headline", "accuracy")
         ratio = row.get("grpo_over_sft_step_time")
         lines.append(f"| {seed} | {metric} | {pct((row.get('answer_prior') or {}).get('value'))} | "
@@ -116,6 +117,20 @@ def grpo_curve(run_dir: Path, task: str) -> list[dict]:
     rows = [r for r in read_heldout(run_dir) if r["stage"] == "grpo" and r["task"] == task]
     return [{"step": int(r["step"]), "value": headline_of(r), "final": bool(r.get("final"))}
             for r in sorted(rows, key=lambda r: int(r["step"]))]  # read_heldout keeps one row per step
+
+
+def reuse_health(earlier_run: Path, run: Path, task: str, gain: dict) -> list[dict]:
+    """The held-out warnings a two-stage run gives (:mod:`clinrl.training.health`), for a reused warm-up: this run
+    trains GRPO alone, so it has no warm-up evaluation of its own to compare with. Each GRPO evaluation below the
+    warm-up's interval, and a final paired gain whose interval is below 0."""
+    from clinrl.training.callbacks import read_heldout
+    from clinrl.training.health import heldout_drop, intermediate_drop
+
+    warm = [r for r in read_heldout(earlier_run) if r["stage"] == "sft" and r["task"] == task]
+    found = [intermediate_drop(r, warm[-1]) for r in read_heldout(run)
+             if warm and r["stage"] == "grpo" and r["task"] == task and not r.get("final")]
+    found.append(heldout_drop(gain))
+    return [w.to_dict() for w in found if w is not None]
 
 
 def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
@@ -156,6 +171,9 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     grpo_records = records(seed_dir / "sft_grpo", "grpo")
     row["warmup_gain"] = paired_gain(data.task, data.heldout, warm_records, grpo_records, seed=seed)
     row["paired"] = paired_gain(data.task, data.heldout, sft_only_records, grpo_records, seed=seed)
+    row["health"] = reuse_health(old / "sft_grpo", seed_dir / "sft_grpo", data.task.name, row["warmup_gain"])
+    for warning in row["health"]:
+        say(f"seed {seed}: warning: {warning['message']}")
 
 
 def step_ratio(sft, grpo, device: str, fixed: float | None = None) -> tuple[float, str]:
@@ -208,7 +226,8 @@ def main() -> None:
     parser.add_argument("--skip-grpo-only", action="store_true", help="leave out the GRPO-only arm")
     parser.add_argument("--reuse", type=Path, default=None,
                         help="an earlier run of this bench (same recipe, seeds and SFT settings): its warm-ups, SFT-only "
-                             "arms and r are reused and only the GRPO stage runs, e.g. to compare GRPO settings")
+                             "arms and r are reused and only the GRPO stage runs, e.g. to compare GRPO settings; "
+                             "the held-out warnings compare it with the reused warm-up")
     parser.add_argument("--eval-every", type=int, default=0, metavar="N",
                         help="with --reuse: evaluate the held-out split every N GRPO steps and report the curve "
                              "(without --reuse the evaluations would count in GRPO's step time, hence in r)")

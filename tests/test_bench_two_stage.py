@@ -44,6 +44,14 @@ def test_the_table_shows_the_grpo_curve_when_there_is_one(bench):
     assert "along the stage" not in bench.markdown_table(_summary(60))
 
 
+def test_the_table_lists_a_run_s_health_warnings(bench):
+    summary = _summary(30)
+    summary["seeds"]["0"]["health"] = [{"kind": "heldout_drop", "stage": "grpo", "message": "RL hurt: held-out "
+                                        "accuracy fell from 64.1% to 56.4% (-7.7 points, 95% CI -13.6 to -2.3)"}]
+    assert "seed 0: warning: RL hurt: held-out accuracy fell from 64.1% to 56.4%" in bench.markdown_table(summary)
+    assert "warning" not in bench.markdown_table(_summary(30))
+
+
 def test_the_grpo_curve_is_read_from_the_held_out_log(bench, tmp_path):
     rows = [{"stage": "sft", "step": 250, "task": "medcalc", "accuracy": 0.55, "final": True},
             {"stage": "grpo", "step": 20, "task": "medcalc", "accuracy": 0.61},
@@ -115,6 +123,29 @@ def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_co
     assert any("budget of 30 GRPO steps, this GRPO stage runs 60" in line for line in said)
     assert [p["step"] for p in row["grpo_curve"]] == [20, 40, 60]
     assert row["warmup_gain"]["delta"] == pytest.approx(1.0) and row["paired"]["delta"] == pytest.approx(0.0)
+    assert row["health"] == [] and not any("warning" in line for line in said)  # GRPO gained: nothing to warn of
+
+
+def test_a_reused_warm_up_still_gets_the_held_out_warnings_of_a_two_stage_run(bench, tmp_path):
+    warm, now = tmp_path / "earlier", tmp_path / "now"
+    warm.mkdir(), now.mkdir()
+    (warm / HELDOUT_LOG).write_text(json.dumps({"stage": "sft", "step": 250, "task": "medcalc", "accuracy": 0.641,
+                                                "accuracy_ci": [0.575, 0.702], "final": True}) + "\n")
+    rows = [{"stage": "grpo", "step": 10, "task": "medcalc", "accuracy": 0.632},   # inside the warm-up's interval
+            {"stage": "grpo", "step": 20, "task": "medcalc", "accuracy": 0.55},    # below it
+            {"stage": "grpo", "step": 20, "task": "trials", "accuracy": 0.1},      # another task's row
+            {"stage": "grpo", "step": 30, "task": "medcalc", "accuracy": 0.564, "final": True}]
+    (now / HELDOUT_LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    hurt = {"metric": "accuracy", "delta": -0.077, "ci": [-0.136, -0.023], "value_a": 0.641, "value_b": 0.564, "n": 220}
+
+    found = bench.reuse_health(warm, now, "medcalc", hurt)
+    assert [w["kind"] for w in found] == ["heldout_drop", "heldout_drop"]
+    assert "grpo step 20 is 55.0%, below the warm-up's 64.1% (floor 57.5%)" in found[0]["message"]
+    assert found[1]["message"].startswith("RL hurt: held-out accuracy fell from 64.1% to 56.4%")
+
+    level = dict(hurt, delta=-0.01, ci=[-0.06, 0.04])  # an interval that holds 0 is no drop
+    assert [w["kind"] for w in bench.reuse_health(warm, now, "medcalc", level)] == ["heldout_drop"]
+    assert bench.reuse_health(tmp_path / "no-log", now, "medcalc", level) == []  # no warm-up row: nothing to compare
 
 
 def test_a_reused_run_without_the_seed_is_refused_naming_its_seeds(bench, tmp_path):
