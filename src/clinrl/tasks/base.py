@@ -160,7 +160,8 @@ class Task(ABC):
     def sft_completion(self, sample: Sample, think: str = "full") -> str:
         """The completion the SFT warm-up trains on for ``sample``: worked reasoning, then the gold answer. It
         must score correct, unless an option asks for a flawed teacher on purpose (MedCalc's ``teacher_slip``).
-        ``think`` (``full``, ``last_line``, ``steps``, ``values``: :data:`clinrl.data.sft.THINK_MODES`) says how much of the reasoning to write; a task without step-wise reasoning may ignore it.
+        ``think`` (``full``, ``last_line``, ``steps``, ``values``: :data:`clinrl.data.sft.THINK_MODES`) says how much
+        of the reasoning to write; a task without step-wise reasoning may ignore it.
 
         Raise ``ValueError`` with a short reason when the sample has no worked target (e.g. ``"no explanation"``):
         the warm-up counts those samples and leaves them out. Default: no task-independent target exists."""
