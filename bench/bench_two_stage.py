@@ -176,6 +176,11 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
         say(f"seed {seed}: warning: {warning['message']}")
 
 
+def wall_ratio(sft, grpo) -> float:
+    """GRPO / SFT wall-clock seconds per step."""
+    return (grpo.seconds_per_step or 1.0) / (sft.seconds_per_step or 1.0)
+
+
 def step_ratio(sft, grpo, device: str, fixed: float | None = None) -> tuple[float, str]:
     """r, the SFT steps one GRPO step is worth, and what it was measured in. On the CPU the process's CPU seconds
     (other jobs on the machine do not inflate them); on an accelerator the wall clock, because the work is the
@@ -183,7 +188,7 @@ def step_ratio(sft, grpo, device: str, fixed: float | None = None) -> tuple[floa
     (``--step-ratio``) wins."""
     if fixed:
         return fixed, "fixed (--step-ratio)"
-    wall = (grpo.seconds_per_step or 1.0) / (sft.seconds_per_step or 1.0)
+    wall = wall_ratio(sft, grpo)
     if device != "cpu":
         return wall, f"wall-clock seconds ({device})"
     if sft.cpu_seconds_per_step and grpo.cpu_seconds_per_step:
@@ -306,7 +311,7 @@ def main() -> None:
         row["arms"]["sft_at_warmup_end"] = arm_result(both, "sft")
         row["warmup_gain"] = both.metrics.get("paired_gain")
         sft, grpo = both.stages["sft"], both.stages["grpo"]
-        row["grpo_over_sft_wall_time"] = (grpo.seconds_per_step or 1.0) / (sft.seconds_per_step or 1.0)
+        row["grpo_over_sft_wall_time"] = wall_ratio(sft, grpo)
         ratio, row["step_ratio_basis"] = step_ratio(sft, grpo, device, ns.step_ratio)
         row["grpo_over_sft_step_time"] = ratio
         save()

@@ -24,9 +24,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from clinrl.data.sft import TALLY_VALUES
+
 #: margin bands (upper edges, as shares of a finding's range) and their labels
 BANDS = ((0.05, "1-5 %"), (0.10, "6-10 %"), (0.20, "11-20 %"), (0.30, "21-30 %"))
-STEP = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s+)*[+-]\s*\d+\s*=")  # a written tally line, not prose
+STEP = re.compile(r"^\s*" + TALLY_VALUES + r"[+-]\s*\d+\s*=")  # a written tally line, not prose
 
 
 def band(share: float) -> str:

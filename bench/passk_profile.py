@@ -30,7 +30,9 @@ import statistics
 import sys
 from pathlib import Path
 
-TALLY = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s+)*([+-]\s*\d+)\s*=\s*-?\d+\s*$", re.MULTILINE)
+from clinrl.data.sft import TALLY_VALUES
+
+TALLY = re.compile(r"^\s*" + TALLY_VALUES + r"([+-]\s*\d+)\s*=\s*-?\d+\s*$", re.MULTILINE)
 
 
 def tally(text: str) -> list[int]:

@@ -101,6 +101,8 @@ def tally_steps(explanation: str, values: bool = False, note: str = "") -> list[
     return steps
 
 
+#: the values a ``think: values`` tally line starts with (``23 45 `` of ``23 45 +1 = 2``): a pattern to build on
+TALLY_VALUES = r"(?:\d+(?:\.\d+)?\s+)*"
 #: a tally line's decision: the signed points just before ``=`` (after the values, in ``think: values``)
 _TALLY_DECISION = re.compile(r"([+-]\s*\d+(?:\.\d+)?)\s*=")
 

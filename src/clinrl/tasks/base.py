@@ -337,5 +337,5 @@ class ContractTask(Task):
             raise ConfigError(f"sft.think must be one of {', '.join(THINK_MODES)}, got {think!r}")
         if not reasoning.strip():
             raise ValueError("no explanation")
-        note = str(sample.prompt[-1].get("content") or "") if think == "values" and sample.prompt else ""
+        note = str(sample.prompt[-1].get("content") or "") if sample.prompt else ""  # what `values` copies from
         return self.oracle_completion(sample, think=f"\n{shorten_reasoning(reasoning, think, note).strip()}\n")
