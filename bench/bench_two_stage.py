@@ -241,6 +241,8 @@ def main() -> None:
                              "whose findings sit nearest a calculator cut-off; the warm-up set is unchanged")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_two_stage"))
     ns = parser.parse_args()
+    if ns.step_ratio is not None and not ns.step_ratio > 0:
+        parser.error(f"--step-ratio must be a positive number of SFT steps per GRPO step, got {ns.step_ratio}")
     if ns.eval_every < 0:
         parser.error(f"--eval-every must be 0 (off) or a number of steps, got {ns.eval_every}")
     if ns.eval_every and not ns.reuse:

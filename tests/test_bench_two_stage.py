@@ -70,6 +70,8 @@ def test_the_grpo_curve_is_read_from_the_held_out_log(bench, tmp_path):
     (["--eval-every", "10"], "--eval-every needs --reuse"),
     (["--eval-every", "-1", "--reuse", "earlier"], "--eval-every must be 0 (off) or a number of steps, got -1"),
     (["--reuse", "no/such/run"], "--reuse no/such/run: no summary.json there"),
+    (["--step-ratio", "0"], "--step-ratio must be a positive number of SFT steps per GRPO step, got 0.0"),
+    (["--step-ratio", "-3"], "--step-ratio must be a positive number of SFT steps per GRPO step, got -3.0"),
 ])
 def test_bad_options_are_refused_naming_them(bench, monkeypatch, capsys, argv, message):
     monkeypatch.setattr(sys, "argv", ["bench_two_stage.py", *argv])
