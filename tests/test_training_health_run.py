@@ -99,6 +99,14 @@ def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
     kept = metrics["kept_checkpoint"]
     assert (kept["policy"], kept["stage"]) == ("best", "sft") and kept["metric"] == pytest.approx(sft_accuracy)
     assert result.kept == str(result.stages["sft"].model_dir)
+    from clinrl.training.callbacks import read_heldout
+
+    (during,) = [r for r in read_heldout(tmp_path / "run") if r["stage"] == "grpo" and r["step"] == 1]
+    assert during["paired_gain"]["n"] == gain["n"]  # step 1, paired with the warm-up's records, not only its row
+    assert during["paired_gain"]["value_a"] == pytest.approx(sft_accuracy) and during["paired_gain"]["delta"] < 0
+    live = [w["message"] for w in metrics["health"] if w["kind"] == "heldout_drop" and "step 1 " in w["message"]]
+    assert live and "paired 95% CI" in live[0]
     report = (tmp_path / "run" / "report.md").read_text()
     assert "RL hurt" in report
+    assert "vs warm-up, points [paired 95% CI]" in report
     assert "no better than a reader-free guess" in report and "Reader-free baseline on toy_flag" in report

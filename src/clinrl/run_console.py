@@ -325,11 +325,23 @@ def heldout_summary(row: dict[str, Any]) -> str:
     if headline:
         parts.append(f"{headline.get('name')} {_fmt(headline.get('value'))}")
     parts.append(f"format {_pct(row.get('format_valid'))}")
+    if row.get("paired_gain"):
+        parts.append(gain_short(row["paired_gain"]))
     if row.get("n_unscored"):
         parts.append(f"{row['n_unscored']}/{row.get('n')} unscored")
     else:
         parts.append(f"n={row.get('n')}")
     return " · ".join(parts)
+
+
+def gain_short(gain: dict[str, Any]) -> str:
+    """``"vs warm-up +4.5 [-2.3, +11.4]"``: a held-out row's paired gain over the warm-up, in points."""
+    delta, ci = _num(gain.get("delta")), gain.get("ci") or [None, None]
+    if delta is None:
+        return "vs warm-up –"
+    interval = (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+                if len(ci) == 2 and all(_num(c) is not None for c in ci) else "")
+    return f"vs warm-up {100 * delta:+.1f}{interval}"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

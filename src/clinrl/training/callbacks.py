@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from transformers import TrainerCallback
 
@@ -50,11 +50,13 @@ def _interval(metric: Any) -> list[float] | None:
 
 def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *,
                      stage: str, step: int, max_new_tokens: int, batch_size: int | str = "auto",
-                     out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
+                     out_dir: Path | None = None, progress: bool = False,
+                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task of a model being trained; one row per task.
 
     The model stays where the trainer put it; its mode, cache setting, the tokenizer's padding side
-    and the torch RNG are restored afterwards, so evaluation does not perturb training.
+    and the torch RNG are restored afterwards, so evaluation does not perturb training. ``against`` (see
+    :func:`evaluate_backend`) pairs each task's samples with an earlier evaluation's records.
     """
     import torch
 
@@ -67,7 +69,7 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
     model.config.use_cache = True
     try:
         return evaluate_backend(HFBackend(model, tokenizer, batch_size=batch_size), heldout, stage=stage, step=step,
-                                max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress)
+                                max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress, against=against)
     finally:
         tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
@@ -76,8 +78,13 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
 
 
 def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, stage: str, step: int,
-                     max_new_tokens: int, out_dir: Path | None = None, progress: bool = False) -> list[dict[str, Any]]:
-    """Greedy held-out accuracy and format rate per task with any generation backend; one row per task."""
+                     max_new_tokens: int, out_dir: Path | None = None, progress: bool = False,
+                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """Greedy held-out accuracy and format rate per task with any generation backend; one row per task.
+
+    ``against`` maps a task name to an earlier evaluation's records on the same samples (the warm-up's final
+    ``eval_log.json``): that task's row then carries ``paired_gain``, this evaluation's headline metric minus
+    the earlier one's with a paired bootstrap 95% interval (:func:`clinrl.training.health.paired_gain`)."""
     from clinrl.evaluation.harness import run_eval
     from clinrl.run_console import active
 
@@ -102,6 +109,10 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
         })
         if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
             rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
+        if against and against.get(task.name):
+            from clinrl.training.health import gain_fields, paired_gain
+
+            rows[-1]["paired_gain"] = gain_fields(paired_gain(task, samples, against[task.name], result.records))
     if console is not None:  # an evaluation that writes an eval directory is a stage's final one
         console.heldout(rows, stage=stage, step=step, final=out_dir is not None)
     return rows
@@ -138,7 +149,8 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def __init__(self, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, run_dir: Path,
                  stage: str, every: int = 0, max_new_tokens: int = 128, batch_size: int | str = "auto",
-                 at_end: bool = True, baseline: Sequence[dict[str, Any]] = (), best_dir: Path | None = None):
+                 at_end: bool = True, baseline: Sequence[dict[str, Any]] = (), best_dir: Path | None = None,
+                 baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None):
         self.tokenizer = tokenizer
         self.heldout = heldout
         self.run_dir = Path(run_dir)
@@ -151,6 +163,8 @@ class HeldoutEvalCallback(TrainerCallback):
         self._done_steps: set[int] = set()
         #: the warm-up's final held-out rows: an evaluation below them is reported as it happens
         self.baseline = {row["task"]: row for row in baseline}
+        #: the warm-up's per-sample records by task: each evaluation is paired with them (``paired_gain``)
+        self.baseline_records = dict(baseline_records or {})
         self.warnings: list[Any] = []
         #: with ``keep: best``, the best model so far is saved here (see :mod:`clinrl.training.health`)
         self.best_dir = Path(best_dir) if best_dir is not None else None
@@ -167,7 +181,8 @@ class HeldoutEvalCallback(TrainerCallback):
         self._done_steps.add(state.global_step)
         model = getattr(model, "module", model)  # DDP wraps the model
         rows = evaluate_heldout(model, self.tokenizer, self.heldout, stage=self.stage, step=state.global_step,
-                                max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+                                max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                against=self.baseline_records)
         append_heldout(self.run_dir, rows)
         self.history.extend(rows)
         entry: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch}
@@ -177,11 +192,12 @@ class HeldoutEvalCallback(TrainerCallback):
             if row.get("headline"):
                 entry[f"heldout/{row['task']}/{row['headline']['name'].replace(' ', '_')}"] = row["headline"]["value"]
         state.log_history.append(entry)
+        from clinrl.run_console import active, gain_short
+
         parts = [f"{r['task']} acc {r['accuracy'] if r['accuracy'] is not None else float('nan'):.3f} "
                  f"format {r['format_valid'] if r['format_valid'] is not None else float('nan'):.3f}"
-                 + (f" {headline_text(r)}" if r.get("headline") else "") for r in rows]
-        from clinrl.run_console import active
-
+                 + (f" {headline_text(r)}" if r.get("headline") else "")
+                 + (f" {gain_short(r['paired_gain'])}" if r.get("paired_gain") else "") for r in rows]
         if active() is None:  # a run console has already shown the result in its stage display
             print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
         self._check(rows, state.global_step, model)

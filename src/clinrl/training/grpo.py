@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from clinrl.errors import ConfigError, require
 from clinrl.training.callbacks import HeldoutEvalCallback
@@ -88,8 +88,12 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
 
 def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,
              heldout: Sequence = (), callbacks: Sequence = (), reward_funcs: list[Any] | None = None,
-             baseline: Sequence[dict[str, Any]] = ()) -> StageResult:
-    """Run GRPO from ``model_spec`` (usually the SFT stage's final model). A finished stage is not re-run."""
+             baseline: Sequence[dict[str, Any]] = (),
+             baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> StageResult:
+    """Run GRPO from ``model_spec`` (usually the SFT stage's final model). A finished stage is not re-run.
+
+    ``baseline`` / ``baseline_records``: the warm-up's final held-out rows and, by task, its per-sample records;
+    each held-out evaluation during the stage is compared with them (health warnings, ``paired_gain``)."""
     from datasets import Dataset
 
     from clinrl.models import load_model_and_tokenizer
@@ -117,7 +121,8 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
         heldout_cb = HeldoutEvalCallback(tokenizer, heldout, run_dir=run_dir, stage="grpo",
                                          every=config.grpo.eval_every, at_end=False,
                                          max_new_tokens=config.eval.max_new_tokens, baseline=baseline,
-                                         best_dir=output_dir / "best" if config.grpo.keep == "best" else None)
+                                         best_dir=output_dir / "best" if config.grpo.keep == "best" else None,
+                                         baseline_records=baseline_records)
         all_callbacks.append(heldout_cb)
     args = grpo_args(config, output_dir)
     trainer_class = trl.GRPOTrainer

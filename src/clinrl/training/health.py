@@ -10,8 +10,9 @@ reads what a run already wrote and says so plainly:
 * :func:`check_health` — three warnings, each with the evidence:
 
   ``heldout_drop``     the headline metric after GRPO is below the warm-up's and the paired interval of the
-                       difference lies entirely below 0 (at an intermediate held-out evaluation: below the
-                       warm-up's own 95% interval);
+                       difference lies entirely below 0 — after the stage and at each intermediate held-out
+                       evaluation, whose row carries its own paired gain (:func:`gain_fields`; where no
+                       warm-up records exist to pair with, below the warm-up's own 95% interval);
   ``reward_collapse``  the mean training reward of the last quarter of logged GRPO steps is more than
                        :data:`COLLAPSE_MIN_DROP` below the first quarter's, and more than two standard errors
                        of those per-step means;
@@ -110,6 +111,11 @@ def paired_gain(task: Any, samples: Sequence[Any], records_a: Sequence[Mapping[s
             "n": len(common), "n_resamples_defined": len(diffs)}
 
 
+def gain_fields(gain: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a :func:`paired_gain` a held-out row keeps (``heldout_eval.jsonl``, ``paired_gain``)."""
+    return {key: gain.get(key) for key in ("metric", "value_a", "value_b", "delta", "ci", "n")}
+
+
 def gain_text(gain: Mapping[str, Any], *, from_stage: str = "sft", to_stage: str = "grpo") -> str:
     """``"GRPO over SFT: accuracy +12.3 points [95% CI +6.0, +18.5] on 200 paired samples"``."""
     label = f"{to_stage.upper()} over {from_stage.upper()}"
@@ -134,7 +140,21 @@ def heldout_drop(gain: Mapping[str, Any], stage: str = "grpo") -> HealthWarning 
 
 
 def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> HealthWarning | None:
-    """A held-out evaluation during GRPO below the warm-up's 95% interval (accuracy or headline)."""
+    """A held-out evaluation during GRPO that fell below the warm-up's.
+
+    With the row's ``paired_gain`` (the evaluation's samples paired with the warm-up's, as the final check
+    does): when that interval lies entirely below 0. Without one (no warm-up records to pair with): when the
+    value is below the warm-up's own 95% interval, or 5 points below a headline metric that carries none."""
+    gain = row.get("paired_gain") or {}
+    ci = gain.get("ci")
+    if gain.get("delta") is not None and ci and ci[1] is not None:
+        if ci[1] >= 0:
+            return None
+        return HealthWarning("heldout_drop", str(row.get("stage")),
+                             f"held-out {gain['metric']} at {row.get('stage')} step {row.get('step')} is "
+                             f"{100 * gain['value_b']:.1f}%, below the warm-up's {100 * gain['value_a']:.1f}% "
+                             f"({100 * gain['delta']:+.1f} points, paired 95% CI {100 * ci[0]:+.1f} to "
+                             f"{100 * ci[1]:+.1f})")
     value, base = headline_of(row), headline_of(baseline)
     low = (baseline.get("accuracy_ci") or [None])[0] if not baseline.get("headline") else None
     if value is None or base is None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from clinrl.run_console import gain_short
 from clinrl.training.callbacks import headline_text, read_heldout
 from clinrl.training.config import RunConfig
 
@@ -95,10 +96,20 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
                       "| signal | first | last | min | max |", "|---|---|---|---|---|",
                       *[f"| {' | '.join(r)} |" for r in rows]]
     if during:
+        # GRPO's evaluations carry their paired gain over the warm-up's final evaluation (same samples)
+        paired = any(r.get("paired_gain") for r in during)
+        gain_head, gain_rule = (" vs warm-up, points [paired 95% CI] |", "---|") if paired else ("", "")
+
+        def gain(row: dict[str, Any]) -> str:
+            if not row.get("paired_gain"):
+                return " — |"
+            return f" {gain_short(row['paired_gain']).removeprefix('vs warm-up ')} |"
+
         lines += ["", "### Held-out accuracy during training", "",
-                  "| stage | step | task | accuracy | format valid |" + extra_head, "|---|---|---|---|---|" + extra_rule]
+                  "| stage | step | task | accuracy | format valid |" + extra_head + gain_head,
+                  "|---|---|---|---|---|" + extra_rule + gain_rule]
         lines += [f"| {r['stage']} | {r['step']} | {r['task']} | {_pct(r.get('accuracy'))} | "
-                  f"{_pct(r.get('format_valid'))} |" + extra(r) for r in during]
+                  f"{_pct(r.get('format_valid'))} |" + extra(r) + (gain(r) if paired else "") for r in during]
     last_stage = next((s for s in ("grpo", "sft", "base") if s in result.evals), None)
     if last_stage:
         samples = _samples(run_dir, last_stage)

@@ -188,7 +188,8 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         if name not in stages or not settings.enabled:
             continue
         say(f"{label} …")
-        extra = {"baseline": result.evals.get("sft", [])} if name == "grpo" else {}
+        extra = {"baseline": result.evals.get("sft", []),
+                 "baseline_records": _warmup_records(run_dir, mixture)} if name == "grpo" else {}
         stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout,
                        callbacks=tuple((callbacks or {}).get(name, ())), **extra)
         result.stages[name], current = stage, str(stage.model_dir)
@@ -220,6 +221,12 @@ def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int) -> list[di
     directory = run_dir / "eval" / stage
     path = (directory / task if n_tasks > 1 else directory) / LOG_NAME
     return json.loads(path.read_text())["records"] if path.is_file() else None
+
+
+def _warmup_records(run_dir: Path, mixture: Mixture) -> dict[str, list[dict[str, Any]]]:
+    """The warm-up's final held-out records by task (GRPO's evaluations are paired with them); {} without any."""
+    found = {data.name: _eval_records(run_dir, "sft", data.name, len(mixture.tasks)) for data in mixture.tasks}
+    return {name: records for name, records in found.items() if records}
 
 
 def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: Path, *,
