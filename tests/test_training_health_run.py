@@ -67,11 +67,10 @@ def wreck_weights_callback():
     return Wreck()
 
 
-def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
+def hurt_config():
     from clinrl.training.config import EvalSettings, GRPOSettings, RunConfig, SFTSettings, TaskSettings
-    from clinrl.training.run import run_training
 
-    config = RunConfig(
+    return RunConfig(
         tasks=[TaskSettings(name="toy_flag", source=None, train_limit=64, heldout_limit=24)],
         sft=SFTSettings(max_steps=40, learning_rate=2e-3, per_device_train_batch_size=8, logging_steps=10,
                         save_steps=1000, think="full"),
@@ -80,9 +79,23 @@ def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
                           keep="best"),
         eval=EvalSettings(max_new_tokens=24, stages=["sft", "grpo"]),
     )
+
+
+@pytest.fixture(scope="module")
+def hurt_run(tmp_path_factory):
+    """Warm-up, then GRPO wrecked at its first step: (run directory, RunResult, the lines the run said)."""
+    from clinrl.training.run import run_training
+
+    run_dir = tmp_path_factory.mktemp("hurt") / "run"
     said = []
-    result = run_training(config, tmp_path / "run", command=["test"], say=said.append,
+    result = run_training(hurt_config(), run_dir, command=["test"], say=said.append,
                           callbacks={"grpo": [wreck_weights_callback()]})
+    return run_dir, result, said
+
+
+def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(hurt_run):
+    run_dir, result, said = hurt_run
+    tmp_path = run_dir.parent
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     sft_accuracy = result.evals["sft"][0]["accuracy"]
     assert sft_accuracy >= 0.75, "the warm-up must learn the toy task for the drop to be measurable"
@@ -110,3 +123,34 @@ def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(tmp_path):
     assert "RL hurt" in report
     assert "vs warm-up, points [paired 95% CI]" in report
     assert "no better than a reader-free guess" in report and "Reader-free baseline on toy_flag" in report
+
+
+def test_grpo_from_a_given_warm_up_is_compared_with_its_starting_model(hurt_run, tmp_path):
+    """``clinrl train grpo --model RUN/sft/final`` with ``eval.stages: [base, grpo]``: this run trained no warm-up,
+    so the base evaluation (GRPO's starting point) is what the paired gain, the live warning and ``keep: best``
+    compare with."""
+    from clinrl.training.callbacks import read_heldout
+    from clinrl.training.run import run_training
+
+    warm_dir, warm_result, _ = hurt_run
+    config = hurt_config()
+    config.model.spec = str(warm_result.stages["sft"].model_dir)
+    config.eval.stages = ["base", "grpo"]
+    said = []
+    result = run_training(config, tmp_path / "grpo_only", stages=("grpo",), command=["test"], say=said.append,
+                          callbacks={"grpo": [wreck_weights_callback()]})
+    metrics = json.loads((tmp_path / "grpo_only" / "metrics.json").read_text())
+    start = result.evals["base"][0]["accuracy"]
+    assert start == pytest.approx(warm_result.evals["sft"][0]["accuracy"])  # the same model, the same greedy answers
+    gain = metrics["paired_gain"]
+    assert (gain["from_stage"], gain["to_stage"]) == ("base", "grpo") and gain["ci"][1] < 0
+    assert gain["value_a"] == pytest.approx(start)
+    (during,) = [r for r in read_heldout(tmp_path / "grpo_only") if r["stage"] == "grpo" and r["step"] == 1]
+    assert during["paired_gain"]["from_stage"] == "base" and during["paired_gain"]["delta"] < 0
+    messages = [w["message"] for w in metrics["health"] if w["kind"] == "heldout_drop"]
+    assert any("step 1 " in m and "below the starting model's" in m for m in messages)
+    assert any(m.startswith("RL hurt") for m in messages)
+    kept = metrics["kept_checkpoint"]
+    assert (kept["stage"], kept["path"]) == ("base", config.model.spec) and result.kept == config.model.spec
+    report = (tmp_path / "grpo_only" / "report.md").read_text()
+    assert "vs base, points [paired 95% CI]" in report

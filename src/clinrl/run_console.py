@@ -334,14 +334,21 @@ def heldout_summary(row: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def gain_short(gain: dict[str, Any]) -> str:
+def gain_label(gain: dict[str, Any]) -> str:
+    """What a held-out row's paired gain is measured against: ``"warm-up"`` (``sft``), else the stage's name."""
+    stage = str(gain.get("from_stage") or "sft")
+    return "warm-up" if stage == "sft" else stage
+
+
+def gain_short(gain: dict[str, Any], *, label: bool = True) -> str:
     """``"vs warm-up +4.5 [-2.3, +11.4]"``: a held-out row's paired gain over the warm-up, in points."""
     delta, ci = _num(gain.get("delta")), gain.get("ci") or [None, None]
+    head = f"vs {gain_label(gain)} " if label else ""
     if delta is None:
-        return "vs warm-up –"
+        return f"{head}–"
     interval = (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
                 if len(ci) == 2 and all(_num(c) is not None for c in ci) else "")
-    return f"vs warm-up {100 * delta:+.1f}{interval}"
+    return f"{head}{100 * delta:+.1f}{interval}"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

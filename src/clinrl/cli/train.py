@@ -99,7 +99,8 @@ def _print_summary(result: Any) -> None:
     gain = (result.metrics or {}).get("paired_gain")
     if gain:
         style = "green" if (gain.get("ci") or [None])[0] is not None and gain["ci"][0] > 0 else "yellow"
-        console.print(f"[bold {style}]{escape(gain_text(gain))}[/]", highlight=False, soft_wrap=True)
+        text = gain_text(gain, from_stage=gain.get("from_stage", "sft"))
+        console.print(f"[bold {style}]{escape(text)}[/]", highlight=False, soft_wrap=True)
     for prior in (result.metrics or {}).get("answer_prior", []):  # what a model that never reads the input scores
         console.print(escape(format_prior(prior)), highlight=False, soft_wrap=True)
     for warning in (result.metrics or {}).get("health", []):

@@ -51,7 +51,8 @@ def _interval(metric: Any) -> list[float] | None:
 def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *,
                      stage: str, step: int, max_new_tokens: int, batch_size: int | str = "auto",
                      out_dir: Path | None = None, progress: bool = False,
-                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+                     against_stage: str = "sft") -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task of a model being trained; one row per task.
 
     The model stays where the trainer put it; its mode, cache setting, the tokenizer's padding side
@@ -69,7 +70,8 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
     model.config.use_cache = True
     try:
         return evaluate_backend(HFBackend(model, tokenizer, batch_size=batch_size), heldout, stage=stage, step=step,
-                                max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress, against=against)
+                                max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress, against=against,
+                                against_stage=against_stage)
     finally:
         tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
@@ -79,12 +81,14 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
 
 def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, stage: str, step: int,
                      max_new_tokens: int, out_dir: Path | None = None, progress: bool = False,
-                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+                     against: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+                     against_stage: str = "sft") -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task with any generation backend; one row per task.
 
-    ``against`` maps a task name to an earlier evaluation's records on the same samples (the warm-up's final
-    ``eval_log.json``): that task's row then carries ``paired_gain``, this evaluation's headline metric minus
-    the earlier one's with a paired bootstrap 95% interval (:func:`clinrl.training.health.paired_gain`)."""
+    ``against`` maps a task name to an earlier evaluation's records on the same samples (the final
+    ``eval_log.json`` of stage ``against_stage``, the warm-up's): that task's row then carries ``paired_gain``,
+    this evaluation's headline metric minus the earlier one's with a paired bootstrap 95% interval
+    (:func:`clinrl.training.health.paired_gain`)."""
     from clinrl.evaluation.harness import run_eval
     from clinrl.run_console import active
 
@@ -112,7 +116,8 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
         if against and against.get(task.name):
             from clinrl.training.health import gain_fields, paired_gain
 
-            rows[-1]["paired_gain"] = gain_fields(paired_gain(task, samples, against[task.name], result.records))
+            gain = paired_gain(task, samples, against[task.name], result.records)
+            rows[-1]["paired_gain"] = {"from_stage": against_stage, **gain_fields(gain)}
     if console is not None:  # an evaluation that writes an eval directory is a stage's final one
         console.heldout(rows, stage=stage, step=step, final=out_dir is not None)
     return rows
@@ -165,6 +170,7 @@ class HeldoutEvalCallback(TrainerCallback):
         self.baseline = {row["task"]: row for row in baseline}
         #: the warm-up's per-sample records by task: each evaluation is paired with them (``paired_gain``)
         self.baseline_records = dict(baseline_records or {})
+        self.baseline_stage = next((str(row.get("stage")) for row in baseline), "sft")
         self.warnings: list[Any] = []
         #: with ``keep: best``, the best model so far is saved here (see :mod:`clinrl.training.health`)
         self.best_dir = Path(best_dir) if best_dir is not None else None
@@ -182,7 +188,7 @@ class HeldoutEvalCallback(TrainerCallback):
         model = getattr(model, "module", model)  # DDP wraps the model
         rows = evaluate_heldout(model, self.tokenizer, self.heldout, stage=self.stage, step=state.global_step,
                                 max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                against=self.baseline_records)
+                                against=self.baseline_records, against_stage=self.baseline_stage)
         append_heldout(self.run_dir, rows)
         self.history.extend(rows)
         entry: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch}

@@ -129,7 +129,7 @@ def gain_text(gain: Mapping[str, Any], *, from_stage: str = "sft", to_stage: str
 
 # -- warnings ------------------------------------------------------------------------------------------
 def heldout_drop(gain: Mapping[str, Any], stage: str = "grpo") -> HealthWarning | None:
-    """The final held-out headline fell below the warm-up's, beyond its paired interval."""
+    """The final held-out headline fell below the warm-up's (or the starting model's), beyond its paired interval."""
     ci = gain.get("ci")
     if gain.get("delta") is None or not ci or ci[1] is None or ci[1] >= 0:
         return None
@@ -144,7 +144,9 @@ def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> He
 
     With the row's ``paired_gain`` (the evaluation's samples paired with the warm-up's, as the final check
     does): when that interval lies entirely below 0. Without one (no warm-up records to pair with): when the
-    value is below the warm-up's own 95% interval, or 5 points below a headline metric that carries none."""
+    value is below the warm-up's own 95% interval, or 5 points below a headline metric that carries none. A
+    ``baseline`` row of stage ``base`` (GRPO from a model this run did not warm up) is named the starting model."""
+    start = "the starting model's" if baseline.get("stage") == "base" else "the warm-up's"
     gain = row.get("paired_gain") or {}
     ci = gain.get("ci")
     if gain.get("delta") is not None and ci and ci[1] is not None:
@@ -152,7 +154,7 @@ def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> He
             return None
         return HealthWarning("heldout_drop", str(row.get("stage")),
                              f"held-out {gain['metric']} at {row.get('stage')} step {row.get('step')} is "
-                             f"{100 * gain['value_b']:.1f}%, below the warm-up's {100 * gain['value_a']:.1f}% "
+                             f"{100 * gain['value_b']:.1f}%, below {start} {100 * gain['value_a']:.1f}% "
                              f"({100 * gain['delta']:+.1f} points, paired 95% CI {100 * ci[0]:+.1f} to "
                              f"{100 * ci[1]:+.1f})")
     value, base = headline_of(row), headline_of(baseline)
@@ -164,7 +166,7 @@ def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> He
         return None
     return HealthWarning("heldout_drop", str(row.get("stage")),
                          f"held-out {headline_name(row)} at {row.get('stage')} step {row.get('step')} is "
-                         f"{100 * value:.1f}%, below the warm-up's {100 * base:.1f}% (floor {100 * floor:.1f}%)")
+                         f"{100 * value:.1f}%, below {start} {100 * base:.1f}% (floor {100 * floor:.1f}%)")
 
 
 def reward_collapse(log_history: Sequence[Mapping[str, Any]], stage: str = "grpo") -> HealthWarning | None:

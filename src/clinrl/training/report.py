@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from clinrl.run_console import gain_short
+from clinrl.run_console import gain_label, gain_short
 from clinrl.training.callbacks import headline_text, read_heldout
 from clinrl.training.config import RunConfig
 
@@ -97,13 +97,12 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
                       *[f"| {' | '.join(r)} |" for r in rows]]
     if during:
         # GRPO's evaluations carry their paired gain over the warm-up's final evaluation (same samples)
-        paired = any(r.get("paired_gain") for r in during)
-        gain_head, gain_rule = (" vs warm-up, points [paired 95% CI] |", "---|") if paired else ("", "")
+        paired = next((r["paired_gain"] for r in during if r.get("paired_gain")), None)
+        gain_head, gain_rule = ((f" vs {gain_label(paired)}, points [paired 95% CI] |", "---|") if paired
+                                else ("", ""))
 
         def gain(row: dict[str, Any]) -> str:
-            if not row.get("paired_gain"):
-                return " — |"
-            return f" {gain_short(row['paired_gain']).removeprefix('vs warm-up ')} |"
+            return f" {gain_short(row['paired_gain'], label=False)} |" if row.get("paired_gain") else " — |"
 
         lines += ["", "### Held-out accuracy during training", "",
                   "| stage | step | task | accuracy | format valid |" + extra_head + gain_head,

@@ -188,8 +188,9 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         if name not in stages or not settings.enabled:
             continue
         say(f"{label} …")
-        extra = {"baseline": result.evals.get("sft", []),
-                 "baseline_records": _warmup_records(run_dir, mixture)} if name == "grpo" else {}
+        start = starting_stage(result)
+        extra = {"baseline": result.evals.get(start, []),
+                 "baseline_records": _stage_records(run_dir, mixture, start)} if name == "grpo" else {}
         stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout,
                        callbacks=tuple((callbacks or {}).get(name, ())), **extra)
         result.stages[name], current = stage, str(stage.model_dir)
@@ -223,17 +224,24 @@ def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int) -> list[di
     return json.loads(path.read_text())["records"] if path.is_file() else None
 
 
-def _warmup_records(run_dir: Path, mixture: Mixture) -> dict[str, list[dict[str, Any]]]:
-    """The warm-up's final held-out records by task (GRPO's evaluations are paired with them); {} without any."""
-    found = {data.name: _eval_records(run_dir, "sft", data.name, len(mixture.tasks)) for data in mixture.tasks}
+def starting_stage(result: RunResult) -> str:
+    """The evaluation GRPO is compared with: the warm-up's (``sft``), or, when this run trained no warm-up (GRPO from
+    a model given to it, e.g. ``clinrl train grpo --model RUN/sft/final``), the base model's: GRPO's starting point."""
+    return "sft" if "sft" in result.stages else "base"
+
+
+def _stage_records(run_dir: Path, mixture: Mixture, stage: str) -> dict[str, list[dict[str, Any]]]:
+    """A stage's final held-out records by task (GRPO's evaluations are paired with them); {} without any."""
+    found = {data.name: _eval_records(run_dir, stage, data.name, len(mixture.tasks)) for data in mixture.tasks}
     return {name: records for name, records in found.items() if records}
 
 
 def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: Path, *,
                say: Any = print) -> dict[str, Any]:
-    """Paired gain of GRPO over the warm-up, the reader-free baseline, training-health warnings and the kept model
-    (metrics.json keys ``paired_gain`` / ``paired_gains``, ``answer_prior``, ``health``, ``kept_checkpoint``); each
-    warning is also said."""
+    """Paired gain of GRPO over the warm-up (or over the base model, when this run trained no warm-up:
+    :func:`starting_stage`), the reader-free baseline, training-health warnings and the kept model (metrics.json keys
+    ``paired_gain`` / ``paired_gains``, ``answer_prior``, ``health``, ``kept_checkpoint``); each warning is also
+    said."""
     from clinrl.training.health import (
         Candidate, answer_prior, below_prior, choose_kept, constant_answers, heldout_drop, mean_headline, paired_gain,
         read_best, reward_collapse,
@@ -243,13 +251,14 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
     warnings = []
     n_tasks = len(mixture.tasks)
     gains = []
-    if "sft" in result.evals and "grpo" in result.evals:
+    start = starting_stage(result)
+    if start in result.evals and "grpo" in result.evals:
         for data in mixture.tasks:
-            a = _eval_records(run_dir, "sft", data.name, n_tasks)
+            a = _eval_records(run_dir, start, data.name, n_tasks)
             b = _eval_records(run_dir, "grpo", data.name, n_tasks)
             if a is None or b is None:
                 continue
-            gain = {"task": data.name, "from_stage": "sft", "to_stage": "grpo",
+            gain = {"task": data.name, "from_stage": start, "to_stage": "grpo",
                     **paired_gain(data.task, data.heldout, a, b, seed=config.seed)}
             gains.append(gain)
             if (warning := heldout_drop(gain)) is not None:
@@ -280,6 +289,8 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
         say(f"warning: {warning.message}")
     out["health"] = [w.to_dict() for w in warnings]
     candidates = []
+    if start == "base" and "base" in result.evals and "grpo" in result.stages:  # GRPO's starting model, as given
+        candidates.append(Candidate("base", 0, str(config.model.spec), mean_headline(result.evals["base"])))
     for stage in ("sft", "grpo"):
         if stage in result.stages and stage in result.evals:
             candidates.append(Candidate(stage, result.stages[stage].global_step, str(result.stages[stage].model_dir),
