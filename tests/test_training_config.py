@@ -208,6 +208,25 @@ def test_set_addresses_task_items_by_index_or_name():
         build_config("quickstart", ["tasks.0.heldout_limt=1"])
 
 
+def test_task_settings_reach_the_task_a_task_flag_trains():
+    """``--task ehr --set tasks.0.options.sections=...`` was silently dropped with the recipe's task item."""
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.cli.train import build_config
+
+    config = quickstart_config("ehr", None, "quickstart", ["tasks.0.heldout_limit=200",
+                                                           "tasks.0.options.sections=conditions,labs"], "none")
+    assert (config.tasks[0].name, config.tasks[0].heldout_limit) == ("ehr", 200)
+    assert config.tasks[0].options == {"sections": "conditions,labs"}  # the recipe's MedCalc options stay out
+    config = build_config("quickstart", ["tasks.trials.train_limit=5", "tasks.ehr.options.balance=false"],
+                          tasks=["ehr", "trials"])
+    assert [(t.name, t.train_limit, t.options) for t in config.tasks] == [
+        ("ehr", load_recipe("quickstart").tasks[0].train_limit, {"balance": False}), ("trials", 5, {})]
+    with pytest.raises(ConfigError, match=r"tasks\.medcalc: no item .*names: ehr"):  # the replaced item, by name
+        build_config("quickstart", ["tasks.medcalc.train_limit=5"], tasks=["ehr"])
+    with pytest.raises(ConfigError, match="heldout_limt"):
+        build_config("quickstart", ["tasks.0.heldout_limt=1"], tasks=["ehr"])
+
+
 def test_choice_fields_are_validated_when_the_config_is_built():
     for override, field in (("grpo.keep=worst", "grpo.keep"), ("sft.think=long", "sft.think"),
                             ("eval.backend=tgi", "eval.backend"), ("model.device=gpu", "model.device")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,8 +40,12 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
         merged = deep_merge(merged, {"grpo": {"keep": keep}})
     if extra:
         merged = deep_merge(merged, extra)
+    # With --task the recipe's task list is replaced, so the user's own tasks.* settings wait until it is
+    # (they address the tasks trained, by index or name; applied to the recipe's item they would be lost with it)
+    task_sets = merged.pop("tasks", None) if tasks else None
     config = load_recipe(recipe, merged)
     if tasks:
+        from clinrl.settings import from_dict
         from clinrl.training.config import TaskSettings
 
         template = config.tasks[0]
@@ -49,6 +54,9 @@ def build_config(recipe: str, overrides: list[str] | None, *, model: str | None 
                                         "source": template.source if name == template.name else "synthetic",
                                         "options": dict(template.options) if name == template.name else {}})
                         for name in tasks]
+        if task_sets is not None:
+            items = deep_merge({"tasks": [dataclasses.asdict(t) for t in config.tasks]}, {"tasks": task_sets})
+            config.tasks = [from_dict(TaskSettings, item, f"tasks.{i}") for i, item in enumerate(items["tasks"])]
     return config
 
 
