@@ -100,6 +100,24 @@ def test_sft_rationale_uses_the_record_and_the_gold_label(task):
     assert task.score(completion, sample.target).correct is True
 
 
+def test_rationale_reads_out_the_telling_vital_only_when_the_prompt_shows_it(task):
+    """With labs in the timeline the rationale names the last systolic pressure, the value the prompt shows;
+    without them it names none (a rationale must not cite what the model cannot see)."""
+    import re
+
+    plain = task.load("synthetic", "train", limit=20, seed=0)
+    assert not any("systolic" in s.metadata["explanation"] for s in plain)
+    shown = get_task("ehr", synthetic_subjects=120, sections="conditions,procedures,labs").load(
+        "synthetic", "train", limit=20, seed=0)
+    for sample in shown:
+        said = re.search(r"Last systolic blood pressure: (\d+) mmHg\.", sample.metadata["explanation"])
+        assert said, sample.metadata["explanation"]
+        prompt = sample.prompt[1]["content"]
+        assert re.search(rf"Systolic blood pressure \(mmHg\) \[[^]]+\]: {said.group(1)} \(", prompt)
+        completion = wrap_contract(task.oracle_answer(sample.target), sample.metadata["explanation"])
+        assert task.score(completion, sample.target).correct is True
+
+
 def test_reward_functions_take_dataset_columns(task):
     samples = task.load("synthetic", "train", limit=4, seed=0)
     rows = [task.to_row(s) for s in samples]

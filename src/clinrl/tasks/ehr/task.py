@@ -70,6 +70,16 @@ RISK_FACTORS: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
     "guo_los": (_SEPSIS, _CKD, _HEART_FAILURE),
 }
 
+#: vitals and labs the rationale reads out when the timeline shows labs: (name, unit, code fragments). The synthetic
+#: cohort raises systolic pressure before a hypertension onset and LDL before a hyperlipidemia one (meds_synth).
+_SYSTOLIC = ("systolic blood pressure", "mmHg", ("Blood Pressure Systolic",))
+_LDL = ("LDL cholesterol", "mg/dL", ("LAB//50905//",))
+RISK_LABS: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "new_hypertension": (_SYSTOLIC,),
+    "new_hyperlipidemia": (_LDL,),
+    "new_acutemi": (_SYSTOLIC, _LDL),
+}
+
 SYSTEM_PROMPT = (
     "You predict clinical outcomes from a patient's health record. Reason about risk factors and history "
     "inside <think> </think>, then give only the answer inside <answer> </answer>."
@@ -240,7 +250,8 @@ class EHRDiagnosisTask(ContractTask):
         user = (f"{timeline.text}\n\nTask ({task.name}): {task.question}\n"
                 f"Answer as JSON {{\"prediction\": \"{task.name}\", \"label\": 1 (yes) or 0 (no)}}.")
         when = prediction_time.isoformat(timespec="minutes")
-        explanation = _rationale(task, by_subject[subject], prediction_time, positive)
+        explanation = _rationale(task, by_subject[subject], prediction_time, positive,
+                                 labs="labs" in self.serialize_config.sections)
         return Sample(
             id=f"{task.name}:{subject}@{when}",
             prompt=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
@@ -332,20 +343,27 @@ class EHRDiagnosisTask(ContractTask):
         return result
 
 
-def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: bool) -> str:
+def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: bool, *, labs: bool = False) -> str:
     """A short warm-up rationale written *given the gold label* (as EHRMIND's teacher rationales are):
-    the task's risk factors found in the record before the prediction time, then the conclusion."""
+    the task's risk factors found in the record before the prediction time, with ``labs`` (the timeline shows
+    them) the last value of the task's telling vitals and labs, then the conclusion."""
     import polars as pl
 
-    codes = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time)) \
-        .get_column("code").unique().to_list()
+    past = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time))
+    codes = past.get_column("code").unique().to_list()
     parsed = [p for p in (parse_diagnosis_code(c) for c in codes) if p is not None]
     found = [name for name, icd10, icd9 in RISK_FACTORS.get(task.name, ())
              if any((v == "ICD10" and c.startswith(icd10)) or (v == "ICD9" and c.startswith(icd9)) for v, c in parsed)]
     listed = ", ".join(found) if found else "none of the usual ones"
+    readings = ""
+    for name, unit, fragments in RISK_LABS.get(task.name, ()) if labs else ():
+        values = past.filter(pl.any_horizontal([pl.col("code").str.contains(f, literal=True) for f in fragments])
+                             & pl.col("numeric_value").is_not_null()).sort("time").get_column("numeric_value")
+        if values.len():
+            readings += f" Last {name}: {values[-1]:g} {unit}."
     verdict = "yes, label 1" if positive else "no, label 0"
-    return (f"The question is about {task.condition}. Risk factors recorded before the prediction time: {listed}. "
-            f"Weighing the history, my prediction is {verdict}.")
+    return (f"The question is about {task.condition}. Risk factors recorded before the prediction time: {listed}."
+            f"{readings} Weighing the history, my prediction is {verdict}.")
 
 
 def _subject_frames(dataset: MedsDataset) -> dict[int, Any]:
