@@ -118,6 +118,18 @@ def test_rationale_reads_out_the_telling_vital_only_when_the_prompt_shows_it(tas
         assert task.score(completion, sample.target).correct is True
 
 
+def test_rationale_states_the_prompts_age_only_when_asked(task):
+    import re
+
+    assert not any("Age:" in s.metadata["explanation"] for s in task.load("synthetic", "train", limit=10, seed=0))
+    aged = get_task("ehr", synthetic_subjects=120, rationale_age=True).load("synthetic", "train", limit=10, seed=0)
+    for sample in aged:
+        said = re.search(r"Age: (\d+) years\.", sample.metadata["explanation"]).group(1)
+        assert f", {said} years old at the prediction time" in sample.prompt[1]["content"]
+    with pytest.raises(ConfigError, match="rationale_age"):
+        get_task("ehr", rationale_age="yes")
+
+
 def test_reward_functions_take_dataset_columns(task):
     samples = task.load("synthetic", "train", limit=4, seed=0)
     rows = [task.to_row(s) for s in samples]

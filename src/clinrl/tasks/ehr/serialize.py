@@ -162,17 +162,21 @@ def _ago(prediction_time: datetime, t: datetime) -> str:
     return f"{(prediction_time.date() - t.date()).days} d ago"
 
 
+def age_at(events: Any, when: datetime) -> int | None:
+    """Whole years from the subject's MEDS_BIRTH event to ``when`` (None without a birth event)."""
+    pl = require("polars", "meds")
+    births = events.filter((pl.col("code") == "MEDS_BIRTH") & pl.col("time").is_not_null()).get_column("time")
+    return int((when - births.item(0)).days / 365.25) if births.len() else None
+
+
 def _demographics(events: Any, prediction_time: datetime) -> tuple[str, int]:
     pl = require("polars", "meds")
     sex = "sex unknown"
     genders = events.filter(pl.col("code").str.starts_with("GENDER//")).get_column("code").to_list()
     if genders:
         sex = {"F": "female", "M": "male"}.get(genders[0].split("//")[-1], genders[0].split("//")[-1].lower())
-    births = events.filter((pl.col("code") == "MEDS_BIRTH") & pl.col("time").is_not_null()).get_column("time")
-    age = ""
-    if births.len():
-        years = (prediction_time - births.item(0)).days / 365.25
-        age = f", {int(years)} years old at the prediction time"
+    years = age_at(events, prediction_time)
+    age = "" if years is None else f", {years} years old at the prediction time"
     n_stays = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time)
                             & pl.col("code").str.starts_with(ADMISSION_PREFIX)).height
     return f"Patient: {sex}{age}.", n_stays

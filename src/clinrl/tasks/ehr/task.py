@@ -19,6 +19,8 @@ Options (``get_task("ehr", ...)`` or ``--task-option`` style keyword arguments):
   ``text -> token count`` that counts the timeline budget exactly (default: a conservative estimate). A
   model spec (``"tiny"``, a directory, a hub id) is resolved to its tokenizer where the task is built
   (recipes, ``--option``: :func:`clinrl.models.resolve_task_options`); the task itself never loads a model.
+* ``rationale_age``: the warm-up rationale also states the age the prompt shows (default False: it names the
+  risk-factor codes only, and with labs shown the telling vital or lab).
 * ``synthetic_subjects`` / ``synthetic_seed``: size and seed of the synthetic cohort that
   ``load("synthetic")`` labels (fixed data; the ``seed`` argument of ``load`` only orders samples);
   the source ``synthetic:subjects=500;seed=1`` overrides both.
@@ -42,8 +44,8 @@ from clinrl.tasks.base import AnswerCheck, ContractTask, TaskCard
 from clinrl.tasks.ehr.labelers import (LABELING_TASKS, LabelingTask, VisitCodes, get_labeling_task, label,
                                        parse_diagnosis_code)
 from clinrl.tasks.ehr.metrics import classification_metrics
-from clinrl.tasks.ehr.serialize import (DEFAULT_SECTIONS, DEFAULT_TOKEN_BUDGET, SerializeConfig, serialize_timeline,
-                                        tokenizer_counter)
+from clinrl.tasks.ehr.serialize import (DEFAULT_SECTIONS, DEFAULT_TOKEN_BUDGET, SerializeConfig, age_at,
+                                        serialize_timeline, tokenizer_counter)
 from clinrl.types import Sample, Score
 
 SYNTHETIC = "synthetic"
@@ -182,7 +184,7 @@ class EHRDiagnosisTask(ContractTask):
                  sections: Sequence[str] | str = DEFAULT_SECTIONS, token_budget: int = DEFAULT_TOKEN_BUDGET,
                  balance: bool | str = "train", synthetic_subjects: int = 1000, synthetic_seed: int = 0,
                  anchor: str | None = None, tokenizer: Any = None, visits: VisitCodes | None = None,
-                 **kwargs: Any) -> None:
+                 rationale_age: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.labeling_tasks: tuple[LabelingTask, ...] = tuple(
             get_labeling_task(n, anchor=anchor if LABELING_TASKS[n].kind == "readmission" else None)
@@ -193,6 +195,9 @@ class EHRDiagnosisTask(ContractTask):
         if balance not in (True, False, "train"):
             raise ConfigError(f"balance must be true, false or 'train', got {balance!r}")
         self.balance = balance
+        if not isinstance(rationale_age, bool):
+            raise ConfigError(f"rationale_age must be true or false, got {rationale_age!r}")
+        self.rationale_age = rationale_age
         self.synthetic_subjects, self.synthetic_seed = int(synthetic_subjects), int(synthetic_seed)
         self.count_tokens = _token_counter(tokenizer)
         self.visits = visits or VisitCodes()
@@ -251,7 +256,7 @@ class EHRDiagnosisTask(ContractTask):
                 f"Answer as JSON {{\"prediction\": \"{task.name}\", \"label\": 1 (yes) or 0 (no)}}.")
         when = prediction_time.isoformat(timespec="minutes")
         explanation = _rationale(task, by_subject[subject], prediction_time, positive,
-                                 labs="labs" in self.serialize_config.sections)
+                                 labs="labs" in self.serialize_config.sections, age=self.rationale_age)
         return Sample(
             id=f"{task.name}:{subject}@{when}",
             prompt=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
@@ -343,10 +348,11 @@ class EHRDiagnosisTask(ContractTask):
         return result
 
 
-def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: bool, *, labs: bool = False) -> str:
-    """A short warm-up rationale written *given the gold label* (as EHRMIND's teacher rationales are):
-    the task's risk factors found in the record before the prediction time, with ``labs`` (the timeline shows
-    them) the last value of the task's telling vitals and labs, then the conclusion."""
+def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: bool, *, labs: bool = False,
+               age: bool = False) -> str:
+    """A short warm-up rationale written *given the gold label* (as EHRMIND's teacher rationales are): with
+    ``age`` the subject's age, then the task's risk factors found in the record before the prediction time, with
+    ``labs`` (the timeline shows them) the last value of the task's telling vitals and labs, then the conclusion."""
     import polars as pl
 
     past = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time))
@@ -362,7 +368,9 @@ def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: 
         if values.len():
             readings += f" Last {name}: {values[-1]:g} {unit}."
     verdict = "yes, label 1" if positive else "no, label 0"
-    return (f"The question is about {task.condition}. Risk factors recorded before the prediction time: {listed}."
+    years = age_at(events, prediction_time) if age else None
+    aged = "" if years is None else f" Age: {years} years."
+    return (f"The question is about {task.condition}.{aged} Risk factors recorded before the prediction time: {listed}."
             f"{readings} Weighing the history, my prediction is {verdict}.")
 
 
