@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     features = {
         "rationale lists a risk factor": (lambda s: 0.0 if NO_RISK in s.metadata["explanation"] else 1.0,
                                           "yes (diagnosis codes)", "yes"),
-        "age": (lambda s: float(m.group(1)) if (m := AGE.search(user_text(s))) else None, "yes", names("years old")),
+        "age": (lambda s: float(m.group(1)) if (m := AGE.search(user_text(s))) else None, "yes", names("Age:")),
         "systolic BP": (systolic, "yes" if "labs" in sections else "no (labs not among the sections)",
                         names("systolic")),
     }

@@ -33,3 +33,6 @@ def test_rules_on_a_small_cohort(sig, capsys):
             capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line}
     assert rows["systolic BP"][1:3] == ["yes", "yes"]
     assert float(rows["systolic BP"][5].split()[0]) > 0.6  # the cohort's pressure rises before onset
+    assert sig.main(["--set", base[0], "--set", base[1], "--set", "tasks.0.options.rationale_age=true"]) == 0
+    assert [line.split(" | ")[1:3] for line in capsys.readouterr().out.splitlines() if line.startswith("| age")] == [
+        ["yes", "yes"]]
