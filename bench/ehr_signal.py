@@ -69,23 +69,15 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
 
 
-def last_systolic(task, dataset) -> Callable:
-    import polars as pl
+def last_systolic(dataset) -> Callable:
+    """sample → the last systolic pressure before its prediction time (what the rationale reads out with labs)."""
+    from datetime import datetime
 
-    from clinrl.tasks.ehr.task import _subject_frames
+    from clinrl.tasks.ehr.task import _SYSTOLIC, _subject_frames, last_reading
 
     frames = _subject_frames(dataset)
-
-    def value(sample) -> float | None:
-        from datetime import datetime
-
-        when = datetime.fromisoformat(sample.metadata["prediction_time"])
-        events = frames[int(sample.metadata["subject_id"])]
-        rows = events.filter(pl.col("code").str.contains("Blood Pressure Systolic") & pl.col("time").is_not_null()
-                             & (pl.col("time") <= when) & pl.col("numeric_value").is_not_null()).sort("time")
-        return float(rows.get_column("numeric_value")[-1]) if rows.height else None
-
-    return value
+    return lambda sample: last_reading(frames[int(sample.metadata["subject_id"])],
+                                       datetime.fromisoformat(sample.metadata["prediction_time"]), _SYSTOLIC[2])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     config.seed = ns.seed
     data = load_mixture(config.tasks, seed=ns.seed).tasks[0]
     task = data.task
-    systolic = last_systolic(task, task.dataset(data.settings.source))
+    systolic = last_systolic(task.dataset(data.settings.source))
     splits = {"train": data.train, "held-out": data.heldout}
     labels = {name: [int(s.target["label"]) for s in samples] for name, samples in splits.items()}
     sections = task.serialize_config.sections

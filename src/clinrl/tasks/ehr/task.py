@@ -363,15 +363,24 @@ def _rationale(task: LabelingTask, events: Any, prediction_time: Any, positive: 
     listed = ", ".join(found) if found else "none of the usual ones"
     readings = ""
     for name, unit, fragments in RISK_LABS.get(task.name, ()) if labs else ():
-        values = past.filter(pl.any_horizontal([pl.col("code").str.contains(f, literal=True) for f in fragments])
-                             & pl.col("numeric_value").is_not_null()).sort("time").get_column("numeric_value")
-        if values.len():
-            readings += f" Last {name}: {values[-1]:g} {unit}."
+        value = last_reading(past, prediction_time, fragments)
+        if value is not None:
+            readings += f" Last {name}: {value:g} {unit}."
     verdict = "yes, label 1" if positive else "no, label 0"
     years = age_at(events, prediction_time) if age else None
     aged = "" if years is None else f" Age: {years} years."
     return (f"The question is about {task.condition}.{aged} Risk factors recorded before the prediction time: {listed}."
             f"{readings} Weighing the history, my prediction is {verdict}.")
+
+
+def last_reading(events: Any, prediction_time: Any, fragments: Sequence[str]) -> float | None:
+    """The last numeric value, at or before ``prediction_time``, of a code containing one of ``fragments``."""
+    import polars as pl
+
+    values = events.filter(pl.col("time").is_not_null() & (pl.col("time") <= prediction_time)
+                           & pl.any_horizontal([pl.col("code").str.contains(f, literal=True) for f in fragments])
+                           & pl.col("numeric_value").is_not_null()).sort("time").get_column("numeric_value")
+    return float(values[-1]) if values.len() else None
 
 
 def _subject_frames(dataset: MedsDataset) -> dict[int, Any]:
