@@ -93,9 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     from clinrl.tasks.ehr.metrics import auroc
     from clinrl.training.mixtures import load_mixture
 
-    config = quickstart_config("ehr", None, ns.recipe, ns.overrides, "none")
-    config.seed = ns.seed
-    data = load_mixture(config.tasks, seed=ns.seed).tasks[0]
+    from clinrl.errors import ClinrlError
+
+    try:
+        config = quickstart_config("ehr", None, ns.recipe, ns.overrides, "none")
+        config.seed = ns.seed
+        data = load_mixture(config.tasks, seed=ns.seed).tasks[0]
+    except ClinrlError as exc:  # a bad --set or source: the message names it; no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     task = data.task
     systolic = last_systolic(task.dataset(data.settings.source))
     splits = {"train": data.train, "held-out": data.heldout}

@@ -36,3 +36,10 @@ def test_rules_on_a_small_cohort(sig, capsys):
     assert sig.main(["--set", base[0], "--set", base[1], "--set", "tasks.0.options.rationale_age=true"]) == 0
     assert [line.split(" | ")[1:3] for line in capsys.readouterr().out.splitlines() if line.startswith("| age")] == [
         ["yes", "yes"]]
+
+
+def test_bad_settings_are_reported_without_a_traceback(sig, capsys):
+    assert sig.main(["--set", "tasks.0.heldout_limt=5"]) == 2
+    assert "unknown config field 'tasks.0.heldout_limt'" in capsys.readouterr().err
+    assert sig.main(["--set", "tasks.0.source=/nonexistent/meds"]) == 2
+    assert "/nonexistent/meds: no such MEDS directory" in capsys.readouterr().err
