@@ -102,6 +102,19 @@ def test_reward_collapse():
     assert health.reward_collapse([{"reward": 1.0}, {"loss": 2.0}]) is None
 
 
+def test_reward_collapse_is_measured_against_the_curves_own_noise():
+    # 30 steps logged every 5 with 2 prompts a step: one logged step per quarter, swinging by tens of points.
+    # A lucky first step is not a collapse (the EHR light run: 0.83 first, 0.58 last, held-out rising).
+    lucky_start = [{"reward": r} for r in (0.83, 0.45, 0.75, 0.5, 0.7, 0.58)]
+    assert health.reward_collapse(lucky_start) is None
+    # the same number of logged steps, a steady fall well beyond the step-to-step noise
+    falling = [{"reward": r} for r in (0.6, 0.58, 0.55, 0.3, 0.1, 0.05)]
+    warning = health.reward_collapse(falling)
+    assert warning and "0.600" in warning.message and "0.050" in warning.message
+    flat = [{"reward": 0.5}] * 8
+    assert health.reward_collapse(flat) is None
+
+
 def test_intermediate_drop_against_the_warm_up_interval():
     baseline = {"task": "medcalc", "accuracy": 0.5, "accuracy_ci": [0.43, 0.57]}
     assert health.intermediate_drop({"stage": "grpo", "step": 10, "accuracy": 0.45}, baseline) is None
