@@ -62,6 +62,7 @@ def arm_result(result, stage: str) -> dict:
     for name, stage_result in result.stages.items():
         out[f"{name}_steps"] = stage_result.global_step
         out[f"{name}_seconds_per_step"] = stage_result.seconds_per_step
+        out[f"{name}_cpu_seconds_per_step"] = stage_result.cpu_seconds_per_step
         if name == "grpo":
             out["grpo_diagnostics"] = grpo_diagnostics(stage_result.log_history)
     return out
@@ -96,6 +97,13 @@ def markdown_table(summary: dict) -> str:
             notes.append(f"† seed {seed}: the reused SFT-only arm had the budget of "
                          f"{row['sft_only_budget_grpo_steps']} GRPO steps, this GRPO stage ran "
                          f"{summary.get('grpo_steps')}: not equal compute")
+        cost = row.get("grpo_step_cost_vs_reused") or {}
+        if cost.get("ratio") is not None and abs(cost["ratio"] - 1) > COST_TOLERANCE:
+            delta += " †" if not delta.endswith("†") else ""
+            notes.append(f"† seed {seed}: a GRPO step here cost {cost['ratio']:.2f}× the reused run's "
+                         f"({cost['basis']}, held-out evaluations excluded): at equal compute the SFT-only arm "
+                         f"would have had ~{row.get('sft_only_equal_compute_steps')} extra steps, the reused one had "
+                         f"{row.get('sft_only_extra_steps')}")
         if row.get("grpo_curve"):
             notes.append(f"seed {seed}, SFT → GRPO along the stage: " + " · ".join(
                 f"{point['step']}: {pct(point['value'])}" for point in row["grpo_curve"]))
@@ -133,11 +141,45 @@ def reuse_health(earlier_run: Path, run: Path, task: str, gain: dict) -> list[di
     return [w.to_dict() for w in found if w is not None]
 
 
+#: a reused SFT-only arm stays "equal compute" while this run's GRPO step costs within this share of the reused one's
+COST_TOLERANCE = 0.15
+
+
+def grpo_step_cost(arm: dict, run_dir: Path) -> dict[str, float]:
+    """GRPO seconds per step of an arm, net of the held-out evaluations made inside the stage (``--eval-every``):
+    ``{"CPU seconds": …, "wall-clock seconds": …}``, each where the arm recorded it (CPU time since 2026-12-07)."""
+    from clinrl.training.callbacks import read_heldout
+
+    steps = arm.get("grpo_steps")
+    inside = [r for r in read_heldout(run_dir) if r["stage"] == "grpo" and not r.get("final")]
+    cost: dict[str, float] = {}
+    for basis, key, spent in (("CPU seconds", "grpo_cpu_seconds_per_step", "cpu_seconds"),
+                              ("wall-clock seconds", "grpo_seconds_per_step", "seconds")):
+        per_step, evaluations = arm.get(key), [r.get(spent) for r in inside]
+        if per_step is None or not steps or None in evaluations:  # an evaluation's time unknown: cannot net it out
+            continue
+        cost[basis] = per_step - sum(evaluations) / steps
+    return cost
+
+
+def compare_step_cost(row: dict, now: dict[str, float], before: dict[str, float], grpo_steps: int) -> None:
+    """Record how this run's GRPO step cost compares with the reused run's, and the SFT-only budget that equal
+    compute would have given (this run's steps × the reused r × that cost ratio). CPU seconds where both runs
+    have them, else the wall clock (comparable on one idle machine only)."""
+    basis = next((b for b in ("CPU seconds", "wall-clock seconds") if now.get(b) and before.get(b)), None)
+    if basis is None or row.get("grpo_over_sft_step_time") is None:
+        return
+    ratio = now[basis] / before[basis]
+    row["grpo_step_cost_vs_reused"] = {"ratio": ratio, "basis": basis}
+    row["sft_only_equal_compute_steps"] = math.ceil(grpo_steps * row["grpo_over_sft_step_time"] * ratio)
+
+
 def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
     """``--reuse``: GRPO from the earlier run's warm-up of ``seed``, compared with that run's SFT-only arm.
 
-    That arm's budget is the earlier run's GRPO steps × r; when this run's GRPO stage is longer or shorter, the
-    comparison is not at equal compute, and the row (``sft_only_budget_grpo_steps``) and the table say so."""
+    That arm's budget is the earlier run's GRPO steps × r; when this run's GRPO stage is longer or shorter, or its
+    steps cost more or less (more prompts a step, longer completions; ``COST_TOLERANCE``), the comparison is not at
+    equal compute, and the row (``sft_only_budget_grpo_steps``, ``grpo_step_cost_vs_reused``) and the table say so."""
     from clinrl.training.health import paired_gain
     from clinrl.training.run import run_training
 
@@ -166,6 +208,13 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     base.model.spec = str(old / "sft_grpo" / "sft" / "final")
     both = run_training(base, seed_dir / "sft_grpo", mixture=mixture, say=say, command=sys.argv)
     row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")
+    compare_step_cost(row, grpo_step_cost(row["arms"]["sft_then_grpo"], seed_dir / "sft_grpo"),
+                      grpo_step_cost(before["arms"].get("sft_then_grpo") or {}, old / "sft_grpo"), base.grpo.max_steps)
+    cost = row.get("grpo_step_cost_vs_reused")
+    if cost and abs(cost["ratio"] - 1) > COST_TOLERANCE:
+        say(f"seed {seed}: note: a GRPO step here cost {cost['ratio']:.2f}× the reused run's ({cost['basis']}): "
+            f"(SFT → GRPO) − (SFT only) is not at equal compute (equal compute: ~{row['sft_only_equal_compute_steps']} "
+            f"extra SFT steps, the reused arm had {row.get('sft_only_extra_steps')})")
     if base.grpo.eval_every:
         row["grpo_curve"] = grpo_curve(seed_dir / "sft_grpo", data.task.name)
     grpo_records = records(seed_dir / "sft_grpo", "grpo")

@@ -85,13 +85,16 @@ def _records(samples, correct: list[bool]) -> list[dict]:
                                           "explanation": ""}]} for s, c in zip(samples, correct)]
 
 
-def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_compute(bench, tmp_path, monkeypatch):
+def _reuse_setting(bench, tmp_path, monkeypatch, sets: list[str], earlier_grpo: dict | None = None,
+                   grpo_stage: object = None):
+    """An earlier bench run (warm-up all wrong, SFT only all right, r = 15, 30 GRPO steps) and a stand-in
+    run_training whose GRPO gets every held-out note right, evaluated every ``grpo.eval_every`` steps."""
     from clinrl.cli.quickstart import quickstart_config
     from clinrl.training import run as run_module
     from clinrl.training.mixtures import load_mixture
 
     config = quickstart_config("medcalc", "tiny", "quickstart", ["tasks.0.train_limit=40", "tasks.0.heldout_limit=4",
-                                                                 "grpo.max_steps=60", "grpo.eval_every=20"], "none")
+                                                                 *sets], "none")
     mixture = load_mixture(config.tasks, seed=0)
     heldout = mixture.tasks[0].heldout
     n = len(heldout)
@@ -100,25 +103,32 @@ def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_co
         (earlier / "seed0" / arm / "eval" / "sft").mkdir(parents=True)
         (earlier / "seed0" / arm / "eval" / "sft" / "eval_log.json").write_text(
             json.dumps({"records": _records(heldout, correct)}))
+    arms = {"sft_at_warmup_end": {"medcalc": {"headline_value": 0.0}}, "sft_only": {"medcalc": {"headline_value": 1.0}}}
+    if earlier_grpo:
+        arms["sft_then_grpo"] = earlier_grpo
     (earlier / "summary.json").write_text(json.dumps({"grpo_steps": 30, "seeds": {"0": {
-        "arms": {"sft_at_warmup_end": {"medcalc": {"headline_value": 0.0}},
-                 "sft_only": {"medcalc": {"headline_value": 1.0}}},
-        "grpo_over_sft_step_time": 15.0, "sft_only_extra_steps": 450}}}))
-
+        "arms": arms, "grpo_over_sft_step_time": 15.0, "sft_only_extra_steps": 450}}}))
     ran = {}
 
-    def fake_run_training(cfg, run_dir, **kwargs):  # GRPO gets every held-out note right, evaluated at 20, 40, 60
+    def fake_run_training(cfg, run_dir, **kwargs):
         ran["model"], ran["sft"], ran["eval_every"] = cfg.model.spec, cfg.sft.enabled, cfg.grpo.eval_every
         (run_dir / "eval" / "grpo").mkdir(parents=True)
         (run_dir / "eval" / "grpo" / "eval_log.json").write_text(json.dumps({"records": _records(heldout, [True] * n)}))
-        rows = [{"stage": "grpo", "step": s, "task": "medcalc", "accuracy": 1.0, "final": s == 60} for s in (20, 40, 60)]
+        every, steps = cfg.grpo.eval_every, cfg.grpo.max_steps
+        rows = [{"stage": "grpo", "step": s, "task": "medcalc", "accuracy": 1.0, "final": s == steps,
+                 "seconds": 6.0, "cpu_seconds": 5.0} for s in range(every, steps + 1, every)] if every else []
         (run_dir / HELDOUT_LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
-        return types.SimpleNamespace(evals={"grpo": rows[-1:]}, stages={})
+        return types.SimpleNamespace(evals={"grpo": rows[-1:]}, stages={"grpo": grpo_stage} if grpo_stage else {})
 
     monkeypatch.setattr(run_module, "run_training", fake_run_training)
     said: list[str] = []
     row: dict = {"arms": {}}
     bench.reuse_arms(earlier, 0, config, mixture, tmp_path / "now" / "seed0", row, said.append)
+    return earlier, ran, row, said
+
+
+def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_compute(bench, tmp_path, monkeypatch):
+    earlier, ran, row, said = _reuse_setting(bench, tmp_path, monkeypatch, ["grpo.max_steps=60", "grpo.eval_every=20"])
 
     assert ran == {"model": str(earlier / "seed0" / "sft_grpo" / "sft" / "final"), "sft": False, "eval_every": 20}
     assert row["sft_only_budget_grpo_steps"] == 30 and row["sft_only_extra_steps"] == 450
@@ -126,6 +136,43 @@ def test_a_reused_comparison_with_a_longer_grpo_stage_says_it_is_not_at_equal_co
     assert [p["step"] for p in row["grpo_curve"]] == [20, 40, 60]
     assert row["warmup_gain"]["delta"] == pytest.approx(1.0) and row["paired"]["delta"] == pytest.approx(0.0)
     assert row["health"] == [] and not any("warning" in line for line in said)  # GRPO gained: nothing to warn of
+
+
+def test_a_reused_comparison_with_costlier_grpo_steps_says_it_is_not_at_equal_compute(bench, tmp_path, monkeypatch):
+    # the same 30 steps, each 4x the reused run's CPU time once the two held-out evaluations inside it are netted out
+    # (e.g. 8 prompts a step instead of 2): the reused SFT-only arm's 450 steps are a quarter of equal compute
+    stage = types.SimpleNamespace(global_step=30, seconds_per_step=60.4, cpu_seconds_per_step=40 + 10 / 30,
+                                  log_history=[])
+    before = {"grpo_steps": 30, "grpo_seconds_per_step": 15.0, "grpo_cpu_seconds_per_step": 10.0}
+    _, _, row, said = _reuse_setting(bench, tmp_path, monkeypatch, ["grpo.max_steps=30", "grpo.eval_every=10"], before, stage)
+
+    assert row["grpo_step_cost_vs_reused"]["basis"] == "CPU seconds"
+    assert row["grpo_step_cost_vs_reused"]["ratio"] == pytest.approx(4.0)
+    assert row["sft_only_equal_compute_steps"] == 1800
+    assert any("a GRPO step here cost 4.00× the reused run's (CPU seconds)" in line and "~1800 extra SFT steps" in line
+               for line in said)
+    summary = {"task": "medcalc", "grpo_steps": 30, "seeds": {"0": {**row, "sft_only_budget_grpo_steps": 30}}}
+    table = bench.markdown_table(summary)
+    assert "† seed 0: a GRPO step here cost 4.00× the reused run's" in table and table.count("†") == 2
+
+    # within the tolerance (the same setting on the same machine): nothing to mark
+    summary["seeds"]["0"]["grpo_step_cost_vs_reused"] = {"ratio": 1.08, "basis": "CPU seconds"}
+    assert "†" not in bench.markdown_table(summary)
+
+
+def test_grpo_step_cost_nets_out_the_evaluations_inside_the_stage(bench, tmp_path):
+    rows = [{"stage": "sft", "step": 250, "task": "medcalc", "seconds": 50.0, "cpu_seconds": 40.0, "final": True},
+            {"stage": "grpo", "step": 10, "task": "medcalc", "seconds": 6.0, "cpu_seconds": 5.0},
+            {"stage": "grpo", "step": 20, "task": "medcalc", "seconds": 6.0, "cpu_seconds": 5.0},
+            {"stage": "grpo", "step": 30, "task": "medcalc", "seconds": 6.0, "cpu_seconds": 5.0, "final": True}]
+    (tmp_path / HELDOUT_LOG).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    arm = {"grpo_steps": 30, "grpo_seconds_per_step": 12.0, "grpo_cpu_seconds_per_step": 10.0}
+    assert bench.grpo_step_cost(arm, tmp_path) == {"CPU seconds": pytest.approx(10 - 10 / 30),
+                                                   "wall-clock seconds": pytest.approx(12 - 12 / 30)}
+    # a run from before CPU times were kept: the wall clock only; no log (a full run): nothing to net out
+    old = {"grpo_steps": 30, "grpo_seconds_per_step": 12.0}
+    assert bench.grpo_step_cost(old, tmp_path / "none") == {"wall-clock seconds": 12.0}
+    assert bench.grpo_step_cost({}, tmp_path) == {}
 
 
 def test_a_reused_warm_up_still_gets_the_held_out_warnings_of_a_two_stage_run(bench, tmp_path):

@@ -8,7 +8,8 @@ steps, greedily and independently of the training reward, through the evaluation
 * into the trainer's ``log_history`` (so ``trainer_state.json`` has it next to the rewards), as
   ``heldout/<task>/accuracy`` and ``heldout/<task>/format_valid``, and to the console;
 * as one line of ``RUN/heldout_eval.jsonl``: ``{"stage", "step", "task", "accuracy", "format_valid",
-  "accuracy_ci", "n", "n_unscored", "seconds"}``.
+  "accuracy_ci", "n", "n_unscored", "seconds", "cpu_seconds"}`` (the evaluation's wall-clock and process CPU
+  time: an evaluation inside a stage counts in its step times, and a comparison at equal compute subtracts it).
 
 :func:`attach_run_callbacks` adds what every stage gets: TensorBoard logs in ``RUN/tb/<stage>``, the GRPO
 within-group reward spread (:class:`GroupRewardStatsCallback`) and, while a
@@ -99,7 +100,7 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
     for task, samples in heldout:
         if not samples:
             continue
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         task_dir = out_dir / task.name if out_dir is not None and len(heldout) > 1 else out_dir
         result = run_eval(task, list(samples), backend, max_new_tokens=max_new_tokens, out_dir=task_dir,
                           progress=progress, resume=False, extra_spec={"stage": stage, "step": step})
@@ -110,6 +111,7 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
             "format_valid": _value(metrics.get("format_valid")),
             "n": metrics.get("n", len(samples)), "n_unscored": metrics.get("n_unscored", 0),
             "seconds": round(time.perf_counter() - started, 2),
+            "cpu_seconds": round(time.process_time() - cpu_started, 2),
         })
         if task.headline is not None:  # e.g. EHR's balanced accuracy: accuracy alone rewards the majority class
             rows[-1]["headline"] = {"name": task.headline[0], "value": task.headline_value(metrics)}
