@@ -174,3 +174,13 @@ def test_json_of_review_stats(tmp_path):
     _ok("review", "import", str(rubrics), "--db", db)
     stats = json.loads(_ok("review", "stats", "--db", db, "--json").stdout)
     assert stats[0]["round"] == 1 and stats[0]["total"] == 2 and stats[0]["pending"] == 2
+
+
+def test_the_kept_line_says_what_the_kept_model_scored():
+    from clinrl.cli.train import kept_text
+
+    kept = {"stage": "grpo", "step": 10, "path": "runs/q/grpo/best", "policy": "best", "metric": 0.6}
+    line = kept_text(kept, "accuracy")
+    assert line.startswith("kept: runs/q/grpo/best (grpo step 10, held-out accuracy 60.0%, the best held-out")
+    assert "optimistic" in line
+    assert ", held-out " not in kept_text({**kept, "metric": None})  # an unscored candidate: no number invented

@@ -98,6 +98,15 @@ def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optiona
     _print_summary(result)
 
 
+def kept_text(kept: dict[str, Any], metric: str | None = None) -> str:
+    """The console's line for the model ``keep: best`` kept, with its held-out score (the run's first line is the
+    final model's, which may not be the one kept)."""
+    value = kept.get("metric")
+    score = f", held-out {metric or 'headline metric'} {100 * value:.1f}%" if isinstance(value, (int, float)) else ""
+    return (f"kept: {kept['path']} ({kept['stage']} step {kept['step']}{score}, the best held-out headline metric; "
+            "chosen on the held-out split itself, so its number is optimistic)")
+
+
 def _print_summary(result: Any) -> None:
     from clinrl.cli.output import print_table
     from clinrl.training.callbacks import headline_text
@@ -115,9 +124,7 @@ def _print_summary(result: Any) -> None:
         console.print(f"[bold red]warning:[/] {escape(warning['message'])}", highlight=False, soft_wrap=True)
     kept = (result.metrics or {}).get("kept_checkpoint")
     if kept and kept.get("policy") == "best":
-        console.print(escape(f"kept: {kept['path']} ({kept['stage']} step {kept['step']}, the best held-out "
-                             "headline metric; chosen on the held-out split itself, so its number is optimistic)"),
-                      highlight=False, soft_wrap=True)
+        console.print(escape(kept_text(kept, (gain or {}).get("metric"))), highlight=False, soft_wrap=True)
 
     rows_all = [row for rows in result.evals.values() for row in rows]
     with_headline = any(row.get("headline") for row in rows_all)
