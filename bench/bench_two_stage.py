@@ -97,13 +97,9 @@ def markdown_table(summary: dict) -> str:
             notes.append(f"† seed {seed}: the reused SFT-only arm had the budget of "
                          f"{row['sft_only_budget_grpo_steps']} GRPO steps, this GRPO stage ran "
                          f"{summary.get('grpo_steps')}: not equal compute")
-        cost = row.get("grpo_step_cost_vs_reused") or {}
-        if cost.get("ratio") is not None and abs(cost["ratio"] - 1) > COST_TOLERANCE:
+        if (mismatch := cost_mismatch(row)) is not None:
             delta += " †" if not delta.endswith("†") else ""
-            notes.append(f"† seed {seed}: a GRPO step here cost {cost['ratio']:.2f}× the reused run's "
-                         f"({cost['basis']}, held-out evaluations excluded): at equal compute the SFT-only arm "
-                         f"would have had ~{row.get('sft_only_equal_compute_steps')} extra steps, the reused one had "
-                         f"{row.get('sft_only_extra_steps')}")
+            notes.append(f"† seed {seed}: {mismatch}")
         if row.get("grpo_curve"):
             notes.append(f"seed {seed}, SFT → GRPO along the stage: " + " · ".join(
                 f"{point['step']}: {pct(point['value'])}" for point in row["grpo_curve"]))
@@ -174,6 +170,17 @@ def compare_step_cost(row: dict, now: dict[str, float], before: dict[str, float]
     row["sft_only_equal_compute_steps"] = math.ceil(grpo_steps * row["grpo_over_sft_step_time"] * ratio)
 
 
+def cost_mismatch(row: dict) -> str | None:
+    """What makes a reused comparison unequal in compute because of the GRPO step's cost (None: within
+    ``COST_TOLERANCE``, or not measured)."""
+    cost = row.get("grpo_step_cost_vs_reused") or {}
+    if cost.get("ratio") is None or abs(cost["ratio"] - 1) <= COST_TOLERANCE:
+        return None
+    return (f"a GRPO step here cost {cost['ratio']:.2f}× the reused run's ({cost['basis']}), held-out evaluations "
+            f"excluded: at equal compute the SFT-only arm would have had ~{row.get('sft_only_equal_compute_steps')} "
+            f"extra SFT steps, the reused one had {row.get('sft_only_extra_steps')}")
+
+
 def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dict, say) -> None:
     """``--reuse``: GRPO from the earlier run's warm-up of ``seed``, compared with that run's SFT-only arm.
 
@@ -210,11 +217,8 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     row["arms"]["sft_then_grpo"] = arm_result(both, "grpo")
     compare_step_cost(row, grpo_step_cost(row["arms"]["sft_then_grpo"], seed_dir / "sft_grpo"),
                       grpo_step_cost(before["arms"].get("sft_then_grpo") or {}, old / "sft_grpo"), base.grpo.max_steps)
-    cost = row.get("grpo_step_cost_vs_reused")
-    if cost and abs(cost["ratio"] - 1) > COST_TOLERANCE:
-        say(f"seed {seed}: note: a GRPO step here cost {cost['ratio']:.2f}× the reused run's ({cost['basis']}): "
-            f"(SFT → GRPO) − (SFT only) is not at equal compute (equal compute: ~{row['sft_only_equal_compute_steps']} "
-            f"extra SFT steps, the reused arm had {row.get('sft_only_extra_steps')})")
+    if (mismatch := cost_mismatch(row)) is not None:
+        say(f"seed {seed}: note: {mismatch}")
     if base.grpo.eval_every:
         row["grpo_curve"] = grpo_curve(seed_dir / "sft_grpo", data.task.name)
     grpo_records = records(seed_dir / "sft_grpo", "grpo")
