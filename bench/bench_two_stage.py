@@ -197,6 +197,10 @@ def reuse_arms(earlier: Path, seed: int, base, mixture, seed_dir: Path, row: dic
     before = summary["seeds"][str(seed)]
     old = earlier / f"seed{seed}"
     data = mixture.tasks[0]
+    for arm in ("sft_grpo", "sft_only"):
+        if not (old / arm / "eval" / "sft" / "eval_log.json").is_file():
+            raise SystemExit(f"--reuse {earlier}: seed {seed} has no {arm} warm-up evaluation "
+                             f"({old / arm / 'eval' / 'sft' / 'eval_log.json'} is missing; was that run cut short?)")
     warm_records, sft_only_records = records(old / "sft_grpo", "sft"), records(old / "sft_only", "sft")
     if [r["id"] for r in warm_records] != [s.id for s in data.heldout]:
         raise SystemExit(f"--reuse {earlier}: seed {seed}'s held-out samples differ from this configuration's")
@@ -403,4 +407,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from clinrl.errors import ClinrlError
+
+    try:
+        main()
+    except ClinrlError as exc:  # a bad --set, source or recipe: the message names it; no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

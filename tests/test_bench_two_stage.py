@@ -203,6 +203,18 @@ def test_a_reused_run_without_the_seed_is_refused_naming_its_seeds(bench, tmp_pa
         bench.reuse_arms(tmp_path, 2, None, None, tmp_path / "now", {"arms": {}}, print)
 
 
+def test_a_reused_run_cut_short_is_refused_naming_the_missing_file(bench, tmp_path):
+    from clinrl.cli.quickstart import quickstart_config
+    from clinrl.training.mixtures import load_mixture
+
+    config = quickstart_config("medcalc", "tiny", "quickstart", ["tasks.0.train_limit=40", "tasks.0.heldout_limit=4"],
+                               "none")
+    (tmp_path / "summary.json").write_text(json.dumps({"grpo_steps": 30, "seeds": {"0": {}}}))
+    missing = tmp_path / "seed0" / "sft_grpo" / "eval" / "sft" / "eval_log.json"
+    with pytest.raises(SystemExit, match=f"seed 0 has no sft_grpo warm-up evaluation \\({missing} is missing"):
+        bench.reuse_arms(tmp_path, 0, config, load_mixture(config.tasks, seed=0), tmp_path / "now", {"arms": {}}, print)
+
+
 def test_r_is_cpu_seconds_on_the_cpu_and_the_wall_clock_on_an_accelerator(bench):
     stage = lambda wall, cpu: types.SimpleNamespace(seconds_per_step=wall, cpu_seconds_per_step=cpu)  # noqa: E731
     sft, grpo = stage(0.5, 0.9), stage(15.0, 27.0)  # two threads: CPU seconds run ahead of the wall clock
@@ -212,3 +224,15 @@ def test_r_is_cpu_seconds_on_the_cpu_and_the_wall_clock_on_an_accelerator(bench)
     assert bench.step_ratio(stage(0.5, None), stage(15.0, None), "cpu") == (30.0, "wall-clock seconds (no CPU time "
                                                                              "recorded)")
     assert bench.step_ratio(sft, grpo, "cuda", fixed=12.5) == (12.5, "fixed (--step-ratio)")
+
+
+def test_a_bad_setting_is_one_error_line_naming_it(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_two_stage.py"
+    done = subprocess.run([sys.executable, str(script), "--seeds", "0", "--set", "grpo.prompts_per_step=abc",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith("grpo.prompts_per_step: 'abc' is not a valid int")
+    assert "Traceback" not in done.stderr
