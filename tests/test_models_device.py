@@ -28,7 +28,37 @@ def fake_cuda(monkeypatch):
 def test_auto_is_cpu_and_float32_without_accelerator(no_accelerator):
     placement = dev.resolve_placement("auto", "auto")
     assert placement.device == "cpu" and placement.dtype == torch.float32
-    assert placement.describe() == {"device": "cpu", "dtype": "float32"}
+    described = placement.describe()
+    assert {k: described[k] for k in ("device", "dtype")} == {"device": "cpu", "dtype": "float32"}
+    # what decides a CPU run's float results is recorded with it
+    assert described["threads"] == torch.get_num_threads()
+    assert described["kernels"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_cpu_numerics_names_the_processor_and_the_overrides(monkeypatch, tmp_path):
+    for name in dev.NUMERICS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert "env" not in dev.cpu_numerics(torch)
+    monkeypatch.setenv("MKL_CBWR", "AVX2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert dev.cpu_numerics(torch)["env"] == {"OMP_NUM_THREADS": "1", "MKL_CBWR": "AVX2"}
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path,
+                                                                         *a, **k))
+    assert dev.cpu_model() == "AMD EPYC 9R14"
+
+
+def test_the_report_says_which_machine_a_cpu_run_ran_on():
+    from clinrl.training.report import where_text
+
+    assert where_text({"device": "cpu", "dtype": "float32", "cpu": "AMD EPYC", "kernels": "AVX512",
+                       "threads": 2}) == "cpu (AMD EPYC, AVX512 kernels, 2 threads)"
+    assert where_text({"device": "cpu", "cpu": "Intel Xeon", "kernels": "AVX2", "threads": 1,
+                       "env": {"MKL_CBWR": "AVX2"}}) == "cpu (Intel Xeon, AVX2 kernels, 1 thread; MKL_CBWR=AVX2)"
+    assert where_text({"device": "cuda", "accelerator": "NVIDIA H200"}) == "cuda (NVIDIA H200)"
+    assert where_text({"device": "cpu"}) == "cpu"  # a run directory from before these fields
 
 
 def test_auto_prefers_cuda_then_bf16(fake_cuda):

@@ -72,10 +72,13 @@ def test_run_directory_layout(sft_run):
         assert (run_dir / name).is_file(), name
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["seed"] == 0 and "torch" in info["packages"] and info["commands"] == [["test"]]
+    assert info["placement"]["device"] == "cpu" and info["placement"]["kernels"]  # e.g. AVX512: it sets the floats
     row = json.loads((run_dir / "heldout_eval.jsonl").read_text().splitlines()[0])
     assert {"stage", "step", "task", "accuracy", "format_valid"} <= set(row)
     assert row["stage"] == "sft" and row["step"] == 4
-    assert "Held-out accuracy after each stage" in (run_dir / "report.md").read_text()
+    report = (run_dir / "report.md").read_text()
+    assert "Held-out accuracy after each stage" in report
+    assert f"{info['placement']['kernels']} kernels" in report
 
 
 def test_grpo_changes_weights_and_logs_rewards_and_heldout(sft_run, tmp_path):

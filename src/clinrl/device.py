@@ -90,13 +90,49 @@ class Placement:
     def on_cpu(self) -> bool:
         return self.device == "cpu"
 
-    def describe(self) -> dict[str, str]:
-        out = {"device": self.device, "dtype": self.dtype_name}
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"device": self.device, "dtype": self.dtype_name}
+        torch = _torch()
         if self.device.startswith("cuda"):
-            torch = _torch()
             index = int(self.device.split(":", 1)[1]) if ":" in self.device else torch.cuda.current_device()
             out["accelerator"] = torch.cuda.get_device_name(index)
+        elif self.on_cpu:
+            out.update(cpu_numerics(torch))
         return out
+
+
+#: environment variables that change which CPU kernels run, hence the float results of CPU training
+NUMERICS_ENV = ("OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")
+
+
+def cpu_model() -> str | None:
+    """The processor's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere), or None."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def cpu_numerics(torch: Any) -> dict[str, Any]:
+    """What decides the float results of training on this CPU: the processor, the instruction set PyTorch's
+    kernels were dispatched to (``AVX512``, ``AVX2``, ...), the thread count, and any environment variable that
+    overrides them. CPU training is deterministic for a seed on one kind of machine, not across kinds
+    (BENCHMARKS.md: one quickstart seed gave +3.2, +4.5 and +8.2 points on three), so a run records them."""
+    import os
+
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    out: dict[str, Any] = {"cpu": cpu_model(), "kernels": capability() if capability else None,
+                           "threads": torch.get_num_threads()}
+    overrides = {name: os.environ[name] for name in NUMERICS_ENV if os.environ.get(name)}
+    if overrides:
+        out["env"] = overrides
+    return out
 
 
 def resolve_placement(device: str | None = "auto", dtype: Any = "auto") -> Placement:

@@ -34,12 +34,26 @@ def _samples(run_dir: Path, stage: str, limit: int = 3) -> list[str]:
     return out
 
 
+def where_text(placement: dict[str, Any]) -> str:
+    """``cuda (NVIDIA H200)`` or ``cpu (AMD EPYC, AVX512 kernels, 2 threads; MKL_CBWR=AVX2)``: on the CPU, what
+    decides the run's float results (:func:`clinrl.device.cpu_numerics`), so a reader comparing two runs can see
+    whether they ran on the same kind of machine."""
+    details = [placement["accelerator"]] if placement.get("accelerator") else []
+    if placement.get("cpu"):
+        details.append(str(placement["cpu"]))
+    if placement.get("kernels"):
+        details.append(f"{placement['kernels']} kernels")
+    if placement.get("threads"):
+        details.append(f"{placement['threads']} thread{'s' if placement['threads'] != 1 else ''}")
+    env = "; " + ", ".join(f"{k}={v}" for k, v in placement["env"].items()) if placement.get("env") else ""
+    return f"{placement.get('device')}{' (' + ', '.join(details) + env + ')' if details or env else ''}"
+
+
 def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     run_dir = Path(run_dir)
     info_path = run_dir / "run_info.json"
     placement = (json.loads(info_path.read_text()).get("placement") or {}) if info_path.is_file() else {}
-    where = (f" on {placement.get('device')}{' (' + placement['accelerator'] + ')' if placement.get('accelerator') else ''}"
-             f" in {placement.get('dtype')}" if placement else "")
+    where = f" on {where_text(placement)} in {placement.get('dtype')}" if placement else ""
     lines = [f"# clinrl run `{config.name}`", "",
              f"Model `{config.model.spec}`{where}, seed {config.seed}, tasks "
              f"{', '.join(f'{t.name} (weight {t.weight:g}, source {t.source})' for t in config.tasks)}.", ""]
