@@ -407,9 +407,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from clinrl.device import pin_cpu_kernels
     from clinrl.errors import ClinrlError
 
     try:
+        pin_cpu_kernels()  # as the CLI does: a seed's arms give the same numbers on every x86 machine
         main()
     except ClinrlError as exc:  # a bad --set, source or recipe: the message names it; no traceback
         print(f"error: {exc}", file=sys.stderr)

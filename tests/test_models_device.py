@@ -214,3 +214,45 @@ def test_stage_evaluation_uses_the_runs_device_and_dtype(monkeypatch):
     config.model.device, config.model.dtype, config.eval.backend = "cuda:1", "bfloat16", "vllm"
     stage_backend("RUN/sft/final", config)
     assert (seen["kind"], seen["spec"], seen["device"], seen["dtype"]) == ("vllm", "RUN/sft/final", "cuda:1", "bfloat16")
+
+
+def test_cpu_kernels_are_pinned_to_avx2_unless_asked_otherwise(monkeypatch):
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    avx512 = "fpu sse2 avx avx2 fma avx512f avx512bw"
+    env: dict[str, str] = {}
+    assert dev.pin_cpu_kernels(env, avx512) == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+    assert env == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+    # a variable the user set wins; native turns the pin off
+    env = {"ATEN_CPU_CAPABILITY": "avx512"}
+    assert dev.pin_cpu_kernels(env, avx512) == {"MKL_CBWR": "AVX2"} and env["ATEN_CPU_CAPABILITY"] == "avx512"
+    env = {"CLINRL_CPU_KERNELS": "native"}
+    assert dev.pin_cpu_kernels(env, avx512) == {} and set(env) == {"CLINRL_CPU_KERNELS"}
+    # nothing to pin without AVX2 ("avx" alone does not count), or off x86
+    assert dev.pin_cpu_kernels({}, "fpu sse2 avx") == {}
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    assert dev.pin_cpu_kernels({}, avx512) == {}
+    with pytest.raises(ConfigError, match="CLINRL_CPU_KERNELS='avx512'.*avx2.*native"):
+        dev.pin_cpu_kernels({"CLINRL_CPU_KERNELS": "avx512"}, avx512)
+
+
+def test_the_cli_pins_the_kernels_before_torch_runs(tmp_path):
+    """A fresh `clinrl` process runs torch on the AVX2 paths (on an x86 machine with AVX2), and records it."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    flags = dev._cpuinfo("flags") or ""
+    if platform.machine().lower() not in ("x86_64", "amd64") or "avx2" not in flags.split():
+        pytest.skip("not an x86 machine with AVX2: nothing is pinned")
+    env = {k: v for k, v in os.environ.items() if k not in dev.PINNED_KERNELS and k != dev.KERNELS_ENV}
+    code = ("import sys, clinrl.cli\n"
+            "sys.argv = ['clinrl', '--help']\n"
+            "try:\n    clinrl.cli.main()\nexcept SystemExit:\n    pass\n"
+            "import os, torch\n"
+            "print(os.environ.get('ATEN_CPU_CAPABILITY'), torch.backends.cpu.get_cpu_capability())\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "avx2 AVX2", out.stderr[-2000:]
+    bad = subprocess.run([sys.executable, "-c", code], env={**env, "CLINRL_CPU_KERNELS": "fast"},
+                         capture_output=True, text=True, timeout=120)
+    assert "CLINRL_CPU_KERNELS='fast'" in bad.stderr

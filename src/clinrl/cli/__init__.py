@@ -56,8 +56,16 @@ def main() -> None:
     global _default_showwarning
     import warnings
 
-    _register()
     from clinrl.errors import ClinrlError
+
+    try:  # before torch runs anything: the same floats on every x86 machine (clinrl.device.pin_cpu_kernels)
+        from clinrl.device import pin_cpu_kernels
+
+        pin_cpu_kernels()
+    except ClinrlError as exc:
+        _print_error(str(exc))
+        sys.exit(2)
+    _register()
 
     _default_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
