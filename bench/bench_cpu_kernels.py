@@ -7,8 +7,8 @@ it runs a reduced quickstart (``--sft-steps`` SFT steps, ``--grpo-steps`` GRPO s
 notes) as separate processes — the kernel choice is fixed once per process — ``--pairs`` times with the pin
 and with ``CLINRL_CPU_KERNELS=native``, alternating (the order swaps from pair to pair), and prints each mode's
 wall and CPU seconds (the children's own clock), the median ratio pinned / native, the kernels each run
-recorded (``run_info.json``) and its held-out accuracies. Runs of one mode must agree to the digit; the two
-modes agree only on a machine whose widest set is AVX2.
+recorded (``run_info.json``), its held-out accuracies and its stages' last training losses. Runs of one mode
+must agree to the digit; the two modes agree only on a machine whose widest set is AVX2.
 
     python bench/bench_cpu_kernels.py --out runs/bench_cpu_kernels
     python bench/bench_cpu_kernels.py --pairs 5 --sft-steps 60 --grpo-steps 4 --out runs/bench_cpu_kernels
@@ -53,10 +53,17 @@ def run_once(mode: str, out: Path, args: argparse.Namespace) -> dict:
         sys.exit(f"error: {' '.join(command)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
     placement = json.loads((out / "run_info.json").read_text())["placement"]
     heldout = [json.loads(line) for line in (out / "heldout_eval.jsonl").read_text().splitlines() if line.strip()]
+    stages = json.loads((out / "metrics.json").read_text())["stages"]
     return {"mode": mode, "wall_seconds": wall,
             "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
             "kernels": placement.get("kernels"), "env": placement.get("env", {}),
-            "accuracy": {row["stage"]: row["accuracy"] for row in heldout if row.get("final")}}
+            "accuracy": {row["stage"]: row["accuracy"] for row in heldout if row.get("final")},
+            # the floats themselves: a short run's greedy answers can agree while its weights do not
+            "last_loss": {stage: values.get("last_loss") for stage, values in stages.items()}}
+
+
+def outcome(row: dict) -> tuple:
+    return row["accuracy"], row["last_loss"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
             print(f"pair {pair} {mode:>6}: {row['wall_seconds']:6.1f} s wall, {row['cpu_seconds']:6.1f} s CPU, "
                   f"kernels {row['kernels']}, accuracy "
-                  + ", ".join(f"{k} {v:.1%}" for k, v in row["accuracy"].items()), flush=True)
+                  + ", ".join(f"{k} {v:.1%}" for k, v in row["accuracy"].items()) + ", last loss "
+                  + ", ".join(f"{k} {v:.9g}" for k, v in row["last_loss"].items() if v is not None), flush=True)
     (args.out / "rows.json").write_text(json.dumps(rows, indent=2))
     by_mode = {m: [r for r in rows if r["mode"] == m] for m in MODES}
     for key in ("wall_seconds", "cpu_seconds"):
@@ -84,12 +92,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"pinned / native {key.split('_')[0]}: median {statistics.median(ratios):.3f} "
               f"(min {min(ratios):.3f}, max {max(ratios):.3f}, {len(ratios)} pairs)")
     for mode, runs in by_mode.items():
-        same = all(r["accuracy"] == runs[0]["accuracy"] for r in runs)
+        same = all(outcome(r) == outcome(runs[0]) for r in runs)
         print(f"{mode}: kernels {runs[0]['kernels']}; its {len(runs)} runs "
               + ("agree to the digit" if same else "DIFFER: the mode is not reproducible on this machine"))
-    agree = by_mode["pinned"][0]["accuracy"] == by_mode["native"][0]["accuracy"]
-    print("pinned and native give " + ("the same numbers here" if agree else "different numbers here (expected "
-                                                                               "where the widest set is not AVX2)"))
+    pinned, native = by_mode["pinned"][0], by_mode["native"][0]
+    if outcome(pinned) == outcome(native):
+        print("pinned and native give the same floats here (the widest set here is AVX2, or nothing was pinned)")
+    else:
+        print("pinned and native give different floats here (losses "
+              + ("and accuracies" if pinned["accuracy"] != native["accuracy"] else "only; the same accuracies")
+              + "): on this machine the pin changes the run, as intended where the widest set is not AVX2")
 
 
 if __name__ == "__main__":
