@@ -52,6 +52,21 @@ from fake_llm import FakeLLMServer, FakeReply, fake_llm  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
+def _cpu_kernel_pin_stays_in_its_test():
+    """Tests that call ``clinrl.cli.main()`` in this process pin the CPU kernels through os.environ
+    (clinrl.device.pin_cpu_kernels); put the variables back, so later tests and their subprocesses start as the
+    suite did."""
+    names = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "CLINRL_CPU_KERNELS")
+    before = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch):
     """Review-app tests log in many times; full-strength PBKDF2 would only slow them down."""
     try:

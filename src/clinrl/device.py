@@ -119,7 +119,7 @@ def pin_cpu_kernels(environ: Any = None, cpu_flags: str | None = None) -> dict[s
     paths pinned, the AVX-512 machine gives the others' +8.2 run to the digit (BENCHMARKS.md); on it only
     ``ATEN_CPU_CAPABILITY`` changed the weights, and ``MKL_CBWR`` is Intel's documented switch for the same
     reproducibility of MKL on Intel processors (not measured here). AVX2 is the one choice that every x86-64
-    server of the last decade runs; the pin cost ~4 % of a reduced quickstart's time on the AVX-512 machine.
+    server of the last decade runs; the pin cost 1–5 % of a reduced quickstart's time on the AVX-512 machine.
 
     Must run before torch executes its first operation (the CLI and the bench scripts call it first thing); a
     variable already set is left as it is, and ``CLINRL_CPU_KERNELS=native`` turns the pin off. Not x86, or no
