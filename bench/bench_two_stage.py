@@ -411,7 +411,7 @@ if __name__ == "__main__":
     from clinrl.errors import ClinrlError
 
     try:
-        pin_cpu_kernels()  # as the CLI does: a seed's arms give the same numbers on every x86 machine
+        pin_cpu_kernels()  # as the CLI does: the same numbers for a seed with and without AVX-512
         main()
     except ClinrlError as exc:  # a bad --set, source or recipe: the message names it; no traceback
         print(f"error: {exc}", file=sys.stderr)

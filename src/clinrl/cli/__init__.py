@@ -58,7 +58,7 @@ def main() -> None:
 
     from clinrl.errors import ClinrlError
 
-    try:  # before torch runs anything: the same floats on every x86 machine (clinrl.device.pin_cpu_kernels)
+    try:  # before torch runs anything: the same floats with and without AVX-512 (clinrl.device.pin_cpu_kernels)
         from clinrl.device import pin_cpu_kernels
 
         pin_cpu_kernels()
