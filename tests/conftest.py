@@ -56,7 +56,9 @@ def _cpu_kernel_pin_stays_in_its_test():
     """Tests that call ``clinrl.cli.main()`` in this process pin the CPU kernels through os.environ
     (clinrl.device.pin_cpu_kernels); put the variables back, so later tests and their subprocesses start as the
     suite did."""
-    names = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "CLINRL_CPU_KERNELS")
+    from clinrl.device import KERNELS_ENV, PINNED_KERNELS
+
+    names = (*PINNED_KERNELS, KERNELS_ENV)
     before = {name: os.environ.get(name) for name in names}
     yield
     for name, value in before.items():

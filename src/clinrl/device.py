@@ -131,8 +131,8 @@ def pin_cpu_kernels(environ: Any = None, cpu_flags: str | None = None) -> dict[s
     env = os.environ if environ is None else environ
     choice = str(env.get(KERNELS_ENV, "avx2")).strip().lower()
     if choice not in ("avx2", "native"):
-        raise ConfigError(f"{KERNELS_ENV}={env.get(KERNELS_ENV)!r}: use avx2 (the default: the same floats on every "
-                          "x86 machine) or native (the widest instruction set this processor has)")
+        raise ConfigError(f"{KERNELS_ENV}={env.get(KERNELS_ENV)!r}: use avx2 (the default: the same floats with and "
+                          "without AVX-512) or native (the widest instruction set this processor has)")
     if choice == "native" or platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
     if cpu_flags is None:
