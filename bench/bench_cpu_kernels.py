@@ -43,7 +43,8 @@ def run_once(mode: str, out: Path, args: argparse.Namespace) -> dict:
     clinrl = Path(sys.executable).with_name("clinrl")
     command = [str(clinrl), "quickstart", "--real-source", "none", "--out", str(out),
                "--set", f"sft.max_steps={args.sft_steps}", "--set", f"grpo.max_steps={args.grpo_steps}",
-               "--set", "grpo.eval_every=0", "--set", f"tasks.0.heldout_limit={args.heldout}"]
+               "--set", "grpo.eval_every=0", "--set", f"tasks.0.heldout_limit={args.heldout}",
+               "--set", "tasks.0.validation_limit=0"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -323,6 +323,11 @@ def main() -> None:
         c.seed = seed
         c.eval.stages = ["sft", "grpo"]
         c.grpo.eval_every = ns.eval_every  # 0 unless --reuse: a full run's step times set the SFT-only budget
+        if not any("validation_limit" in o for o in ns.overrides or ()):
+            # every arm is read on held-out at fixed steps and nothing is chosen: a validation split would only
+            # add evaluations (inside GRPO's step time, hence the SFT-only arm's budget)
+            for task in c.tasks:
+                task.validation_limit = 0
         if ns.sft_steps is not None:
             c.sft.max_steps = ns.sft_steps
         if ns.grpo_steps is not None:

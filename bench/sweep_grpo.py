@@ -37,7 +37,8 @@ def worker(ns: argparse.Namespace) -> None:
 
     stage = ns.worker_stage
     sets = [f"{stage}.eval_every={ns.eval_every}", *ns.base_set, *(ns.set or [])]  # an arm's own setting wins
-    config = quickstart_config("medcalc", ns.model, ns.recipe, sets, "none")
+    # the arms' curves are held-out evaluations at fixed steps, and nothing is chosen: no validation split
+    config = quickstart_config("medcalc", ns.model, ns.recipe, ["tasks.0.validation_limit=0", *sets], "none")
     config.eval.stages = [stage]
     run_training(config, ns.out / ns.worker, stages=(stage,), command=sys.argv,
                  say=lambda m: print(f"[{ns.worker}] {m}", flush=True))

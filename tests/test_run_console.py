@@ -198,7 +198,7 @@ def test_quickstart_training_keeps_the_terminal_quiet(tmp_path, capsys, monkeypa
     from clinrl.cli import app
 
     recipe = yaml.safe_load(RECIPE.read_text())
-    recipe["tasks"][0].update(train_limit=48, heldout_limit=4)
+    recipe["tasks"][0].update(train_limit=48, heldout_limit=4, validation_limit=4)
     recipe["sft"].update(max_steps=3, logging_steps=1, save_steps=50)
     # beta > 0: TRL logs the KL only when it keeps a reference model
     recipe["grpo"].update(max_steps=2, logging_steps=1, eval_every=1, save_steps=50, num_generations=4, beta=0.001,
@@ -215,7 +215,9 @@ def test_quickstart_training_keeps_the_terminal_quiet(tmp_path, capsys, monkeypa
     assert len(terminal.splitlines()) < 60
     assert re.search(r"SFT step 3/3 · .*loss [\d.]+ · token accuracy", captured.out), captured.out
     assert re.search(r"GRPO step 2/2 · .*reward -?[\d.]+ ± [\d.]+ · tied groups [\d.]+% · KL", captured.out)
-    assert "held-out grpo step 1: medcalc accuracy" in captured.out
+    # the evaluation inside GRPO reads the validation split; held-out scores the warm-up and the final model
+    assert "validation grpo step 1: medcalc accuracy" in captured.out
+    assert "held-out grpo final (step 2): medcalc accuracy" in captured.out
     log = (run / "train.log").read_text()
     assert "Tokenizing train dataset" in log and "Writing model shards" in log  # the library bars
     dicts = [json.loads(line.split("[trainer] ", 1)[1]) for line in log.splitlines() if "[trainer] " in line]

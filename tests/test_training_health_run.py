@@ -51,13 +51,13 @@ class ToyFlagTask(ContractTask):
         return self.worked_completion(sample, sample.metadata["explanation"], think)
 
 
-def wreck_weights_callback():
+def wreck_weights_callback(at_step: int = 1):
     import torch
     from transformers import TrainerCallback
 
     class Wreck(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kwargs):
-            if state.global_step == 1:
+            if state.global_step == at_step:
                 with torch.no_grad():
                     generator = torch.Generator().manual_seed(0)
                     for p in model.parameters():

@@ -267,21 +267,22 @@ class RunConsole:
             self.view.finish()
             self.view = None
 
-    def heldout(self, rows: Sequence[dict[str, Any]], *, stage: str, step: int, final: bool) -> None:
-        """A held-out evaluation finished: one line, and its headline number in the stage display."""
+    def heldout(self, rows: Sequence[dict[str, Any]], *, stage: str, step: int, final: bool,
+                split: str = "held-out") -> None:
+        """A held-out (or validation) evaluation finished: one line, and its headline number in the stage display."""
         if not rows:
             return
         text = "; ".join(heldout_summary(r) for r in rows)
         where = (f"{stage} final" + (f" (step {step})" if step else "")) if final else f"{stage} step {step}"
-        self.log("clinrl", f"held-out {where}: {text}")
+        self.log("clinrl", f"{split} {where}: {text}")
         for row in rows:
-            self.log("heldout", json.dumps(row, default=str))
+            self.log("heldout" if split == "held-out" else split, json.dumps(row, default=str))
         if self.view is not None and self.view.stage == stage:  # its step: the final evaluation may differ later
-            self.view.set_heldout(f"{headline_short(rows)} ({'final' if final else f'step {step}'})")
+            self.view.set_heldout(f"{headline_short(rows, split)} ({'final' if final else f'step {step}'})")
         if self.main_process:
             from rich.markup import escape
 
-            self.console.print(f"[bold cyan]held-out[/] {escape(where)}: {escape(text)}", highlight=False,
+            self.console.print(f"[bold cyan]{escape(split)}[/] {escape(where)}: {escape(text)}", highlight=False,
                                soft_wrap=True)
 
     def status(self, text: str) -> None:
@@ -304,7 +305,7 @@ def _pct(value: Any) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
 
-def headline_short(rows: Sequence[dict[str, Any]]) -> str:
+def headline_short(rows: Sequence[dict[str, Any]], split: str = "held-out") -> str:
     """``"held-out accuracy 34.4%"`` (the task's headline metric where it has one) for the display."""
     parts = []
     for row in rows:
@@ -313,7 +314,7 @@ def headline_short(rows: Sequence[dict[str, Any]]) -> str:
         value = headline.get("value") if headline else row.get("accuracy")
         prefix = f"{row['task']} " if len(rows) > 1 else ""
         parts.append(f"{prefix}{name} {_pct(value) if name == 'accuracy' else _fmt(value)}")
-    return "held-out " + ", ".join(parts)
+    return f"{split} " + ", ".join(parts)
 
 
 def heldout_summary(row: dict[str, Any]) -> str:

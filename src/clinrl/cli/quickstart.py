@@ -78,9 +78,10 @@ def latest_quickstart_run() -> Path:
     return runs[-1]
 
 
-#: the stage sizes `quickstart --task trials|ehr|rubric` was measured with (long prompts: a light run)
+#: the stage sizes `quickstart --task trials|ehr|rubric` was measured with (long prompts: a light run; no validation
+#: split, whose evaluations of long prompts would cost minutes: keep: best chooses on held-out and says so)
 LIGHT_RUN = ("sft.max_steps=80", "sft.think=last_line", "tasks.0.train_limit=1000", "tasks.0.sft_fraction=1.0",
-             "tasks.0.heldout_limit=64", "grpo.max_steps=30", "grpo.prompts_per_step=2",
+             "tasks.0.heldout_limit=64", "tasks.0.validation_limit=0", "grpo.max_steps=30", "grpo.prompts_per_step=2",
              "grpo.per_device_completions=16", "grpo.learning_rate=2e-5", "grpo.temperature=0.8",
              "grpo.eval_every=15")
 #: the eval.extra entry that --real-source fills
@@ -166,7 +167,8 @@ def quickstart(
     2. generate seeded synthetic MedCalc notes
     3. SFT warm-up on worked explanations
     4. GRPO with the verifiable reward
-    5. greedy evaluation on a held-out split after each stage (and on real MedCalc-Bench rows when present)
+    5. greedy evaluation on a held-out split after each stage (and on real MedCalc-Bench rows when present);
+       GRPO's evaluations every 10 steps and --keep best read 200 validation notes held back from training
     6. write the run directory, with report.md (library output: RUN/train.log; TensorBoard: RUN/tb/)
 
     Measured (BENCHMARKS.md): about 6 minutes (up to twice that on slower machines) and about 2 GB of memory

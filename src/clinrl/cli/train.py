@@ -99,12 +99,20 @@ def _run(stage: str, recipe: str, out: Path, model: Optional[str], task: Optiona
 
 
 def kept_text(kept: dict[str, Any], metric: str | None = None) -> str:
-    """The console's line for the model ``keep: best`` kept, with its held-out score (the run's first line is the
-    final model's, which may not be the one kept)."""
-    value = kept.get("metric")
-    score = f", held-out {metric or 'headline metric'} {100 * value:.1f}%" if isinstance(value, (int, float)) else ""
+    """The console's line for the model ``keep: best`` kept, with its score (the run's first line is the final
+    model's, which may not be the one kept). Chosen on the validation split, it names both scores; chosen on the
+    held-out split itself (no validation split), it says that number is optimistic."""
+    name = metric or "headline metric"
+    value, heldout = kept.get("metric"), kept.get("heldout")
+    if kept.get("chosen_on") == "validation":
+        score = f", validation {name} {100 * value:.1f}%" if isinstance(value, (int, float)) else ""
+        after = (f"; held-out {name} {100 * heldout:.1f}%, from a choice that did not see the held-out split"
+                 if isinstance(heldout, (int, float)) else "")
+        return f"kept: {kept['path']} ({kept['stage']} step {kept['step']}{score}, the best validation score{after})"
+    score = f", held-out {name} {100 * value:.1f}%" if isinstance(value, (int, float)) else ""
     return (f"kept: {kept['path']} ({kept['stage']} step {kept['step']}{score}, the best held-out headline metric; "
-            "chosen on the held-out split itself, so its number is optimistic)")
+            "chosen on the held-out split itself, so its number is optimistic; tasks[].validation_limit holds "
+            "samples back to choose on instead)")
 
 
 def _print_summary(result: Any) -> None:

@@ -150,7 +150,8 @@ def _overlay_heldout(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
         name, value = heldout_value(row)
         if value is None or not isinstance(row.get("step"), (int, float)):
             continue
-        label = f"held-out {name}" + (f" ({row.get('task')})" if len({r.get('task') for r in rows}) > 1 else "")
+        label = (f"{row.get('split') or 'held-out'} {name}"
+                 + (f" ({row.get('task')})" if len({r.get('task') for r in rows}) > 1 else ""))
         by_label.setdefault(label, []).append((float(row["step"]), 100 * value))
     if not by_label:
         return
@@ -160,7 +161,8 @@ def _overlay_heldout(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
         twin.plot([p[0] for p in points], [p[1] for p in points], color=("#23864f", "#1d2330", "#b7791f")[i % 3],
                   marker="D", ms=5, lw=1, ls=":", label=label)
     twin.set_ylim(-3, 103)
-    twin.set_ylabel("held-out (%)", color="#23864f")
+    splits = sorted({str(r.get("split") or "held-out") for r in rows})
+    twin.set_ylabel(f"{' / '.join(splits)} (%)", color="#23864f")
     twin.spines["right"].set_visible(True)
     handles, labels = ax.get_legend_handles_labels()
     more, more_labels = twin.get_legend_handles_labels()

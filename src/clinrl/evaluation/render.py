@@ -138,12 +138,17 @@ def health_section(run_metrics: dict[str, Any]) -> tuple[str, list[str]]:
             body += f"<p class='note'>{esc(line)}</p>"
             notes.append(line)
     if isinstance(kept, dict):
-        metric = kept.get("metric")
-        why = ("the best held-out " + (f"score, {100 * metric:.1f}%" if isinstance(metric, (int, float))
-                                        else "score") if kept.get("policy") == "best" else "the last one")
+        metric, heldout = kept.get("metric"), kept.get("heldout")
+        on = "validation" if kept.get("chosen_on") == "validation" else "held-out"
+        why = (f"the best {on} " + (f"score, {100 * metric:.1f}%" if isinstance(metric, (int, float))
+                                     else "score") if kept.get("policy") == "best" else "the last one")
         line = (f"Kept checkpoint: {kept.get('stage', '–')} step {kept.get('step', '–')} ({why}), "
                 f"{kept.get('path', '–')}")
-        if kept.get("policy") == "best":  # as the console says: the pick saw the held-out split
+        if kept.get("policy") == "best" and on == "validation":
+            line += (". It was chosen on the validation split, samples held back from training"
+                     + (f"; its held-out score, {100 * heldout:.1f}%, comes from a choice that did not see the "
+                        "held-out split." if isinstance(heldout, (int, float)) else "."))
+        elif kept.get("policy") == "best":  # as the console says: the pick saw the held-out split
             line += ". It was chosen on the held-out split itself, so its held-out score is optimistic."
         body += f"<p class='note'>{esc(line)}</p>"
         notes.append(line)
@@ -296,8 +301,9 @@ def render(data: rd.ReportData, title: str | None = None) -> tuple[str, str]:
         parts.append("<h2>Training</h2><p class='note'>Each stage on its own step axis, from "
                      "<code>RUN/&lt;stage&gt;/trainer_state.json</code> (the values TRL logs every logging step); "
                      "held-out points (diamonds, right axis: the task's headline metric, else accuracy, greedy) "
-                     "from <code>RUN/heldout_eval.jsonl</code>. Tied groups: share of GRPO groups whose "
-                     "completions all got the same reward, which carry no learning signal.</p>")
+                     "from <code>RUN/heldout_eval.jsonl</code> (validation points, where the run held a validation "
+                     "split back to choose on, from <code>RUN/validation_eval.jsonl</code>). Tied groups: share of "
+                     "GRPO groups whose completions all got the same reward, which carry no learning signal.</p>")
         md += ["## Training", ""]
         for stage, png, titles in figures:
             label = STAGE_TITLES.get(stage, stage)

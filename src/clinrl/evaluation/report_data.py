@@ -107,8 +107,9 @@ def _training_logs(run: Path, data: ReportData) -> bool:
         found = True
         if stage not in data.training:  # the first run directory given wins
             data.training[stage] = [h for h in history if isinstance(h, dict)]
-    heldout = run / "heldout_eval.jsonl"
-    if heldout.exists():
+    for heldout in (run / "heldout_eval.jsonl", run / "validation_eval.jsonl"):  # validation: what the run chose on
+        if not heldout.exists():
+            continue
         found = True
         for i, line in enumerate(heldout.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():

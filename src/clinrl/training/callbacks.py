@@ -31,6 +31,16 @@ from clinrl.tasks.base import Task
 from clinrl.types import Sample
 
 HELDOUT_LOG = "heldout_eval.jsonl"
+#: evaluations on the validation split (``tasks[].validation_limit``): the ones a run chooses on
+VALIDATION_LOG = "validation_eval.jsonl"
+HELDOUT, VALIDATION = "held-out", "validation"
+
+
+def eval_log_name(split: str) -> str:
+    """The run directory's log of one split's evaluations."""
+    if split not in (HELDOUT, VALIDATION):
+        raise ValueError(f"split must be {HELDOUT!r} or {VALIDATION!r}, got {split!r}")
+    return VALIDATION_LOG if split == VALIDATION else HELDOUT_LOG
 
 
 def _value(metric: Any) -> float | None:
@@ -53,7 +63,7 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
                      stage: str, step: int, max_new_tokens: int, batch_size: int | str = "auto",
                      out_dir: Path | None = None, progress: bool = False,
                      against: Mapping[str, Sequence[dict[str, Any]]] | None = None,
-                     against_stage: str = "sft") -> list[dict[str, Any]]:
+                     against_stage: str = "sft", split: str = HELDOUT) -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task of a model being trained; one row per task.
 
     The model stays where the trainer put it; its mode, cache setting, the tokenizer's padding side
@@ -72,7 +82,7 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
     try:
         return evaluate_backend(HFBackend(model, tokenizer, batch_size=batch_size), heldout, stage=stage, step=step,
                                 max_new_tokens=max_new_tokens, out_dir=out_dir, progress=progress, against=against,
-                                against_stage=against_stage)
+                                against_stage=against_stage, split=split)
     finally:
         tokenizer.padding_side = padding_side
         torch.random.set_rng_state(rng_state)
@@ -83,19 +93,21 @@ def evaluate_heldout(model: Any, tokenizer: Any, heldout: Sequence[tuple[Task, S
 def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, stage: str, step: int,
                      max_new_tokens: int, out_dir: Path | None = None, progress: bool = False,
                      against: Mapping[str, Sequence[dict[str, Any]]] | None = None,
-                     against_stage: str = "sft") -> list[dict[str, Any]]:
+                     against_stage: str = "sft", split: str = HELDOUT) -> list[dict[str, Any]]:
     """Greedy held-out accuracy and format rate per task with any generation backend; one row per task.
 
     ``against`` maps a task name to an earlier evaluation's records on the same samples (the final
     ``eval_log.json`` of stage ``against_stage``, the warm-up's): that task's row then carries ``paired_gain``,
     this evaluation's headline metric minus the earlier one's with a paired bootstrap 95% interval
-    (:func:`clinrl.training.health.paired_gain`)."""
+    (:func:`clinrl.training.health.paired_gain`). ``split`` names the samples: ``held-out``, or ``validation``
+    (rows then carry ``"split": "validation"``)."""
     from clinrl.evaluation.harness import run_eval
     from clinrl.run_console import active
 
+    eval_log_name(split)
     console = active()
     if console is not None:
-        console.status(f"held-out evaluation at step {step} …")
+        console.status(f"{split} evaluation at step {step} …")
     rows = []
     for task, samples in heldout:
         if not samples:
@@ -120,8 +132,10 @@ def evaluate_backend(backend: Any, heldout: Sequence[tuple[Task, Sequence[Sample
 
             gain = paired_gain(task, samples, against[task.name], result.records)
             rows[-1]["paired_gain"] = {"from_stage": against_stage, **gain_fields(gain)}
+        if split == VALIDATION:
+            rows[-1]["split"] = VALIDATION
     if console is not None:  # an evaluation that writes an eval directory is a stage's final one
-        console.heldout(rows, stage=stage, step=step, final=out_dir is not None)
+        console.heldout(rows, stage=stage, step=step, final=out_dir is not None, split=split)
     return rows
 
 
@@ -132,15 +146,16 @@ def headline_text(row: dict[str, Any]) -> str:
     return f"{headline.get('name', '')} {'-' if value is None else f'{value:.3f}'}".strip()
 
 
-def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]]) -> None:
+def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]], split: str = HELDOUT) -> None:
     from clinrl.data.tables import write_jsonl
 
-    write_jsonl(Path(run_dir) / HELDOUT_LOG, rows, append=True)
+    write_jsonl(Path(run_dir) / eval_log_name(split), rows, append=True)
 
 
-def read_heldout(run_dir: Path) -> list[dict[str, Any]]:
-    """The held-out log, one row per (stage, step, task); a step re-run after a resume keeps its last row."""
-    path = Path(run_dir) / HELDOUT_LOG
+def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
+    """The held-out (or validation) log, one row per (stage, step, task); a step re-run after a resume keeps its
+    last row."""
+    path = Path(run_dir) / eval_log_name(split)
     if not path.exists():
         return []
     rows: dict[tuple[str, int, str], dict[str, Any]] = {}
@@ -152,12 +167,17 @@ def read_heldout(run_dir: Path) -> list[dict[str, Any]]:
 
 
 class HeldoutEvalCallback(TrainerCallback):
-    """Evaluate on held-out samples every ``every`` steps and at the end of training (world process 0)."""
+    """Evaluate on held-out samples every ``every`` steps and at the end of training (world process 0).
+
+    ``split="validation"``: the samples are the run's validation split (``tasks[].validation_limit``), logged to
+    ``RUN/validation_eval.jsonl`` and to ``validation/<task>/...`` in the trainer's log history."""
 
     def __init__(self, tokenizer: Any, heldout: Sequence[tuple[Task, Sequence[Sample]]], *, run_dir: Path,
                  stage: str, every: int = 0, max_new_tokens: int = 128, batch_size: int | str = "auto",
                  at_end: bool = True, baseline: Sequence[dict[str, Any]] = (), best_dir: Path | None = None,
-                 baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None):
+                 baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None, split: str = HELDOUT):
+        eval_log_name(split)
+        self.split = split
         self.tokenizer = tokenizer
         self.heldout = heldout
         self.run_dir = Path(run_dir)
@@ -190,15 +210,16 @@ class HeldoutEvalCallback(TrainerCallback):
         model = getattr(model, "module", model)  # DDP wraps the model
         rows = evaluate_heldout(model, self.tokenizer, self.heldout, stage=self.stage, step=state.global_step,
                                 max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
-                                against=self.baseline_records, against_stage=self.baseline_stage)
-        append_heldout(self.run_dir, rows)
+                                against=self.baseline_records, against_stage=self.baseline_stage, split=self.split)
+        append_heldout(self.run_dir, rows, self.split)
         self.history.extend(rows)
         entry: dict[str, Any] = {"step": state.global_step, "epoch": state.epoch}
+        prefix = "validation" if self.split == VALIDATION else "heldout"
         for row in rows:
-            entry[f"heldout/{row['task']}/accuracy"] = row["accuracy"]
-            entry[f"heldout/{row['task']}/format_valid"] = row["format_valid"]
+            entry[f"{prefix}/{row['task']}/accuracy"] = row["accuracy"]
+            entry[f"{prefix}/{row['task']}/format_valid"] = row["format_valid"]
             if row.get("headline"):
-                entry[f"heldout/{row['task']}/{row['headline']['name'].replace(' ', '_')}"] = row["headline"]["value"]
+                entry[f"{prefix}/{row['task']}/{row['headline']['name'].replace(' ', '_')}"] = row["headline"]["value"]
         state.log_history.append(entry)
         from clinrl.run_console import active, gain_short
 
@@ -207,7 +228,7 @@ class HeldoutEvalCallback(TrainerCallback):
                  + (f" {headline_text(r)}" if r.get("headline") else "")
                  + (f" {gain_short(r['paired_gain'])}" if r.get("paired_gain") else "") for r in rows]
         if active() is None:  # a run console has already shown the result in its stage display
-            print(f"[held-out {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
+            print(f"[{self.split} {self.stage} step {state.global_step}] " + "; ".join(parts), flush=True)
         self._check(rows, state.global_step, model)
 
     def _check(self, rows: list[dict[str, Any]], step: int, model: Any) -> None:

@@ -61,6 +61,12 @@ class TaskSettings:
                                                "samples are disjoint from training samples.")
     heldout_split: str = setting("test", "Split used for held-out accuracy during and after training.")
     heldout_limit: int = setting(64, "Held-out samples evaluated per evaluation (more = tighter intervals, slower).")
+    validation_limit: int = setting(0, "Samples of the training distribution held back from training to choose on "
+                                       "(0: none). With any, the evaluations inside a stage (eval_every) and "
+                                       "`keep: best` use them, and the held-out split scores only models chosen "
+                                       "without it: the warm-up, GRPO's final model and the kept one. Drawn from "
+                                       "source's train_split with their own seed stream (a file: the rows after "
+                                       "train_limit), never in training or held-out.")
     sft_fraction: float = setting(1.0, "Fraction of the training samples used for the SFT warm-up, category-balanced "
                                        "(EHRMIND: 0.2 of MedCalc's train split); GRPO uses all of them.")
     sft_source: str | None = setting(None, "Source of the SFT warm-up's samples (None: the training source): its "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from clinrl.errors import ConfigError, require
-from clinrl.training.callbacks import HeldoutEvalCallback
+from clinrl.training.callbacks import HELDOUT, HeldoutEvalCallback
 from clinrl.training.common import (
     StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype, trl_config,
 )
@@ -89,11 +89,14 @@ def grpo_args(config: RunConfig, output_dir: Path, world_size: int | None = None
 def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,
              heldout: Sequence = (), callbacks: Sequence = (), reward_funcs: list[Any] | None = None,
              baseline: Sequence[dict[str, Any]] = (),
-             baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> StageResult:
+             baseline_records: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+             split: str = HELDOUT) -> StageResult:
     """Run GRPO from ``model_spec`` (usually the SFT stage's final model). A finished stage is not re-run.
 
-    ``baseline`` / ``baseline_records``: the warm-up's final held-out rows and, by task, its per-sample records;
-    each held-out evaluation during the stage is compared with them (health warnings, ``paired_gain``)."""
+    ``heldout``: the (task, samples) pairs evaluated every ``grpo.eval_every`` steps, of split ``split`` (held-out,
+    or the run's validation split, which ``keep: best`` then chooses on). ``baseline`` / ``baseline_records``: the
+    warm-up's final rows on that split and, by task, its per-sample records; each evaluation during the stage is
+    compared with them (health warnings, ``paired_gain``)."""
     from datasets import Dataset
 
     from clinrl.models import load_model_and_tokenizer
@@ -122,7 +125,7 @@ def run_grpo(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path
                                          every=config.grpo.eval_every, at_end=False,
                                          max_new_tokens=config.eval.max_new_tokens, baseline=baseline,
                                          best_dir=output_dir / "best" if config.grpo.keep == "best" else None,
-                                         baseline_records=baseline_records)
+                                         baseline_records=baseline_records, split=split)
         all_callbacks.append(heldout_cb)
     args = grpo_args(config, output_dir)
     trainer_class = trl.GRPOTrainer

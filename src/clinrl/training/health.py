@@ -141,20 +141,21 @@ def heldout_drop(gain: Mapping[str, Any], stage: str = "grpo") -> HealthWarning 
 
 
 def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> HealthWarning | None:
-    """A held-out evaluation during GRPO that fell below the warm-up's.
+    """A held-out (or validation: the row's ``split``) evaluation during GRPO that fell below the warm-up's.
 
     With the row's ``paired_gain`` (the evaluation's samples paired with the warm-up's, as the final check
     does): when that interval lies entirely below 0. Without one (no warm-up records to pair with): when the
     value is below the warm-up's own 95% interval, or 5 points below a headline metric that carries none. A
     ``baseline`` row of stage ``base`` (GRPO from a model this run did not warm up) is named the starting model."""
     start = "the starting model's" if baseline.get("stage") == "base" else "the warm-up's"
+    split = str(row.get("split") or "held-out")  # a validation evaluation is compared with the warm-up's validation
     gain = row.get("paired_gain") or {}
     ci = gain.get("ci")
     if gain.get("delta") is not None and ci and ci[1] is not None:
         if ci[1] >= 0:
             return None
         return HealthWarning("heldout_drop", str(row.get("stage")),
-                             f"held-out {gain['metric']} at {row.get('stage')} step {row.get('step')} is "
+                             f"{split} {gain['metric']} at {row.get('stage')} step {row.get('step')} is "
                              f"{100 * gain['value_b']:.1f}%, below {start} {100 * gain['value_a']:.1f}% "
                              f"({100 * gain['delta']:+.1f} points, paired 95% CI {100 * ci[0]:+.1f} to "
                              f"{100 * ci[1]:+.1f})")
@@ -166,7 +167,7 @@ def intermediate_drop(row: Mapping[str, Any], baseline: Mapping[str, Any]) -> He
     if value >= floor:
         return None
     return HealthWarning("heldout_drop", str(row.get("stage")),
-                         f"held-out {headline_name(row)} at {row.get('stage')} step {row.get('step')} is "
+                         f"{split} {headline_name(row)} at {row.get('stage')} step {row.get('step')} is "
                          f"{100 * value:.1f}%, below {start} {100 * base:.1f}% (floor {100 * floor:.1f}%)")
 
 

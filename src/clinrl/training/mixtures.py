@@ -34,6 +34,8 @@ class TaskData:
     heldout: list[Sample]
     dropped_overlap: int = 0  # held-out samples removed because their prompt also appears in training
     warmup: list[Sample] | None = None  # the SFT warm-up's pool when it has its own source (sft_source)
+    #: samples of the training distribution held back to choose on (``validation_limit``; empty: none)
+    validation: list[Sample] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -53,6 +55,11 @@ class Mixture:
 
     def by_name(self) -> dict[str, Task]:
         return {t.name: t.task for t in self.tasks}
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether choices inside the run (``eval_every``, ``keep: best``) are made on a validation split."""
+        return any(t.validation for t in self.tasks)
 
     def weights(self) -> list[float]:
         total = sum(t.settings.weight for t in self.tasks)
@@ -98,8 +105,40 @@ def load_mixture(settings: Sequence[TaskSettings], *, seed: int = 0) -> Mixture:
         dropped = len(heldout) - len(kept)
         if dropped:
             notes.append(f"{ts.name}: {dropped} held-out sample(s) also in training were left out of held-out")
-        out.append(TaskData(ts, task, train, kept, dropped, warmup))
+        validation = load_validation(task, ts, seed, used=seen | {_prompt_key(s) for s in kept}, notes=notes)
+        out.append(TaskData(ts, task, train, kept, dropped, warmup, validation))
     return Mixture(out, seed, notes)
+
+
+def load_validation(task: Task, ts: TaskSettings, seed: int, *, used: set[str], notes: list[str]) -> list[Sample]:
+    """``validation_limit`` samples of the training distribution whose prompts are in neither training nor held-out.
+
+    They come from ``source``'s ``train_split`` with their own seed stream (a synthetic generator gives new
+    patients); a file gives the same rows for every seed, so its rows after the first ``train_limit`` are read.
+    """
+    want = ts.validation_limit
+    if want < 0:
+        raise ConfigError(f"tasks[{ts.name}].validation_limit must be >= 0, got {want}")
+    if not want:
+        return []
+    picked: list[Sample] = []
+    limits = [want] + ([ts.train_limit + want] if ts.train_limit is not None else [None])
+    for limit in limits:
+        picked, seen = [], set(used)
+        for sample in task.load(ts.source, ts.train_split, limit=limit, seed=seed + 3_000_003):
+            key = _prompt_key(sample)
+            if key not in seen:
+                seen.add(key)
+                picked.append(sample)
+            if len(picked) == want:
+                return picked
+    if not picked:
+        raise ConfigError(f"tasks[{ts.name}].validation_limit={want}: every sample of source {ts.source!r} split "
+                          f"{ts.train_split!r} is already in training or held-out; lower train_limit to hold some "
+                          "back, or set validation_limit: 0")
+    notes.append(f"{ts.name}: {len(picked)} validation samples, not {want}: the rest of source {ts.source!r} split "
+                 f"{ts.train_split!r} is in training or held-out")
+    return picked
 
 
 def check_trainable(task: Task) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrl.run_console import gain_label, gain_short
-from clinrl.training.callbacks import headline_text, read_heldout
+from clinrl.training.callbacks import VALIDATION, headline_text, read_heldout
 from clinrl.training.config import RunConfig
 
 
@@ -67,8 +67,10 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
         lines += ["## Run health", "", *health, ""]
     final_rows = [(stage, row) for stage, rows in result.evals.items() for row in rows]
     during = sorted((r for r in read_heldout(run_dir) if not r.get("final")), key=lambda r: (r["stage"], r["step"]))
+    order = {"base": 0, "sft": 1, "grpo": 2}  # the validation log: every evaluation a choice read, in run order
+    validation = sorted(read_heldout(run_dir, VALIDATION), key=lambda r: (order.get(r["stage"], 3), r["step"]))
     # the task-metric column only where a task has a headline number beside accuracy (EHR, trials, rubric)
-    headline = any(row.get("headline") for row in [r for _, r in final_rows] + during)
+    headline = any(row.get("headline") for row in [r for _, r in final_rows] + during + validation)
     extra_head, extra_rule = (" task metric |", "---|") if headline else ("", "")
 
     def extra(row: dict[str, Any]) -> str:
@@ -109,20 +111,26 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
             lines += ["", f"### {STAGE_TITLES.get(name, name)}: logged signals", "",
                       "| signal | first | last | min | max |", "|---|---|---|---|---|",
                       *[f"| {' | '.join(r)} |" for r in rows]]
-    if during:
+    for title, rows in (("### Held-out accuracy during training", during),
+                        ("### Validation accuracy: samples held back from training, which `eval_every` and "
+                         "`keep: best` read (the held-out split scored only the models chosen without it)",
+                         validation)):
+        if not rows:
+            continue
         # GRPO's evaluations carry their paired gain over the warm-up's final evaluation (same samples)
-        paired = next((r["paired_gain"] for r in during if r.get("paired_gain")), None)
+        paired = next((r["paired_gain"] for r in rows if r.get("paired_gain")), None)
         gain_head, gain_rule = ((f" vs {gain_label(paired)}, points [paired 95% CI] |", "---|") if paired
                                 else ("", ""))
 
         def gain(row: dict[str, Any]) -> str:
             return f" {gain_short(row['paired_gain'], label=False)} |" if row.get("paired_gain") else " — |"
 
-        lines += ["", "### Held-out accuracy during training", "",
+        lines += ["", title, "",
                   "| stage | step | task | accuracy | format valid |" + extra_head + gain_head,
                   "|---|---|---|---|---|" + extra_rule + gain_rule]
-        lines += [f"| {r['stage']} | {r['step']} | {r['task']} | {_pct(r.get('accuracy'))} | "
-                  f"{_pct(r.get('format_valid'))} |" + extra(r) + (gain(r) if paired else "") for r in during]
+        lines += [f"| {r['stage']}{' final' if r.get('final') else ''} | {r['step']} | {r['task']} | "
+                  f"{_pct(r.get('accuracy'))} | {_pct(r.get('format_valid'))} |" + extra(r)
+                  + (gain(r) if paired else "") for r in rows]
     last_stage = next((s for s in ("grpo", "sft", "base") if s in result.evals), None)
     if last_stage:
         samples = _samples(run_dir, last_stage)

@@ -6,7 +6,10 @@ Run directory layout (``clinrl report`` reads it)::
     RUN/run_info.json          seed, package versions, git revision, command, machine
     RUN/sft/  RUN/grpo/        TRL output dirs (trainer_state.json with log_history, checkpoint-N/, final/)
     RUN/heldout_eval.jsonl     one line per held-out evaluation {"stage", "step", "task", "accuracy", ...}
-    RUN/eval/<stage>/eval_log.json   final evaluation per stage (base / sft / grpo), per task
+    RUN/eval/<stage>/eval_log.json   final evaluation per stage (base / sft / grpo / kept), per task
+    RUN/validation_eval.jsonl, RUN/eval/validation/<stage>/   the same on the validation split, when the run
+                               holds one back (``tasks[].validation_limit``): what ``eval_every`` and
+                               ``keep: best`` read, so that no choice sees the held-out split
     RUN/metrics.json           summary: per stage and task accuracy / format rate, timings
     RUN/report.md              the human-readable summary
 
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import ConfigError
-from clinrl.training.callbacks import append_heldout, evaluate_backend, read_heldout
+from clinrl.training.callbacks import HELDOUT, VALIDATION, append_heldout, evaluate_backend, read_heldout
 from clinrl.training.common import StageResult
 from clinrl.training.config import ExtraEval, RunConfig, from_dict, to_dict
 from clinrl.training.mixtures import Mixture, check_step_reward, load_mixture
@@ -42,6 +45,8 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     kept: str | None = None  # the model the run keeps (grpo.keep: last or best)
+    #: per stage, the final evaluation on the validation split (runs with ``tasks[].validation_limit``)
+    validation: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: Sequence[str] | None) -> RunConfig:
@@ -75,8 +80,17 @@ def prepare_run_dir(run_dir: Path, config: RunConfig, *, resume: bool, command: 
     return config
 
 
-def _heldout_pairs(mixture: Mixture):
-    return [(t.task, t.heldout) for t in mixture.tasks]
+def _heldout_pairs(mixture: Mixture, split: str = HELDOUT):
+    return [(t.task, t.validation if split == VALIDATION else t.heldout) for t in mixture.tasks]
+
+
+def choice_split(mixture: Mixture) -> str:
+    """The split a run's choices read (evaluations inside a stage, ``keep: best``): validation when it holds one."""
+    return VALIDATION if mixture.has_validation else HELDOUT
+
+
+def _eval_dir(run_dir: Path, stage: str, split: str) -> Path:
+    return run_dir / "eval" / ("validation" if split == VALIDATION else "") / stage
 
 
 def stage_backend(model_spec: str, config: RunConfig, say: Any = None):
@@ -88,17 +102,21 @@ def stage_backend(model_spec: str, config: RunConfig, say: Any = None):
 
 
 def evaluate_stage(stage: str, model_spec: str, mixture: Mixture, config: RunConfig, run_dir: Path,
-                   step: int) -> list[dict[str, Any]]:
-    """Greedy held-out evaluation of a stage's final model → RUN/eval/<stage>/ and heldout_eval.jsonl."""
-    done = [r for r in read_heldout(run_dir) if r["stage"] == stage and r.get("final")]
-    if done and len(done) == len(mixture.tasks):
+                   step: int, split: str = HELDOUT, against_stage: str | None = None) -> list[dict[str, Any]]:
+    """Greedy held-out evaluation of a stage's final model → RUN/eval/<stage>/ and heldout_eval.jsonl
+    (``split="validation"``: on the validation split → RUN/eval/validation/<stage>/ and validation_eval.jsonl).
+    ``against_stage``: each row carries its ``paired_gain`` over that stage's final evaluation on the same split."""
+    pairs = [(task, samples) for task, samples in _heldout_pairs(mixture, split) if samples]
+    done = [r for r in read_heldout(run_dir, split) if r["stage"] == stage and r.get("final")]
+    if done and len(done) == len(pairs):
         return done
-    rows = evaluate_backend(stage_backend(model_spec, config), _heldout_pairs(mixture), stage=stage, step=step,
-                            max_new_tokens=config.eval.max_new_tokens, out_dir=run_dir / "eval" / stage,
-                            progress=True)
+    against = _stage_records(run_dir, mixture, against_stage, split) if against_stage else None
+    rows = evaluate_backend(stage_backend(model_spec, config), pairs, stage=stage, step=step,
+                            max_new_tokens=config.eval.max_new_tokens, out_dir=_eval_dir(run_dir, stage, split),
+                            progress=True, split=split, against=against, against_stage=against_stage or "sft")
     for row in rows:
         row["final"] = True
-    append_heldout(run_dir, rows)
+    append_heldout(run_dir, rows, split)
     return rows
 
 
@@ -178,25 +196,38 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
         pool = ("" if t.warmup is None else
                 f" / {len(t.warmup)} warm-up samples from {t.settings.sft_source or 'the whole training split'}")
         say(f"  {t.name}: {len(t.train)} training / {len(t.heldout)} held-out samples{pool}")
-    heldout = _heldout_pairs(mixture)
+    split = choice_split(mixture)  # what the evaluations inside a stage and keep: best read
+    if split == VALIDATION:
+        say(f"  validation: {', '.join(f'{len(t.validation)} {t.name}' for t in mixture.tasks)} samples held back "
+            "from training; evaluations inside a stage and keep: best read them, not the held-out split")
+    inside = _heldout_pairs(mixture, split)
     current = config.model.spec
+
+    def evaluate(name: str, model: str, step: int) -> None:
+        result.evals[name] = evaluate_stage(name, model, mixture, config, run_dir, step)
+        if split == VALIDATION:  # GRPO's final model paired with its starting point, as its evaluations inside were
+            start = starting_stage(result) if name == "grpo" else None
+            result.validation[name] = evaluate_stage(name, model, mixture, config, run_dir, step, VALIDATION,
+                                                     against_stage=start if start in result.validation else None)
+
     if "base" in config.eval.stages:
         say("evaluating the base model on the held-out split …")
-        result.evals["base"] = evaluate_stage("base", current, mixture, config, run_dir, 0)
+        evaluate("base", current, 0)
     runners = (("sft", config.sft, run_sft, "SFT warm-up"), ("grpo", config.grpo, run_grpo, "GRPO"))
     for name, settings, runner, label in runners:
         if name not in stages or not settings.enabled:
             continue
         say(f"{label} …")
         start = starting_stage(result)
-        extra = {"baseline": result.evals.get(start, []),
-                 "baseline_records": _stage_records(run_dir, mixture, start)} if name == "grpo" else {}
-        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=heldout,
-                       callbacks=tuple((callbacks or {}).get(name, ())), **extra)
+        chosen_on = result.validation if split == VALIDATION else result.evals
+        extra = {"baseline": chosen_on.get(start, []),
+                 "baseline_records": _stage_records(run_dir, mixture, start, split)} if name == "grpo" else {}
+        stage = runner(config, mixture, current, run_dir, resume=resume, heldout=inside,
+                       callbacks=tuple((callbacks or {}).get(name, ())), split=split, **extra)
         result.stages[name], current = stage, str(stage.model_dir)
         result.notes.extend(stage.notes)
         if name in config.eval.stages:
-            result.evals[name] = evaluate_stage(name, current, mixture, config, run_dir, stage.global_step)
+            evaluate(name, current, stage.global_step)
     for extra in active_extras(config):
         say(f"evaluating on {extra.name} rows from {extra.source} …")
         final_stage = list(result.stages)[-1] if result.stages else "base"
@@ -209,6 +240,7 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
                                 f"{config.eval.max_new_tokens}; they are recorded as unscored, not as wrong")
     result.metrics = summarise(result, config, time.perf_counter() - started)
     result.metrics.update(assess_run(result, mixture, config, run_dir, say=say))
+    score_kept(result, mixture, config, run_dir, say=say)
     (run_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, default=str))
     from clinrl.training.report import write_report
 
@@ -216,10 +248,11 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
     return result
 
 
-def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int) -> list[dict[str, Any]] | None:
+def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int,
+                  split: str = HELDOUT) -> list[dict[str, Any]] | None:
     from clinrl.evaluation.harness import LOG_NAME
 
-    directory = run_dir / "eval" / stage
+    directory = _eval_dir(run_dir, stage, split)
     path = (directory / task if n_tasks > 1 else directory) / LOG_NAME
     return json.loads(path.read_text())["records"] if path.is_file() else None
 
@@ -230,9 +263,12 @@ def starting_stage(result: RunResult) -> str:
     return "sft" if "sft" in result.stages else "base"
 
 
-def _stage_records(run_dir: Path, mixture: Mixture, stage: str) -> dict[str, list[dict[str, Any]]]:
-    """A stage's final held-out records by task (GRPO's evaluations are paired with them); {} without any."""
-    found = {data.name: _eval_records(run_dir, stage, data.name, len(mixture.tasks)) for data in mixture.tasks}
+def _stage_records(run_dir: Path, mixture: Mixture, stage: str,
+                   split: str = HELDOUT) -> dict[str, list[dict[str, Any]]]:
+    """A stage's final held-out (or validation) records by task (GRPO's evaluations are paired with them); {}
+    without any."""
+    found = {data.name: _eval_records(run_dir, stage, data.name, len(mixture.tasks), split)
+             for data in mixture.tasks}
     return {name: records for name, records in found.items() if records}
 
 
@@ -289,21 +325,59 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
         say(f"warning: {warning.message}")
     out["health"] = [w.to_dict() for w in warnings]
     candidates = []
-    if start == "base" and "base" in result.evals and "grpo" in result.stages:  # GRPO's starting model, as given
-        candidates.append(Candidate("base", 0, str(config.model.spec), mean_headline(result.evals["base"])))
+    split = choice_split(mixture)
+    scored = result.validation if split == VALIDATION else result.evals  # what keep: best chooses on
+    if start == "base" and "base" in scored and "grpo" in result.stages:  # GRPO's starting model, as given
+        candidates.append(Candidate("base", 0, str(config.model.spec), mean_headline(scored["base"])))
     for stage in ("sft", "grpo"):
-        if stage in result.stages and stage in result.evals:
+        if stage in result.stages and stage in scored:
             candidates.append(Candidate(stage, result.stages[stage].global_step, str(result.stages[stage].model_dir),
-                                        mean_headline(result.evals[stage])))
+                                        mean_headline(scored[stage])))
             if stage == "grpo" and (best := read_best(run_dir / "grpo" / "best")) is not None:
                 candidates.insert(-1, Candidate("grpo", int(best["step"]), str(run_dir / "grpo" / "best"),
                                                 best["metric"]))
     if candidates:
         kept = choose_kept(config.grpo.keep, candidates)
         out["kept_checkpoint"] = {"stage": kept.stage, "step": kept.step, "path": kept.path,
-                                  "policy": config.grpo.keep, "metric": kept.metric}
+                                  "policy": config.grpo.keep, "metric": kept.metric, "chosen_on": split}
+        final_model = kept.stage == "base" or kept.path == str(result.stages[kept.stage].model_dir)
+        if split == VALIDATION and kept.stage in result.evals and final_model:  # already scored on held-out
+            out["kept_checkpoint"]["heldout"] = mean_headline(result.evals[kept.stage])
         result.kept = kept.path
     return out
+
+
+def score_kept(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: Path, *, say: Any = print) -> None:
+    """When ``keep: best`` chose on the validation split an intermediate GRPO checkpoint (``RUN/grpo/best``), score
+    it on the held-out split (stage ``kept``) with its paired gain over GRPO's starting point: the kept model's
+    held-out number, from a choice that never saw that split. (Chosen on the held-out split itself, the kept model
+    was already scored there, optimistically, and is not scored again.)"""
+    from clinrl.training.health import gain_text, mean_headline, paired_gain
+
+    kept = result.metrics.get("kept_checkpoint")
+    if not kept or kept.get("chosen_on") != VALIDATION or "heldout" in kept:
+        return
+    step = int(kept["step"])
+    say(f"scoring the kept model (GRPO step {step}) on the held-out split …")
+    result.evals["kept"] = evaluate_stage("kept", str(kept["path"]), mixture, config, run_dir, step)
+    kept["heldout"] = mean_headline(result.evals["kept"])
+    start = starting_stage(result)
+    n_tasks = len(mixture.tasks)
+    for data in mixture.tasks:
+        a = _eval_records(run_dir, start, data.name, n_tasks)
+        b = _eval_records(run_dir, "kept", data.name, n_tasks)
+        if a is not None and b is not None:
+            gain = {"task": data.name, "from_stage": start, "to_stage": "kept",
+                    **paired_gain(data.task, data.heldout, a, b, seed=config.seed)}
+            kept.setdefault("paired_gains", []).append(gain)
+            say(gain_text(gain, from_stage=start, to_stage="kept"))
+    result.metrics["heldout"]["kept"] = _heldout_summary(result.evals["kept"])
+
+
+def _heldout_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """metrics.json's numbers of one evaluation, by task."""
+    return {r["task"]: {k: r.get(k) for k in ("accuracy", "accuracy_ci", "format_valid", "n", "n_unscored", "source")}
+            for r in rows}
 
 
 def summarise(result: RunResult, config: RunConfig, seconds: float) -> dict[str, Any]:
@@ -316,8 +390,9 @@ def summarise(result: RunResult, config: RunConfig, seconds: float) -> dict[str,
                         "skipped_finished": stage.skipped, "first_loss": losses[0] if losses else None,
                         "last_loss": losses[-1] if losses else None,
                         "first_reward": rewards[0] if rewards else None, "last_reward": rewards[-1] if rewards else None}
-    heldout = {stage: {r["task"]: {k: r.get(k) for k in ("accuracy", "accuracy_ci", "format_valid", "n",
-                                                          "n_unscored", "source")}
-                       for r in rows} for stage, rows in result.evals.items()}
-    return {"name": config.name, "seed": config.seed, "model": config.model.spec, "seconds": round(seconds, 1),
-            "stages": stages, "heldout": heldout, "notes": result.notes}
+    heldout = {stage: _heldout_summary(rows) for stage, rows in result.evals.items()}
+    out = {"name": config.name, "seed": config.seed, "model": config.model.spec, "seconds": round(seconds, 1),
+           "stages": stages, "heldout": heldout, "notes": result.notes}
+    if result.validation:
+        out["validation"] = {stage: _heldout_summary(rows) for stage, rows in result.validation.items()}
+    return out

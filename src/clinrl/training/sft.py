@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import require
-from clinrl.training.callbacks import HeldoutEvalCallback
+from clinrl.training.callbacks import HELDOUT, HeldoutEvalCallback
 from clinrl.training.common import (
     StageResult, device_kwargs, finished_stage, peft_config, stage_done, train_stage, training_dtype, trl_config,
 )
@@ -51,8 +51,9 @@ def count_truncated(rows: Sequence[dict[str, Any]], tokenizer: Any, max_length: 
 
 
 def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path, *, resume: bool = False,
-            heldout: Sequence = (), callbacks: Sequence = ()) -> StageResult:
-    """Train the warm-up; returns where the final model is. A finished stage is not re-run."""
+            heldout: Sequence = (), callbacks: Sequence = (), split: str = HELDOUT) -> StageResult:
+    """Train the warm-up; returns where the final model is. A finished stage is not re-run. ``heldout``: the
+    (task, samples) pairs evaluated every ``sft.eval_every`` steps, of split ``split`` (held-out or validation)."""
     from datasets import Dataset
 
     from clinrl.models import load_model_and_tokenizer
@@ -75,7 +76,7 @@ def run_sft(config: RunConfig, mixture: Mixture, model_spec: str, run_dir: Path,
     if heldout and config.sft.eval_every:
         all_callbacks.append(HeldoutEvalCallback(tokenizer, heldout, run_dir=run_dir, stage="sft",
                                                  every=config.sft.eval_every, at_end=False,
-                                                 max_new_tokens=config.eval.max_new_tokens))
+                                                 max_new_tokens=config.eval.max_new_tokens, split=split))
     trainer = trl.SFTTrainer(
         model=model,
         args=sft_args(config, output_dir),
