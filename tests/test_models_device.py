@@ -235,6 +235,22 @@ def test_cpu_kernels_are_pinned_to_avx2_unless_asked_otherwise(monkeypatch):
         dev.pin_cpu_kernels({"CLINRL_CPU_KERNELS": "avx512"}, avx512)
 
 
+def test_a_run_whose_torch_started_unpinned_says_so(monkeypatch):
+    """Python code that ran torch before calling clinrl gets the kernels torch chose; the run says so, once it would
+    have pinned them, and stays quiet where the kernels are the pinned ones or the user chose others."""
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    avx512 = "fpu sse2 avx avx2 fma avx512f avx512bw"
+    note = dev.unpinned_kernels_note("AVX512", {}, avx512)
+    assert note and "run on AVX512 here, not on the AVX2 paths" in note and "ATEN_CPU_CAPABILITY=avx2" in note
+    assert dev.unpinned_kernels_note("AVX512", {"ATEN_CPU_CAPABILITY": "avx2"}, avx512)  # set too late
+    assert dev.unpinned_kernels_note("AVX2", {}, avx512) is None
+    assert dev.unpinned_kernels_note("AVX512", {"ATEN_CPU_CAPABILITY": "avx512"}, avx512) is None
+    assert dev.unpinned_kernels_note("AVX512", {"CLINRL_CPU_KERNELS": "native"}, avx512) is None
+    assert dev.unpinned_kernels_note("DEFAULT", {}, "fpu sse2 avx") is None  # the command would not pin either
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    assert dev.unpinned_kernels_note("DEFAULT", {}, avx512) is None
+
+
 def test_the_cli_pins_the_kernels_before_torch_runs(tmp_path):
     """A fresh `clinrl` process runs torch on the AVX2 paths (on an x86 machine with AVX2), and records it."""
     import os

@@ -144,6 +144,26 @@ def pin_cpu_kernels(environ: Any = None, cpu_flags: str | None = None) -> dict[s
     return pinned
 
 
+def unpinned_kernels_note(capability: str, environ: Any = None, cpu_flags: str | None = None) -> str | None:
+    """A line for a run whose torch chose its CPU kernels before :func:`pin_cpu_kernels` could pin them (Python code
+    that ran torch before calling clinrl): on a machine the ``clinrl`` command would pin, torch runs ``capability``
+    (``torch.backends.cpu.get_cpu_capability()``) instead of AVX2. None when the kernels are the pinned ones, the
+    user chose others (``ATEN_CPU_CAPABILITY`` set to another value, ``CLINRL_CPU_KERNELS=native``) or nothing pins."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if str(capability).upper() in ("AVX2", "") or str(env.get(KERNELS_ENV, "avx2")).strip().lower() == "native":
+        return None
+    chosen = env.get("ATEN_CPU_CAPABILITY")
+    if chosen is not None and str(chosen).strip().lower() != "avx2":
+        return None
+    if pin_cpu_kernels(environ={KERNELS_ENV: "avx2"}, cpu_flags=cpu_flags) == {}:
+        return None  # not an x86 machine with AVX2: the clinrl command would not pin either
+    return (f"torch's CPU kernels run on {capability} here, not on the AVX2 paths the clinrl command pins: torch "
+            "started before clinrl could pin them, so this run's floats may differ from the same seed's through the "
+            "command (set ATEN_CPU_CAPABILITY=avx2 before Python starts, or CLINRL_CPU_KERNELS=native to choose this)")
+
+
 def _cpuinfo(field: str) -> str | None:
     """The first ``field : value`` of ``/proc/cpuinfo`` (Linux), or None."""
     try:

@@ -188,6 +188,13 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
     config = prepare_run_dir(run_dir, config, resume=resume, command=command)
     started = time.perf_counter()
     result = RunResult(run_dir)
+    kernels = (json.loads((run_dir / INFO_FILE).read_text()).get("placement") or {}).get("kernels")
+    if kernels:
+        from clinrl.device import unpinned_kernels_note
+
+        if note := unpinned_kernels_note(kernels):  # Python code that ran torch before calling clinrl
+            result.notes.append(note)
+            say(f"note: {note}")
     if mixture is None:
         say(f"loading data for {', '.join(t.name for t in config.tasks)} …")
         mixture = load_mixture(config.tasks, seed=config.seed)
