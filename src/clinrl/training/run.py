@@ -286,7 +286,7 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
     ``paired_gain`` / ``paired_gains``, ``answer_prior``, ``health``, ``kept_checkpoint``); each warning is also
     said."""
     from clinrl.training.health import (
-        Candidate, answer_prior, below_prior, choose_kept, constant_answers, heldout_drop, mean_headline, paired_gain,
+        Candidate, answer_prior, below_prior, choose_kept, constant_answers, heldout_drop, mean_headline,
         read_best, reward_collapse,
     )
 
@@ -296,16 +296,8 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
     gains = []
     start = starting_stage(result)
     if start in result.evals and "grpo" in result.evals:
-        for data in mixture.tasks:
-            a = _eval_records(run_dir, start, data.name, n_tasks)
-            b = _eval_records(run_dir, "grpo", data.name, n_tasks)
-            if a is None or b is None:
-                continue
-            gain = {"task": data.name, "from_stage": start, "to_stage": "grpo",
-                    **paired_gain(data.task, data.heldout, a, b, seed=config.seed)}
-            gains.append(gain)
-            if (warning := heldout_drop(gain)) is not None:
-                warnings.append(warning)
+        gains = stage_gains(run_dir, mixture, config, start, "grpo")
+        warnings.extend(w for gain in gains if (w := heldout_drop(gain)) is not None)
     if gains:
         out["paired_gain"], out["paired_gains"] = gains[0], gains
     grpo = result.stages.get("grpo")
@@ -359,7 +351,7 @@ def score_kept(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
     it on the held-out split (stage ``kept``) with its paired gain over GRPO's starting point: the kept model's
     held-out number, from a choice that never saw that split. (Chosen on the held-out split itself, the kept model
     was already scored there, optimistically, and is not scored again.)"""
-    from clinrl.training.health import gain_text, mean_headline, paired_gain
+    from clinrl.training.health import gain_text, mean_headline
 
     kept = result.metrics.get("kept_checkpoint")
     if not kept or kept.get("chosen_on") != VALIDATION or "heldout" in kept:
@@ -369,16 +361,26 @@ def score_kept(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
     result.evals["kept"] = evaluate_stage("kept", str(kept["path"]), mixture, config, run_dir, step)
     kept["heldout"] = mean_headline(result.evals["kept"])
     start = starting_stage(result)
-    n_tasks = len(mixture.tasks)
-    for data in mixture.tasks:
-        a = _eval_records(run_dir, start, data.name, n_tasks)
-        b = _eval_records(run_dir, "kept", data.name, n_tasks)
-        if a is not None and b is not None:
-            gain = {"task": data.name, "from_stage": start, "to_stage": "kept",
-                    **paired_gain(data.task, data.heldout, a, b, seed=config.seed)}
-            kept.setdefault("paired_gains", []).append(gain)
-            say(gain_text(gain, from_stage=start, to_stage="kept"))
+    kept["paired_gains"] = stage_gains(run_dir, mixture, config, start, "kept")
+    for gain in kept["paired_gains"]:
+        say(gain_text(gain, from_stage=start, to_stage="kept"))
     result.metrics["heldout"]["kept"] = _heldout_summary(result.evals["kept"])
+
+
+def stage_gains(run_dir: Path, mixture: Mixture, config: RunConfig, from_stage: str,
+                to_stage: str) -> list[dict[str, Any]]:
+    """Per task, the held-out paired gain of ``to_stage``'s final evaluation over ``from_stage``'s (tasks where
+    either evaluation is missing are left out)."""
+    from clinrl.training.health import paired_gain
+
+    gains = []
+    for data in mixture.tasks:
+        a = _eval_records(run_dir, from_stage, data.name, len(mixture.tasks))
+        b = _eval_records(run_dir, to_stage, data.name, len(mixture.tasks))
+        if a is not None and b is not None:
+            gains.append({"task": data.name, "from_stage": from_stage, "to_stage": to_stage,
+                          **paired_gain(data.task, data.heldout, a, b, seed=config.seed)})
+    return gains
 
 
 def _heldout_summary(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
