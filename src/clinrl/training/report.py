@@ -139,7 +139,8 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
     if result.notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in result.notes]]
     lines += ["", f"Total time {result.metrics.get('seconds')} s. Files: `config.yaml`, `run_info.json`, "
-                  "`heldout_eval.jsonl`, `metrics.json`, `sft/`, `grpo/`, `eval/<stage>/eval_log.json`, "
+                  "`heldout_eval.jsonl` (and `validation_eval.jsonl`, `eval/validation/` with a validation split), "
+                  "`metrics.json`, `sft/`, `grpo/`, `eval/<stage>/eval_log.json`, "
                   "`train.log` (library output), `tb/` (TensorBoard); training curves: `report.html` "
                   "(`clinrl report RUN`).", ""]
     path = run_dir / "report.md"
