@@ -325,6 +325,8 @@ def test_a_real_rows_stage_after_grpo_does_not_hide_the_gain_over_the_warm_up(tm
     page = write_report([run], tmp_path / "r.html")[0].read_text()
     cards = page[page.index("<div class='cards'>"):]
     assert "grpo − sft" in cards[:cards.index("</div></div>")]  # not dropped for grpo-real's unpaired samples
+    assert "By group: what grpo changed" in page  # grpo against the warm-up, on their shared samples
+    assert "Accuracy by calculator (grpo-real, 7 calculators)" in page  # and the real rows' own breakdown
 
 
 def test_a_report_written_into_its_run_directory_keeps_the_runs_own_report_md(tmp_path):
@@ -340,3 +342,72 @@ def test_provenance_states_device_and_dtype():
 
     assert _placement({"backend_options": {"device": "cuda:0", "dtype": "torch.bfloat16"}}) == "cuda:0 / bfloat16"
     assert _placement({"backend_options": {"backend": "openai"}}) == "–"
+
+
+def _record(i: int, ok: bool | None, **groups: str) -> dict:
+    return {"id": str(i), "groups": groups, "completions": [{"correct": ok}]}
+
+
+def test_paired_by_group_pairs_each_group_on_its_own_samples():
+    from clinrl.evaluation.metrics import paired_by_group
+
+    a = [_record(0, False, calc="x"), _record(1, True, calc="x"), _record(2, False, calc="y"),
+         _record(3, True, calc="y")]
+    b = [_record(0, True, calc="x"), _record(1, True, calc="x"), _record(2, False, calc="y"),
+         _record(3, False, calc="y"), _record(4, True, calc="y")]  # sample 4: scored by B only
+    got = paired_by_group(a, b, n_resamples=200)
+    assert list(got) == ["calc"] and list(got["calc"]) == ["x", "y"]
+    x, y = got["calc"]["x"], got["calc"]["y"]
+    assert (x["n_paired"], x["accuracy_a"], x["accuracy_b"], x["b_only"], x["a_only"]) == (2, 0.5, 1.0, 1, 0)
+    assert (y["n_paired"], y["accuracy_a"], y["accuracy_b"], y["b_only"], y["a_only"]) == (2, 0.5, 0.0, 0, 1)
+    assert y["n_only_in_b"] == 1 and x["difference"]["value"] == pytest.approx(0.5)
+
+
+def test_group_changes_lead_with_where_the_model_still_fails():
+    from clinrl.evaluation.report_data import group_changes
+
+    a, b = [], []
+    for i in range(30):  # calculator k: B right on i % 3 < k's share; one category for all: left out
+        calc = "abc"[i % 3]
+        a.append(_record(i, False, calc=calc, cat="all", gold="pos" if i % 2 else "neg"))
+        b.append(_record(i, {"a": i < 20, "b": i < 5, "c": True}[calc], calc=calc, cat="all",
+                         gold="pos" if i % 2 else "neg"))
+    changes = group_changes(a, b, limit=2)
+    assert [c["grouping"] for c in changes] == ["gold", "calc"]  # coarser first; "cat" has one group
+    calc = changes[1]
+    assert [row[0] for row in calc["rows"]] == ["b", "a"] and calc["omitted"] == 1  # lowest accuracy after B first
+    assert calc["rows"][0][1:4] == [10, "0.0%", "20.0%"]
+    assert calc["rows"][0][4].startswith("+20.0 [") and calc["rows"][0][5] == "2 / 0"
+
+
+def test_report_shows_what_grpo_changed_group_by_group(report):
+    _, html_path, md_path = report
+    page, md = html_path.read_text(), md_path.read_text()
+    assert "By group: what grpo changed" in page and "## By group: what grpo changed" in md
+    section = md[md.index("## By group"):]
+    header = "| category | n | sft | grpo | grpo − sft, points [95% CI] | fixed / broken |"
+    assert header in section and "| calculator | n | sft | grpo |" in section
+    rows = [line for line in section.split(header)[1].split("\n\n")[0].splitlines()[2:]]
+    assert len(rows) == 7 and all(row.split(" | ")[1] == "6" for row in rows)  # 7 categories of 6 samples
+    after = [float(row.split(" | ")[3].rstrip("%")) for row in rows]
+    assert after == sorted(after)  # where grpo still fails first
+    assert "Accuracy by calculator (" not in page  # the last stage (grpo) is in the table above
+
+
+def test_run_markdown_report_shows_what_grpo_changed_group_by_group(tmp_path):
+    from types import SimpleNamespace
+
+    from clinrl.training.config import RunConfig
+    from clinrl.training.report import write_report as write_run_report
+
+    run = make_run(tmp_path)
+    (run / "heldout_eval.jsonl").unlink()  # make_run's has a broken line on purpose (for `clinrl report`)
+    gain = {"task": "medcalc", "metric": "accuracy", "from_stage": "sft", "to_stage": "grpo", "delta": 0.1,
+            "ci": [0.0, 0.2], "n": 42}
+    result = SimpleNamespace(evals={}, notes=[], stages={},
+                             metrics={"seconds": 1.0, "stages": {}, "paired_gain": gain, "paired_gains": [gain]})
+    text = write_run_report(run, RunConfig(), result).read_text()
+    section = text[text.index("## By group: what grpo changed"):text.index("## Training")]
+    assert "| calculator | n | sft | grpo | grpo − sft, points [95% CI] | fixed / broken |" in section
+    assert "| 45: CURB-65 Score for Pneumonia Severity | 6 |" in section
+    assert section.count("| category | n |") == 1

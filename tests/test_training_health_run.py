@@ -35,9 +35,10 @@ class ToyFlagTask(ContractTask):
             rng = random.Random(f"{seed}:{split}:{i}")
             value = rng.randint(0, 1)
             padding = " ".join(rng.choice(("calm", "stable", "alert", "awake")) for _ in range(rng.randint(1, 4)))
-            prompt = [{"role": "user", "content": f"Note: patient {padding}; flag {'on' if value else 'off'}."}]
+            flag = f"flag {'on' if value else 'off'}"
+            prompt = [{"role": "user", "content": f"Note: patient {padding}; {flag}."}]
             out.append(Sample(id=f"{split}-{i}", prompt=prompt, target={"value": value},
-                              metadata={"explanation": "Read the flag."}, prefill=EHRMIND_PREFILL))
+                              metadata={"explanation": "Read the flag.", "category": flag}, prefill=EHRMIND_PREFILL))
         return out
 
     def check_answer(self, answer: Mapping[str, Any], target: Mapping[str, Any]) -> AnswerCheck:
@@ -123,6 +124,9 @@ def test_grpo_that_hurts_is_reported_and_best_keeps_the_warm_up(hurt_run):
     assert "RL hurt" in report
     assert "vs warm-up, points [paired 95% CI]" in report
     assert "no better than a reader-free guess" in report and "Reader-free baseline on toy_flag" in report
+    changed = report[report.index("## By group: what grpo changed"):report.index("## Training")]
+    assert "| category | n | sft | grpo | grpo − sft, points [95% CI] | fixed / broken |" in changed
+    assert "| flag off |" in changed and "| flag on |" in changed  # the wrecked model, flag by flag
 
 
 def test_grpo_from_a_given_warm_up_is_compared_with_its_starting_model(hurt_run, tmp_path):

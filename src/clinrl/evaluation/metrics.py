@@ -270,3 +270,19 @@ def paired_comparison(records_a: Sequence[Mapping[str, Any]], records_b: Sequenc
     result["accuracy_b"] = sum(bool(y) for _, y in pairs) / len(pairs)
     result["difference"] = bootstrap_mean(diffs, n_resamples=n_resamples, seed=seed)
     return result
+
+
+def paired_by_group(records_a: Sequence[Mapping[str, Any]], records_b: Sequence[Mapping[str, Any]], *,
+                    n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`paired_comparison` inside each group of each grouping of the samples (the records' ``groups``: MedCalc's
+    category and calculator, EHR's labeling task and gold label, ...), taken from B's records: ``{grouping: {group:
+    comparison}}``, both sorted by name. A sample A did not score is counted in ``n_only_in_b``, as overall."""
+    members: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for record in records_b:
+        for grouping, key in (record.get("groups") or {}).items():
+            members[grouping][str(key)].append(record)
+    by_id = {str(r["id"]): r for r in records_a}
+    return {grouping: {key: paired_comparison([by_id[str(r["id"])] for r in group if str(r["id"]) in by_id], group,
+                                              n_resamples=n_resamples, seed=seed)
+                       for key, group in sorted(groups.items())}
+            for grouping, groups in sorted(members.items())}

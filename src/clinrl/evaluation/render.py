@@ -109,6 +109,28 @@ def _cards(stages: Sequence[rd.Stage], cmp: dict[str, Any] | None, run_metrics: 
     return "<div class='cards'>" + "".join(cards) + "</div>"
 
 
+def group_change_section(a: str, b: str, records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]],
+                         task: str | None = None) -> tuple[str, list[str]]:
+    """Where ``b`` improved on ``a`` and where it still fails, one table per grouping of the samples
+    (:func:`clinrl.evaluation.report_data.group_changes`): HTML and markdown lines; empty without two groups."""
+    changes = rd.group_changes(records_a, records_b)
+    if not changes:
+        return "", []
+    of = f" on {task}" if task else ""
+    intro = (f"Each group's held-out accuracy after {a} and after {b}, and {b} − {a} paired on the same samples with "
+             f"its bootstrap 95% interval (fixed / broken: samples {b} got right that {a} got wrong, and the "
+             f"reverse). Lowest accuracy after {b} first: where the model still fails.")
+    parts, md = [f"<h2>By group: what {esc(b)} changed{esc(of)}</h2><p class='note'>{esc(intro)}</p>"], \
+        [f"## By group: what {b} changed{of}", "", intro, ""]
+    for change in changes:
+        header = [change["grouping"], "n", a, b, f"{b} − {a}, points [95% CI]", "fixed / broken"]
+        more = (f"{change['omitted']} more {change['grouping']} groups are not shown (RUN/eval/<stage>/eval_log.json "
+                "holds every sample)." if change["omitted"] else "")
+        parts.append(table(header, change["rows"]) + (f"<p class='note'>{esc(more)}</p>" if more else ""))
+        md += [md_table(header, change["rows"]), *([more] if more else []), ""]
+    return "".join(parts), md
+
+
 HEALTH_LABELS = {"heldout_drop": "held-out metric fell", "reward_collapse": "reward collapsed",
                  "constant_answers": "constant answers", "below_prior": "no better than a reader-free guess"}
 
@@ -289,8 +311,13 @@ def render(data: rd.ReportData, title: str | None = None) -> tuple[str, str]:
                          + table(["category", *names], cat_rows)
                          + "<p class='note'>Bootstrap 95% intervals over the samples of each category.</p>")
             md += ["## Accuracy by category (bootstrap 95% CI)", "", md_table(["category", *names], cat_rows), ""]
+        by_name = {s.name: s for s in stages}
+        changed = group_change_section(cmp["a"], cmp["b"], by_name[cmp["a"]].records,
+                                       by_name[cmp["b"]].records) if cmp else ("", [])
+        parts.append(changed[0])
+        md += changed[1]
         calc = ((stages[-1].metrics.get("accuracy_bootstrap") or {}).get("groups") or {}).get("calculator")
-        if calc:
+        if calc and not (changed[0] and stages[-1].name in (cmp["a"], cmp["b"])):  # e.g. grpo-real's own rows
             rows_c = [[k, rd.pct(v), v["n"]] for k, v in calc.items()]
             parts.append(f"<details><summary>Accuracy by calculator ({esc(stages[-1].name)}, {len(rows_c)} "
                          f"calculators)</summary>{table(['calculator', 'accuracy [95% CI]', 'n'], rows_c)}</details>")

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from clinrl.errors import DataError, require
 from clinrl.evaluation.harness import LOG_NAME, read_log
-from clinrl.evaluation.metrics import paired_comparison
+from clinrl.evaluation.metrics import paired_by_group, paired_comparison
 from clinrl.metrics import headline_rows
 
 STAGE_ORDER = ("base", "sft", "grpo")
@@ -318,6 +318,31 @@ def category_names(stages: Sequence[Stage]) -> list[str]:
     for s in stages:
         names.update((s.metrics.get("groups") or {}).get("category", {}))
     return sorted(names)
+
+
+GROUP_ROWS = 20  # groups shown per grouping (MedCalc-Bench has 55 calculators); the rest are counted
+
+
+def group_changes(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]], *,
+                  limit: int = GROUP_ROWS) -> list[dict[str, Any]]:
+    """Where a stage (B) improved on another (A) and where it still fails: for each grouping of the samples with at
+    least two groups, one row per group — ``[group, n, accuracy A, accuracy B, B − A in points with its paired
+    95% interval, "fixed / broken"]`` — lowest accuracy B first, at most ``limit`` rows (``omitted`` counts the rest)."""
+    out = []
+    by_grouping = paired_by_group(records_a, records_b)  # coarser groupings first (MedCalc: category, calculator)
+    for grouping, groups in sorted(by_grouping.items(), key=lambda kv: (len(kv[1]), kv[0])):
+        paired = {key: c for key, c in groups.items() if c["n_paired"]}
+        if len(paired) < 2:  # one group: the overall numbers say it all
+            continue
+        order = sorted(paired.items(), key=lambda kv: (kv[1]["accuracy_b"], kv[0]))
+        rows = []
+        for key, c in order[:limit]:
+            d = c["difference"]
+            rows.append([key, c["n_paired"], pct(c["accuracy_a"]), pct(c["accuracy_b"]),
+                         f"{100 * d['value']:+.1f} [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]",
+                         f"{c['b_only']} / {c['a_only']}"])
+        out.append({"grouping": grouping, "rows": rows, "omitted": len(order) - len(rows)})
+    return out
 
 
 def comparison(stages: Sequence[Stage]) -> dict[str, Any] | None:

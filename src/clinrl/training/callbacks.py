@@ -166,6 +166,22 @@ def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def eval_dir(run_dir: Path, stage: str, split: str = HELDOUT) -> Path:
+    """Where a stage's final evaluation is written: RUN/eval/<stage>/ (validation: RUN/eval/validation/<stage>/)."""
+    return Path(run_dir) / "eval" / ("validation" if split == VALIDATION else "") / stage
+
+
+def eval_records(run_dir: Path, stage: str, task: str, n_tasks: int,
+                 split: str = HELDOUT) -> list[dict[str, Any]] | None:
+    """The records of a stage's final evaluation of ``task`` (RUN/eval/<stage>/[<task>/]eval_log.json); None when
+    there is none."""
+    from clinrl.evaluation.harness import LOG_NAME
+
+    directory = eval_dir(run_dir, stage, split)
+    path = (directory / task if n_tasks > 1 else directory) / LOG_NAME
+    return json.loads(path.read_text())["records"] if path.is_file() else None
+
+
 class HeldoutEvalCallback(TrainerCallback):
     """Evaluate on held-out samples every ``every`` steps and at the end of training (world process 0).
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrl.run_console import gain_label, gain_short
-from clinrl.training.callbacks import VALIDATION, headline_text, read_heldout
+from clinrl.training.callbacks import VALIDATION, eval_records, headline_text, read_heldout
 from clinrl.training.config import RunConfig
 
 
@@ -47,6 +47,26 @@ def where_text(placement: dict[str, Any]) -> str:
         details.append(f"{placement['threads']} thread{'s' if placement['threads'] != 1 else ''}")
     env = "; " + ", ".join(f"{k}={v}" for k, v in placement["env"].items()) if placement.get("env") else ""
     return f"{placement.get('device')}{' (' + ', '.join(details) + env + ')' if details or env else ''}"
+
+
+def _group_changes(run_dir: Path, config: RunConfig, metrics: dict[str, Any]) -> list[str]:
+    """For each task GRPO was paired on (``metrics.json`` ``paired_gains``), what it changed group by group (e.g.
+    MedCalc's calculators) and where it still fails."""
+    from clinrl.evaluation.render import group_change_section
+
+    gains = metrics.get("paired_gains") or ([metrics["paired_gain"]] if metrics.get("paired_gain") else [])
+    lines: list[str] = []
+    for gain in gains:
+        if not isinstance(gain, dict) or not gain.get("task"):
+            continue
+        a, b = gain.get("from_stage", "sft"), gain.get("to_stage", "grpo")
+        records_a = eval_records(run_dir, a, gain["task"], len(config.tasks))
+        records_b = eval_records(run_dir, b, gain["task"], len(config.tasks))
+        if records_a and records_b:
+            md = group_change_section(a, b, records_a, records_b,
+                                      task=gain["task"] if len(config.tasks) > 1 else None)[1]
+            lines += ["", *md[:-1]] if md else []
+    return lines
 
 
 def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
@@ -93,6 +113,7 @@ def write_report(run_dir: Path, config: RunConfig, result: Any) -> Path:
                           f"`{entry.source}` ({entry.split} split), not from the training source: a different "
                           "distribution (e.g. real notes against synthetic ones); they are reported separately and "
                           "may be far lower for a small model."]
+    lines += _group_changes(run_dir, config, metrics)
     lines += ["", "## Training", "", "| stage | steps | seconds | s/step | first → last loss | first → last reward |",
               "|---|---|---|---|---|---|"]
     for name, stage in result.metrics.get("stages", {}).items():

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from clinrl.errors import ConfigError
-from clinrl.training.callbacks import HELDOUT, VALIDATION, append_heldout, evaluate_backend, read_heldout
+from clinrl.training.callbacks import (HELDOUT, VALIDATION, append_heldout, eval_dir, eval_records, evaluate_backend,
+                                      read_heldout)
 from clinrl.training.common import StageResult
 from clinrl.training.config import ExtraEval, RunConfig, from_dict, to_dict
 from clinrl.training.mixtures import Mixture, check_step_reward, load_mixture
@@ -89,10 +90,6 @@ def choice_split(mixture: Mixture) -> str:
     return VALIDATION if mixture.has_validation else HELDOUT
 
 
-def _eval_dir(run_dir: Path, stage: str, split: str) -> Path:
-    return run_dir / "eval" / ("validation" if split == VALIDATION else "") / stage
-
-
 def stage_backend(model_spec: str, config: RunConfig, say: Any = None):
     """The generator for a stage evaluation: ``eval.backend`` on the run's device and dtype."""
     from clinrl.evaluation.backends import local_backend
@@ -112,7 +109,7 @@ def evaluate_stage(stage: str, model_spec: str, mixture: Mixture, config: RunCon
         return done
     against = _stage_records(run_dir, mixture, against_stage, split) if against_stage else None
     rows = evaluate_backend(stage_backend(model_spec, config), pairs, stage=stage, step=step,
-                            max_new_tokens=config.eval.max_new_tokens, out_dir=_eval_dir(run_dir, stage, split),
+                            max_new_tokens=config.eval.max_new_tokens, out_dir=eval_dir(run_dir, stage, split),
                             progress=True, split=split, against=against, against_stage=against_stage or "sft")
     for row in rows:
         row["final"] = True
@@ -255,15 +252,6 @@ def run_training(config: RunConfig, run_dir: Path, *, resume: bool = False, stag
     return result
 
 
-def _eval_records(run_dir: Path, stage: str, task: str, n_tasks: int,
-                  split: str = HELDOUT) -> list[dict[str, Any]] | None:
-    from clinrl.evaluation.harness import LOG_NAME
-
-    directory = _eval_dir(run_dir, stage, split)
-    path = (directory / task if n_tasks > 1 else directory) / LOG_NAME
-    return json.loads(path.read_text())["records"] if path.is_file() else None
-
-
 def starting_stage(result: RunResult) -> str:
     """The evaluation GRPO is compared with: the warm-up's (``sft``), or, when this run trained no warm-up (GRPO from
     a model given to it, e.g. ``clinrl train grpo --model RUN/sft/final``), the base model's: GRPO's starting point."""
@@ -274,7 +262,7 @@ def _stage_records(run_dir: Path, mixture: Mixture, stage: str,
                    split: str = HELDOUT) -> dict[str, list[dict[str, Any]]]:
     """A stage's final held-out (or validation) records by task (GRPO's evaluations are paired with them); {}
     without any."""
-    found = {data.name: _eval_records(run_dir, stage, data.name, len(mixture.tasks), split)
+    found = {data.name: eval_records(run_dir, stage, data.name, len(mixture.tasks), split)
              for data in mixture.tasks}
     return {name: records for name, records in found.items() if records}
 
@@ -309,7 +297,7 @@ def assess_run(result: RunResult, mixture: Mixture, config: RunConfig, run_dir: 
         if stage not in result.evals:
             continue
         for data in mixture.tasks:
-            records = _eval_records(run_dir, stage, data.name, n_tasks)
+            records = eval_records(run_dir, stage, data.name, n_tasks)
             if records and (warning := constant_answers(data.task, records, stage)) is not None:
                 warnings.append(warning)
     priors = [p for data in mixture.tasks if (p := answer_prior(data.task, data.train, data.heldout)) is not None]
@@ -375,8 +363,8 @@ def stage_gains(run_dir: Path, mixture: Mixture, config: RunConfig, from_stage: 
 
     gains = []
     for data in mixture.tasks:
-        a = _eval_records(run_dir, from_stage, data.name, len(mixture.tasks))
-        b = _eval_records(run_dir, to_stage, data.name, len(mixture.tasks))
+        a = eval_records(run_dir, from_stage, data.name, len(mixture.tasks))
+        b = eval_records(run_dir, to_stage, data.name, len(mixture.tasks))
         if a is not None and b is not None:
             gains.append({"task": data.name, "from_stage": from_stage, "to_stage": to_stage,
                           **paired_gain(data.task, data.heldout, a, b, seed=config.seed)})
