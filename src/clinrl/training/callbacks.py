@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from transformers import TrainerCallback
 
+from clinrl.errors import DataError
 from clinrl.metrics import Proportion
 from clinrl.tasks.base import Task
 from clinrl.types import Sample
@@ -147,9 +149,18 @@ def headline_text(row: dict[str, Any]) -> str:
 
 
 def append_heldout(run_dir: Path, rows: Sequence[dict[str, Any]], split: str = HELDOUT) -> None:
+    """Append rows to the held-out (or validation) log. A last line a crash cut short is removed first (with a
+    warning), so the new rows start on a line of their own and the log stays readable."""
     from clinrl.data.tables import write_jsonl
 
-    write_jsonl(Path(run_dir) / eval_log_name(split), rows, append=True)
+    path = Path(run_dir) / eval_log_name(split)
+    text = path.read_text() if path.is_file() else ""
+    if text and not text.endswith("\n"):
+        kept = text[:text.rfind("\n") + 1]
+        warnings.warn(f"{path}: its last line was cut short (a run stopped while writing it) and is removed: "
+                      f"{text[len(kept):][:80]!r}", stacklevel=2)
+        path.write_text(kept)
+    write_jsonl(path, rows, append=True)
 
 
 def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
@@ -159,10 +170,23 @@ def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows: dict[tuple[str, int, str], dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
+    text = path.read_text()
+    lines, lines_end = text.splitlines(), text.endswith("\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
             row = json.loads(line)
-            rows[(row["stage"], int(row["step"]), row["task"])] = row
+            key = (row["stage"], int(row["step"]), row["task"])
+        except (ValueError, KeyError, TypeError) as exc:
+            if i == last and not lines_end:  # a row cut short by a crash while appending
+                warnings.warn(f"{path}: line {i + 1} was cut short (a run stopped while writing it) and is left "
+                              "out", stacklevel=2)
+                break
+            raise DataError(f"not a row of the evaluation log ({exc}); remove or fix it", source=str(path),
+                            row=i + 1) from exc
+        rows[key] = row
     return list(rows.values())
 
 
