@@ -171,8 +171,7 @@ def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
         return []
     rows: dict[tuple[str, int, str], dict[str, Any]] = {}
     text = path.read_text()
-    lines, lines_end = text.splitlines(), text.endswith("\n")
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    lines = text.splitlines()
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -180,7 +179,7 @@ def read_heldout(run_dir: Path, split: str = HELDOUT) -> list[dict[str, Any]]:
             row = json.loads(line)
             key = (row["stage"], int(row["step"]), row["task"])
         except (ValueError, KeyError, TypeError) as exc:
-            if i == last and not lines_end:  # a row cut short by a crash while appending
+            if i == len(lines) - 1 and not text.endswith("\n"):  # a row cut short by a crash while appending
                 warnings.warn(f"{path}: line {i + 1} was cut short (a run stopped while writing it) and is left "
                               "out", stacklevel=2)
                 break
